@@ -1,0 +1,285 @@
+//! The data passed between the steps of the purge state machine.
+//!
+//! Every type here has a JSON Schema twin in `statemachine/schemas/` (the single source of truth
+//! for the wire format); tests check handler outputs against those schemas. Field names are
+//! camelCase on the wire. Attribute maps use DynamoDB's JSON form (`{"S": "x"}`), exactly as a
+//! stream record carries them, so a report's `replayInput` can be pasted back into the console.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Map;
+
+pub use serde_json::Value;
+
+/// A DynamoDB item or key in DynamoDB JSON (`{"photo_id": {"S": "p1"}}`).
+pub type AttributeMap = Map<String, Value>;
+
+/// The input of one execution of the purge state machine.
+///
+/// The trigger fills `records`. A replay (from a failure report) may instead carry `targets`
+/// whose delete failed, and/or `batches` whose invalidation failed: only what is left to do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionInput {
+    /// Identifies the work: derived from the stream sequence numbers (or the replayed content),
+    /// so two deliveries of the same batch, or a replay of it, share one id.
+    pub batch_id: String,
+    #[serde(default)]
+    pub records: Vec<RemovedRecord>,
+    /// Replay only: targets whose delete failed. ValidateRecords checks them again (prefix,
+    /// unsafe key, superseded) before anything is deleted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<PurgeTarget>,
+    /// Replay only: invalidation batches that were not created. Passed through BatchPaths
+    /// unchanged, so they keep their CallerReference.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub batches: Vec<InvalidationBatch>,
+}
+
+/// Who removed the item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeleteKind {
+    /// Deleted through the API by a user or application.
+    User,
+    /// Expired by DynamoDB's TTL (`userIdentity.principalId == "dynamodb.amazonaws.com"`).
+    Ttl,
+}
+
+/// One REMOVE record from the table's stream, with its old image projected down to the
+/// attributes the key rules need.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RemovedRecord {
+    pub event_id: String,
+    pub sequence_number: String,
+    pub delete_kind: DeleteKind,
+    /// The item's primary key.
+    pub keys: AttributeMap,
+    /// The projected old image; `None` when the stream is KEYS_ONLY.
+    #[serde(default)]
+    pub old_image: Option<AttributeMap>,
+}
+
+/// What one valid record purges: one object and the CDN paths that served it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PurgeTarget {
+    pub bucket: String,
+    pub key: String,
+    pub paths: Vec<String>,
+    /// The record it came from, for reports and the supersede check.
+    pub event_id: String,
+    pub table_keys: AttributeMap,
+}
+
+/// Why a record was rejected. The names are stable: reports and alarms match on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RejectionReason {
+    /// No old image: the stream is KEYS_ONLY (or NEW_IMAGE), so the key can't be computed.
+    MissingOldImage,
+    /// The key template names an attribute the item does not have.
+    MissingAttribute,
+    /// The attribute is not of type S or N.
+    WrongAttributeType,
+    /// The computed key is not under `PURGE_KEY_PREFIX`.
+    KeyOutsidePrefix,
+    /// `..` segment, leading `/`, control character, `*` or `?`, empty, or over 1024 bytes.
+    UnsafeKey,
+    /// The stream record itself is malformed (not a REMOVE, unparseable attributes, ...).
+    MalformedRecord,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rejection {
+    pub event_id: String,
+    pub keys: AttributeMap,
+    pub reason: RejectionReason,
+    /// Human-readable detail, e.g. "attribute `type` is of type BOOL, expected S or N".
+    pub detail: String,
+}
+
+/// A record whose item exists again and still references the same object: nothing is deleted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SupersededRecord {
+    pub event_id: String,
+    pub keys: AttributeMap,
+    pub bucket: String,
+    pub key: String,
+}
+
+/// Why a record was skipped on purpose (not an error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IgnoreReason {
+    /// A TTL delete while `PURGE_TTL_DELETES=ignore`.
+    TtlDelete,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IgnoredRecord {
+    pub event_id: String,
+    pub keys: AttributeMap,
+    pub reason: IgnoreReason,
+}
+
+/// ValidateRecords' output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ValidationOutput {
+    pub batch_id: String,
+    pub targets: Vec<PurgeTarget>,
+    pub rejections: Vec<Rejection>,
+    pub superseded: Vec<SupersededRecord>,
+    pub ignored: Vec<IgnoredRecord>,
+    /// Replayed invalidation batches, passed through untouched.
+    pub batches: Vec<InvalidationBatch>,
+}
+
+/// DeleteObjects' input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteInput {
+    pub batch_id: String,
+    pub targets: Vec<PurgeTarget>,
+}
+
+/// DeleteObjects' output. Per-key errors are reported here, never thrown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteOutput {
+    /// Deleted, or already absent (a missing key counts as deleted: the step is idempotent).
+    pub deleted: Vec<PurgeTarget>,
+    pub failed: Vec<DeleteFailure>,
+    /// DeleteObjects requests made (for figures and tests).
+    pub requests: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteFailure {
+    pub target: PurgeTarget,
+    /// S3's error code, e.g. "AccessDenied".
+    pub code: String,
+    pub message: String,
+}
+
+/// BatchPaths' input: the paths of what was deleted, plus replayed batches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchPathsInput {
+    pub batch_id: String,
+    pub deleted: Vec<PurgeTarget>,
+    #[serde(default)]
+    pub batches: Vec<InvalidationBatch>,
+}
+
+/// One CreateInvalidation request's worth of paths.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InvalidationBatch {
+    pub distribution_id: String,
+    /// Derived from the batch's content and the execution's batch id (not from time), so a
+    /// retry or replay of the same batch gets the same invalidation back instead of a new charge,
+    /// while a later delete of the same path still invalidates again.
+    pub caller_reference: String,
+    /// CloudFront-encoded paths, sorted.
+    pub paths: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchPathsOutput {
+    pub batches: Vec<InvalidationBatch>,
+    /// Distinct input paths before folding (for figures and reports).
+    pub path_count: u32,
+}
+
+/// InvalidateCache's output for one batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InvalidationResult {
+    pub distribution_id: String,
+    pub caller_reference: String,
+    pub invalidation_id: String,
+    pub status: String,
+    pub path_count: u32,
+}
+
+/// A batch whose invalidation could not be created (after retries), as the state machine's Map
+/// iteration hands it to ReportFailures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FailedInvalidation {
+    pub batch: InvalidationBatch,
+    pub error: String,
+    pub cause: String,
+}
+
+/// An error caught by a Catch (`States.ALL`), as Step Functions hands it over.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaughtError {
+    #[serde(rename = "Error")]
+    pub error: String,
+    #[serde(rename = "Cause", default)]
+    pub cause: String,
+}
+
+/// ReportFailures' input: everything that went wrong in one execution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportInput {
+    pub execution_name: String,
+    /// The execution ARN (`$$.Execution.Id`), used for the console link.
+    #[serde(default)]
+    pub execution_arn: Option<String>,
+    pub batch_id: String,
+    #[serde(default)]
+    pub rejections: Vec<Rejection>,
+    #[serde(default)]
+    pub delete_failures: Vec<DeleteFailure>,
+    #[serde(default)]
+    pub failed_invalidations: Vec<FailedInvalidation>,
+    /// Set when a task failed outright and was caught; the original input is then replayed whole.
+    #[serde(default)]
+    pub caught: Option<CaughtError>,
+    #[serde(default)]
+    pub original_input: Option<ExecutionInput>,
+}
+
+/// The SNS message body: one failure report. Several are sent when one would pass 256 KiB.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FailureReport {
+    pub report_version: u32,
+    pub execution_name: String,
+    #[serde(default)]
+    pub execution_arn: Option<String>,
+    #[serde(default)]
+    pub console_url: Option<String>,
+    pub batch_id: String,
+    /// 1-based part number and total, when the report is split.
+    pub part: u32,
+    pub parts: u32,
+    pub rejections: Vec<Rejection>,
+    pub delete_failures: Vec<DeleteFailure>,
+    pub failed_invalidations: Vec<FailedInvalidation>,
+    #[serde(default)]
+    pub caught: Option<CaughtError>,
+    /// A valid execution input holding only what is left to do, or `None` when nothing can be
+    /// retried (e.g. only rejections, which a replay would reject again).
+    pub replay_input: Option<ExecutionInput>,
+}
+
+/// ReportFailures' output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportOutput {
+    pub message_ids: Vec<String>,
+    pub rejected: u32,
+    pub delete_failed: u32,
+    pub invalidations_failed: u32,
+    /// A one-line summary the state machine uses as the Fail state's cause.
+    pub summary: String,
+}
