@@ -1,1 +1,46 @@
-fn main() {}
+//! `purgeflow`: validate and run state machine definitions locally, and check the ASL engine
+//! against recorded AWS executions.
+//!
+//! Exit codes: 0 when everything is fine; 1 when the answer is "no" (an invalid definition, a
+//! failed execution, a failing conformance case); 2 when the command itself could not do its
+//! job (unreadable file, bad arguments).
+
+mod args;
+mod asl_test;
+mod files;
+mod run;
+mod validate;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{AslCommand, Cli, Command};
+
+/// What a command concluded, when it could run at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Valid, succeeded, all passed.
+    Ok,
+    /// Invalid, failed, some cases failed: exit 1.
+    NotOk,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate(args) => validate::run(&args),
+        Command::Run(args) => run::run(&args),
+        Command::Asl {
+            command: AslCommand::Test(args),
+        } => asl_test::run(&args),
+    };
+    match result {
+        Ok(Verdict::Ok) => ExitCode::SUCCESS,
+        Ok(Verdict::NotOk) => ExitCode::from(1),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}

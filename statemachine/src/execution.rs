@@ -3,10 +3,49 @@
 //! OWNER: evaluator (core) helper. The CLI and conformance runner code against these types:
 //! extend them freely, but don't rename or remove fields.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use crate::jsonata::JsonataEngine;
+use crate::task::{TaskInvoker, TaskRegistry};
+
+/// How to run one execution.
+#[derive(Debug, Clone)]
+pub struct ExecutionOptions {
+    /// Execution name, default "local-execution".
+    pub name: String,
+    /// For `$$.StateMachine.Name` and the ARNs.
+    pub state_machine_name: String,
+    pub machine_type: MachineType,
+    pub tasks: Arc<dyn TaskInvoker>,
+    /// Seeds Retry jitter (JitterStrategy FULL), so runs are reproducible. Unseeded `$random()`,
+    /// `$uuid()`, `States.UUID()` and `States.MathRandom(a, b)` do not see it yet: the
+    /// expression contexts carry no RNG.
+    pub seed: u64,
+    /// The virtual clock's start.
+    pub start_time: DateTime<Utc>,
+    pub jsonata: Arc<dyn JsonataEngine>,
+}
+
+impl Default for ExecutionOptions {
+    fn default() -> Self {
+        Self {
+            name: "local-execution".to_owned(),
+            state_machine_name: "local-state-machine".to_owned(),
+            machine_type: MachineType::Standard,
+            // An empty registry: every Task fails with "no handler registered for <resource>".
+            tasks: Arc::new(TaskRegistry::new()),
+            seed: 0,
+            // A fixed start keeps default runs reproducible; callers set the real time if they want it.
+            start_time: DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap_or_default(),
+            jsonata: crate::jsonata::default_engine(),
+        }
+    }
+}
 
 /// STANDARD or EXPRESS (Express adds the 5-minute limit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

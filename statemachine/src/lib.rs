@@ -6,14 +6,27 @@
 //! runtime errors carrying their `States.*` names.
 
 pub mod choice;
+pub mod clock;
+pub mod conformance;
 pub mod context;
+pub mod engine;
 pub mod error;
 pub mod execution;
+pub mod history;
 pub mod intrinsics;
 pub mod jsonata;
 pub mod jsonpath;
+pub mod machine;
+pub mod mock;
+pub mod model;
+pub mod random;
+pub mod task;
 pub mod validate;
 
 pub use context::PathContext;
 pub use error::StatesError;
+pub use execution::{ExecutionOptions, ExecutionResult, ExecutionStatus, MachineType, StateVisit};
+pub use machine::StateMachine;
+pub use mock::{MockConfig, MockConfigError, MockedTasks};
+pub use task::{TaskHandler, TaskInvoker, TaskRegistry};
 pub use validate::Diagnostic;

@@ -1,7 +1,34 @@
 //! Configuration from `PURGE_*` environment variables (shared by the Lambdas, the local runner
-//! and the CDK stack).
+//! and the CDK stack, which all use exactly these names).
+//!
+//! | Variable | Value | Default |
+//! |---|---|---|
+//! | `PURGE_TABLE_NAME` | the DynamoDB table (supersede check) | required by validate-records when `PURGE_CHECK_SUPERSEDED=true` |
+//! | `PURGE_BUCKET` | the S3 bucket objects are deleted from | required by validate-records |
+//! | `PURGE_KEY_TEMPLATE` | key template, e.g. `{photo_id}.{type\|subtype}` or `{image_key}` | required by purge-trigger and validate-records |
+//! | `PURGE_KEY_PREFIX` | the only prefix purgeflow may delete under | empty: the whole bucket |
+//! | `PURGE_PATH_TEMPLATES` | comma-separated CDN path templates over `{key}` | `/{key}` |
+//! | `PURGE_DISTRIBUTION_ID` | the CloudFront distribution | required by batch-paths / invalidate-cache |
+//! | `PURGE_TOPIC_ARN` | the SNS topic for failure reports | required by report-failures |
+//! | `PURGE_STATE_MACHINE_ARN` | the purge state machine | required by purge-trigger |
+//! | `PURGE_TTL_DELETES` | `purge` \| `ignore` | `purge` |
+//! | `PURGE_CHECK_SUPERSEDED` | `true` \| `false` | `true` |
+//! | `PURGE_VERSIONS` | `marker` \| `all` | `marker` |
+//! | `PURGE_MAX_RECORDS_PER_EXECUTION` | 1 to 10000 | `500` |
+//!
+//! Every value is parsed and checked when it is set, whichever Lambda loads it, so a typo fails
+//! every function at init. Whether a resource variable must be set depends on the Lambda: each
+//! binary names the ones it needs with [`Config::from_env_requiring`], and a missing one fails
+//! at init with a message naming the variable and the value expected.
+//!
+//! `AWS_ENDPOINT_URL` (and the per-service `AWS_ENDPOINT_URL_<SERVICE>`) is honoured by
+//! aws-config itself: the binaries load the SDK config with the default chain
+//! (`lambda::load_aws_config`) and never set an endpoint, so pointing everything at a local
+//! server needs no purgeflow variable.
 
 use thiserror::Error;
+
+use crate::key_template::Template;
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -9,4 +36,455 @@ pub enum ConfigError {
     Missing { variable: &'static str, expected: &'static str },
     #[error("{variable}={value:?} is invalid; expected {expected}")]
     Invalid { variable: &'static str, value: String, expected: String },
+}
+
+/// What to do with items removed by DynamoDB's TTL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TtlPolicy {
+    /// Purge their objects like any other delete.
+    Purge,
+    /// Leave their objects alone (reported as ignored, not as failures).
+    Ignore,
+}
+
+/// How objects are deleted on a versioned bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionsPolicy {
+    /// Delete the current version: S3 adds a delete marker; older versions stay.
+    Marker,
+    /// List every version of the key and delete each one.
+    All,
+}
+
+/// One `PURGE_*` variable, for [`Config::from_env_requiring`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Var {
+    TableName,
+    Bucket,
+    KeyTemplate,
+    DistributionId,
+    TopicArn,
+    StateMachineArn,
+}
+
+impl Var {
+    pub fn name(self) -> &'static str {
+        match self {
+            Var::TableName => TABLE_NAME,
+            Var::Bucket => BUCKET,
+            Var::KeyTemplate => KEY_TEMPLATE,
+            Var::DistributionId => DISTRIBUTION_ID,
+            Var::TopicArn => TOPIC_ARN,
+            Var::StateMachineArn => STATE_MACHINE_ARN,
+        }
+    }
+
+    fn expected(self) -> &'static str {
+        match self {
+            Var::TableName => "a DynamoDB table name (3-255 characters of A-Za-z0-9_.-)",
+            Var::Bucket => "an S3 bucket name (3-63 characters of a-z0-9.-)",
+            Var::KeyTemplate => "a key template such as `{photo_id}.{type|subtype}` or `{image_key}`",
+            Var::DistributionId => "a CloudFront distribution id such as `E2QWRUHEXAMPLE`",
+            Var::TopicArn => "an SNS topic ARN (arn:aws:sns:region:account:name)",
+            Var::StateMachineArn => {
+                "a state machine ARN (arn:aws:states:region:account:stateMachine:name)"
+            }
+        }
+    }
+}
+
+pub const TABLE_NAME: &str = "PURGE_TABLE_NAME";
+pub const BUCKET: &str = "PURGE_BUCKET";
+pub const KEY_TEMPLATE: &str = "PURGE_KEY_TEMPLATE";
+pub const KEY_PREFIX: &str = "PURGE_KEY_PREFIX";
+pub const PATH_TEMPLATES: &str = "PURGE_PATH_TEMPLATES";
+pub const DISTRIBUTION_ID: &str = "PURGE_DISTRIBUTION_ID";
+pub const TOPIC_ARN: &str = "PURGE_TOPIC_ARN";
+pub const STATE_MACHINE_ARN: &str = "PURGE_STATE_MACHINE_ARN";
+pub const TTL_DELETES: &str = "PURGE_TTL_DELETES";
+pub const CHECK_SUPERSEDED: &str = "PURGE_CHECK_SUPERSEDED";
+pub const VERSIONS: &str = "PURGE_VERSIONS";
+pub const MAX_RECORDS_PER_EXECUTION: &str = "PURGE_MAX_RECORDS_PER_EXECUTION";
+
+/// `PURGE_PATH_TEMPLATES` when unset.
+pub const DEFAULT_PATH_TEMPLATES: &str = "/{key}";
+/// `PURGE_MAX_RECORDS_PER_EXECUTION` when unset: a projected record is a few hundred bytes, so
+/// 500 stay well under the trigger's ~200 KiB input budget, and under DeleteObjects' 1000 keys.
+pub const DEFAULT_MAX_RECORDS_PER_EXECUTION: usize = 500;
+/// A stream batch holds at most 10,000 records, so a larger limit could never be reached.
+pub const MAX_MAX_RECORDS_PER_EXECUTION: usize = 10_000;
+
+/// The whole configuration. Resource identifiers are `None` when unset; the accessors
+/// ([`Config::bucket`], ...) turn that into the named [`ConfigError::Missing`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub table_name: Option<String>,
+    pub bucket: Option<String>,
+    pub key_template: Option<Template>,
+    /// Empty: the whole bucket.
+    pub key_prefix: String,
+    /// Never empty; each renders `{key}` into a CDN path starting with `/`.
+    pub path_templates: Vec<Template>,
+    pub distribution_id: Option<String>,
+    pub topic_arn: Option<String>,
+    pub state_machine_arn: Option<String>,
+    pub ttl_deletes: TtlPolicy,
+    pub check_superseded: bool,
+    pub versions: VersionsPolicy,
+    pub max_records_per_execution: usize,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the process environment and fails unless every variable in `required` is set:
+    /// what each Lambda calls at init.
+    pub fn from_env_requiring(required: &[Var]) -> Result<Self, ConfigError> {
+        let config = Self::from_env()?;
+        config.require(required)?;
+        Ok(config)
+    }
+
+    /// Reads variables through `lookup`, so tests never touch the process environment.
+    /// An empty value counts as unset, except for `PURGE_KEY_PREFIX` where empty is meaningful.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+
+        let key_template = get(KEY_TEMPLATE).map(|v| parse_key_template(&v)).transpose()?;
+        let path_templates =
+            parse_path_templates(&get(PATH_TEMPLATES).unwrap_or_else(|| DEFAULT_PATH_TEMPLATES.into()))?;
+        let key_prefix = lookup(KEY_PREFIX).unwrap_or_default();
+        check_key_prefix(&key_prefix)?;
+
+        Ok(Config {
+            table_name: get(TABLE_NAME).map(|v| checked(Var::TableName, v, is_table_name)).transpose()?,
+            bucket: get(BUCKET).map(|v| checked(Var::Bucket, v, is_bucket_name)).transpose()?,
+            key_template,
+            key_prefix,
+            path_templates,
+            distribution_id: get(DISTRIBUTION_ID)
+                .map(|v| checked(Var::DistributionId, v, is_distribution_id))
+                .transpose()?,
+            topic_arn: get(TOPIC_ARN).map(|v| checked(Var::TopicArn, v, |v| is_arn(v, "sns"))).transpose()?,
+            state_machine_arn: get(STATE_MACHINE_ARN)
+                .map(|v| checked(Var::StateMachineArn, v, |v| is_arn(v, "states") && v.contains(":stateMachine:")))
+                .transpose()?,
+            ttl_deletes: match get(TTL_DELETES).as_deref() {
+                None | Some("purge") => TtlPolicy::Purge,
+                Some("ignore") => TtlPolicy::Ignore,
+                Some(other) => return Err(invalid(TTL_DELETES, other, "`purge` or `ignore`")),
+            },
+            check_superseded: match get(CHECK_SUPERSEDED).as_deref() {
+                None | Some("true") => true,
+                Some("false") => false,
+                Some(other) => return Err(invalid(CHECK_SUPERSEDED, other, "`true` or `false`")),
+            },
+            versions: match get(VERSIONS).as_deref() {
+                None | Some("marker") => VersionsPolicy::Marker,
+                Some("all") => VersionsPolicy::All,
+                Some(other) => return Err(invalid(VERSIONS, other, "`marker` or `all`")),
+            },
+            max_records_per_execution: match get(MAX_RECORDS_PER_EXECUTION) {
+                None => DEFAULT_MAX_RECORDS_PER_EXECUTION,
+                Some(v) => match v.trim().parse::<usize>() {
+                    Ok(n) if (1..=MAX_MAX_RECORDS_PER_EXECUTION).contains(&n) => n,
+                    _ => {
+                        return Err(invalid(
+                            MAX_RECORDS_PER_EXECUTION,
+                            &v,
+                            "a whole number from 1 to 10000",
+                        ));
+                    }
+                },
+            },
+        })
+    }
+
+    /// Fails with [`ConfigError::Missing`] for the first variable in `required` that is unset.
+    pub fn require(&self, required: &[Var]) -> Result<(), ConfigError> {
+        for &var in required {
+            let set = match var {
+                Var::TableName => self.table_name.is_some(),
+                Var::Bucket => self.bucket.is_some(),
+                Var::KeyTemplate => self.key_template.is_some(),
+                Var::DistributionId => self.distribution_id.is_some(),
+                Var::TopicArn => self.topic_arn.is_some(),
+                Var::StateMachineArn => self.state_machine_arn.is_some(),
+            };
+            if !set {
+                return Err(missing(var));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn table_name(&self) -> Result<&str, ConfigError> {
+        self.table_name.as_deref().ok_or(missing(Var::TableName))
+    }
+
+    pub fn bucket(&self) -> Result<&str, ConfigError> {
+        self.bucket.as_deref().ok_or(missing(Var::Bucket))
+    }
+
+    pub fn key_template(&self) -> Result<&Template, ConfigError> {
+        self.key_template.as_ref().ok_or(missing(Var::KeyTemplate))
+    }
+
+    pub fn distribution_id(&self) -> Result<&str, ConfigError> {
+        self.distribution_id.as_deref().ok_or(missing(Var::DistributionId))
+    }
+
+    pub fn topic_arn(&self) -> Result<&str, ConfigError> {
+        self.topic_arn.as_deref().ok_or(missing(Var::TopicArn))
+    }
+
+    pub fn state_machine_arn(&self) -> Result<&str, ConfigError> {
+        self.state_machine_arn.as_deref().ok_or(missing(Var::StateMachineArn))
+    }
+}
+
+fn missing(var: Var) -> ConfigError {
+    ConfigError::Missing { variable: var.name(), expected: var.expected() }
+}
+
+fn invalid(variable: &'static str, value: &str, expected: &str) -> ConfigError {
+    ConfigError::Invalid { variable, value: value.to_owned(), expected: expected.to_owned() }
+}
+
+fn checked(var: Var, value: String, ok: impl Fn(&str) -> bool) -> Result<String, ConfigError> {
+    if ok(&value) { Ok(value) } else { Err(invalid(var.name(), &value, var.expected())) }
+}
+
+/// A key template must insert at least one attribute: a constant key would delete the same
+/// object for every record.
+fn parse_key_template(value: &str) -> Result<Template, ConfigError> {
+    let template = Template::parse(value)
+        .map_err(|e| invalid(KEY_TEMPLATE, value, &format!("a valid key template ({e})")))?;
+    if template.fields().is_empty() {
+        return Err(invalid(
+            KEY_TEMPLATE,
+            value,
+            "a template that inserts at least one attribute, e.g. `{image_key}`",
+        ));
+    }
+    Ok(template)
+}
+
+fn parse_path_templates(value: &str) -> Result<Vec<Template>, ConfigError> {
+    let expected = "comma-separated paths starting with `/` that use only `{key}`, e.g. `/{key},/thumbs/{key}`";
+    value
+        .split(',')
+        .map(str::trim)
+        .map(|one| {
+            let template = Template::parse(one).map_err(|e| invalid(PATH_TEMPLATES, value, &format!("{expected} ({e})")))?;
+            let fields = template.fields();
+            if !one.starts_with('/') || fields != ["key"] {
+                return Err(invalid(PATH_TEMPLATES, value, expected));
+            }
+            Ok(template)
+        })
+        .collect()
+}
+
+/// The prefix is compared byte for byte with computed keys, so it must itself be a safe key
+/// fragment: no leading `/` (S3 keys have none), no `..`, wildcards or control characters.
+fn check_key_prefix(prefix: &str) -> Result<(), ConfigError> {
+    if prefix.is_empty() {
+        return Ok(());
+    }
+    let bad = prefix.starts_with('/')
+        || prefix.len() > 1024
+        || prefix.split('/').any(|segment| segment == ".." || segment == ".")
+        || prefix.chars().any(|c| c.is_control() || c == '*' || c == '?');
+    if bad {
+        return Err(invalid(
+            KEY_PREFIX,
+            prefix,
+            "an S3 key prefix such as `images/` (no leading `/`, `..`, `*`, `?` or control characters), or empty for the whole bucket",
+        ));
+    }
+    Ok(())
+}
+
+fn is_bucket_name(v: &str) -> bool {
+    (3..=63).contains(&v.len())
+        && v.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && v.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && v.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric())
+}
+
+fn is_table_name(v: &str) -> bool {
+    // A table ARN is accepted too: GetItem takes either.
+    v.starts_with("arn:")
+        || ((3..=255).contains(&v.len())
+            && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.'))
+}
+
+fn is_distribution_id(v: &str) -> bool {
+    !v.is_empty() && v.len() <= 32 && v.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+/// `arn:<partition>:<service>:...` with non-empty partition.
+fn is_arn(v: &str, service: &str) -> bool {
+    let mut parts = v.splitn(6, ':');
+    parts.next() == Some("arn")
+        && parts.next().is_some_and(|p| !p.is_empty())
+        && parts.next() == Some(service)
+        && parts.nth(1).is_some()
+        && parts.next().is_some_and(|name| !name.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const SM_ARN: &str = "arn:aws:states:eu-west-1:123456789012:stateMachine:purge";
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> =
+            vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    fn message(vars: &[(&str, &str)]) -> String {
+        config(vars).expect_err("must be rejected").to_string()
+    }
+
+    #[test]
+    fn defaults_when_nothing_is_set() {
+        let c = config(&[]).expect("defaults are valid");
+        assert_eq!(c.key_prefix, "");
+        assert_eq!(c.path_templates.len(), 1);
+        assert_eq!(c.path_templates[0].source(), "/{key}");
+        assert_eq!(c.ttl_deletes, TtlPolicy::Purge);
+        assert!(c.check_superseded);
+        assert_eq!(c.versions, VersionsPolicy::Marker);
+        assert_eq!(c.max_records_per_execution, 500);
+        assert!(c.bucket.is_none() && c.state_machine_arn.is_none());
+    }
+
+    #[test]
+    fn full_configuration() {
+        let c = config(&[
+            (TABLE_NAME, "photos"),
+            (BUCKET, "photo-bucket"),
+            (KEY_TEMPLATE, "{photo_id}.{type|subtype}"),
+            (KEY_PREFIX, "images/"),
+            (PATH_TEMPLATES, "/{key}, /thumbs/{key}"),
+            (DISTRIBUTION_ID, "E2QWRUHEXAMPLE"),
+            (TOPIC_ARN, "arn:aws:sns:eu-west-1:123456789012:purge-failures"),
+            (STATE_MACHINE_ARN, SM_ARN),
+            (TTL_DELETES, "ignore"),
+            (CHECK_SUPERSEDED, "false"),
+            (VERSIONS, "all"),
+            (MAX_RECORDS_PER_EXECUTION, "250"),
+        ])
+        .expect("valid");
+        assert_eq!(c.table_name().ok(), Some("photos"));
+        assert_eq!(c.bucket().ok(), Some("photo-bucket"));
+        assert_eq!(c.key_template().map(|t| t.fields()).ok(), Some(vec!["photo_id", "type"]));
+        assert_eq!(c.key_prefix, "images/");
+        let paths: Vec<&str> = c.path_templates.iter().map(Template::source).collect();
+        assert_eq!(paths, ["/{key}", "/thumbs/{key}"]);
+        assert_eq!(c.distribution_id().ok(), Some("E2QWRUHEXAMPLE"));
+        assert!(c.topic_arn().is_ok());
+        assert_eq!(c.state_machine_arn().ok(), Some(SM_ARN));
+        assert_eq!(c.ttl_deletes, TtlPolicy::Ignore);
+        assert!(!c.check_superseded);
+        assert_eq!(c.versions, VersionsPolicy::All);
+        assert_eq!(c.max_records_per_execution, 250);
+        c.require(&[Var::TableName, Var::Bucket, Var::KeyTemplate, Var::DistributionId, Var::TopicArn, Var::StateMachineArn])
+            .expect("all set");
+    }
+
+    #[test]
+    fn missing_required_variable_is_named_with_what_is_expected() {
+        let c = config(&[(BUCKET, "b-1")]).expect("valid");
+        let err = c.require(&[Var::Bucket, Var::StateMachineArn]).expect_err("arn missing");
+        assert_eq!(
+            err.to_string(),
+            "PURGE_STATE_MACHINE_ARN is not set; expected a state machine ARN (arn:aws:states:region:account:stateMachine:name)"
+        );
+        let err = c.key_template().expect_err("unset").to_string();
+        assert!(err.starts_with("PURGE_KEY_TEMPLATE is not set; expected a key template"), "{err}");
+        // An empty value is unset.
+        let c = config(&[(BUCKET, "  ")]).expect("valid");
+        assert!(c.bucket().expect_err("empty").to_string().starts_with("PURGE_BUCKET is not set"));
+    }
+
+    #[test]
+    fn invalid_enumerations_name_variable_value_and_choices() {
+        assert_eq!(
+            message(&[(TTL_DELETES, "delete")]),
+            "PURGE_TTL_DELETES=\"delete\" is invalid; expected `purge` or `ignore`"
+        );
+        assert_eq!(
+            message(&[(CHECK_SUPERSEDED, "yes")]),
+            "PURGE_CHECK_SUPERSEDED=\"yes\" is invalid; expected `true` or `false`"
+        );
+        assert_eq!(
+            message(&[(VERSIONS, "latest")]),
+            "PURGE_VERSIONS=\"latest\" is invalid; expected `marker` or `all`"
+        );
+    }
+
+    #[test]
+    fn max_records_must_be_in_range() {
+        for bad in ["0", "-1", "ten", "10001", "1.5"] {
+            let m = message(&[(MAX_RECORDS_PER_EXECUTION, bad)]);
+            assert!(m.starts_with(&format!("PURGE_MAX_RECORDS_PER_EXECUTION=\"{bad}\" is invalid")), "{m}");
+            assert!(m.ends_with("expected a whole number from 1 to 10000"), "{m}");
+        }
+        assert_eq!(config(&[(MAX_RECORDS_PER_EXECUTION, "10000")]).map(|c| c.max_records_per_execution).ok(), Some(10_000));
+    }
+
+    #[test]
+    fn key_template_errors_are_explained() {
+        let m = message(&[(KEY_TEMPLATE, "{photo_id")]);
+        assert!(m.starts_with("PURGE_KEY_TEMPLATE=\"{photo_id\" is invalid; expected a valid key template"), "{m}");
+        assert!(m.contains("never closed"), "{m}");
+        let m = message(&[(KEY_TEMPLATE, "{type|upper}")]);
+        assert!(m.contains("unknown filter `upper`"), "{m}");
+        let m = message(&[(KEY_TEMPLATE, "static.jpg")]);
+        assert!(m.contains("at least one attribute"), "{m}");
+    }
+
+    #[test]
+    fn path_templates_must_start_with_slash_and_use_only_key() {
+        for bad in ["{key}", "/{other}", "/a,", "/{key},thumbs/{key}", "/static"] {
+            let m = message(&[(PATH_TEMPLATES, bad)]);
+            assert!(m.starts_with("PURGE_PATH_TEMPLATES="), "{bad}: {m}");
+            assert!(m.contains("use only `{key}`"), "{bad}: {m}");
+        }
+    }
+
+    #[test]
+    fn key_prefix_must_be_safe() {
+        for bad in ["/images/", "images/../", "img*", "a\nb", "./x"] {
+            let m = message(&[(KEY_PREFIX, bad)]);
+            assert!(m.starts_with("PURGE_KEY_PREFIX="), "{bad}: {m}");
+        }
+        assert_eq!(config(&[(KEY_PREFIX, "images/")]).map(|c| c.key_prefix).ok().as_deref(), Some("images/"));
+    }
+
+    #[test]
+    fn resource_identifiers_are_checked() {
+        let cases = [
+            (BUCKET, "Bad_Bucket"),
+            (BUCKET, "ab"),
+            (TABLE_NAME, "no spaces"),
+            (DISTRIBUTION_ID, "e2qw-lower"),
+            (TOPIC_ARN, "arn:aws:sqs:eu-west-1:1:q"),
+            (TOPIC_ARN, "purge-failures"),
+            (STATE_MACHINE_ARN, "arn:aws:states:eu-west-1:1:activity:x"),
+        ];
+        for (var, value) in cases {
+            let m = message(&[(var, value)]);
+            assert!(m.starts_with(&format!("{var}={value:?} is invalid; expected ")), "{m}");
+        }
+    }
 }

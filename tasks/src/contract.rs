@@ -234,6 +234,10 @@ pub struct ReportInput {
     /// The execution ARN (`$$.Execution.Id`), used for the console link.
     #[serde(default)]
     pub execution_arn: Option<String>,
+    /// When the execution started (`$$.Execution.StartTime`, RFC 3339): the Express console
+    /// link needs it to find the execution's log events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_start_time: Option<String>,
     pub batch_id: String,
     #[serde(default)]
     pub rejections: Vec<Rejection>,

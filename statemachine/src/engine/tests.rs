@@ -1,0 +1,567 @@
+//! Engine tests on small hand-written machines, plus a dev helper that runs one recorded
+//! conformance case and prints both histories.
+
+use serde_json::{Value, json};
+
+use crate::execution::{ExecutionOptions, ExecutionResult};
+use crate::machine::StateMachine;
+
+fn execute(definition: Value, input: Value, options: &ExecutionOptions) -> ExecutionResult {
+    let machine = StateMachine::from_value(&definition).expect("valid definition");
+    futures::executor::block_on(machine.execute(input, options))
+}
+
+/// `CASE=<file name fragment> cargo test -p purgeflow-asl dev_run_case -- --ignored --nocapture`
+#[test]
+#[ignore = "dev helper: prints one conformance case's expected and actual history"]
+fn dev_run_case() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/asl-conformance/executions");
+    let wanted = std::env::var("CASE").unwrap_or_default();
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        eprintln!("SKIPPED: {} not found", dir.display());
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.contains(&wanted) {
+            continue;
+        }
+        let text = std::fs::read_to_string(entry.path()).expect("readable case");
+        let case: Value = serde_json::from_str(&text).expect("case JSON");
+        let options = ExecutionOptions {
+            start_time: chrono::DateTime::from_timestamp(1_700_000_000, 0).expect("ts"),
+            ..Default::default()
+        };
+        let result = execute(case["definition"].clone(), case["input"].clone(), &options);
+        println!("== {name}\n{}", case["definition"]);
+        println!(
+            "expected: {} {} {}",
+            case["expected"]["status"], case["expected"]["error"], case["expected"]["cause"]
+        );
+        println!(
+            "actual:   {:?} {:?} {:?} {:?}",
+            result.status, result.error, result.cause, result.output
+        );
+        for e in case["expected"]["events"].as_array().into_iter().flatten() {
+            println!("  exp {} {} {}", e["id"], e["previousEventId"], e["type"]);
+        }
+        for e in &result.history {
+            println!("  got {} {} {}", e["id"], e["previousEventId"], e["type"]);
+        }
+    }
+}
+
+#[test]
+fn a_next_cycle_stops_at_the_history_limit() {
+    // Legal: the exit exists but is never taken.
+    let definition = json!({"StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Next": "B"},
+        "B": {"Type": "Choice", "Choices": [{"Variable": "$.stop", "BooleanEquals": true, "Next": "Done"}], "Default": "A"},
+        "Done": {"Type": "Succeed"}
+    }});
+    let result = execute(
+        definition,
+        json!({"stop": false}),
+        &ExecutionOptions::default(),
+    );
+    assert_eq!(result.status, crate::execution::ExecutionStatus::Failed);
+    assert_eq!(result.error.as_deref(), Some("States.Runtime"));
+    assert!(
+        result
+            .cause
+            .as_deref()
+            .is_some_and(|c| c.contains("maximum number of history events")),
+        "{:?}",
+        result.cause
+    );
+    assert!(result.history.len() as u64 <= super::MAX_HISTORY_EVENTS + 2);
+}
+
+#[test]
+fn express_executions_time_out_after_five_simulated_minutes() {
+    let definition = json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 200, "Next": "W2"}, "W2": {"Type": "Wait", "Seconds": 200, "End": true}}});
+    let express = ExecutionOptions {
+        machine_type: crate::execution::MachineType::Express,
+        ..Default::default()
+    };
+    let result = execute(definition.clone(), json!({}), &express);
+    assert_eq!(result.status, crate::execution::ExecutionStatus::TimedOut);
+    assert_eq!(result.error.as_deref(), Some("States.Timeout"));
+    assert_eq!(result.duration, std::time::Duration::from_secs(300));
+    assert_eq!(
+        result.history.last().map(|e| e["type"].clone()),
+        Some(json!("ExecutionTimedOut"))
+    );
+
+    let standard = execute(definition, json!({}), &ExecutionOptions::default());
+    assert_eq!(
+        standard.status,
+        crate::execution::ExecutionStatus::Succeeded
+    );
+    assert_eq!(standard.duration, std::time::Duration::from_secs(400));
+    let visits: Vec<_> = standard
+        .states
+        .iter()
+        .map(|v| {
+            (
+                v.name.as_str(),
+                v.entered_after.as_secs(),
+                v.duration.as_secs(),
+            )
+        })
+        .collect();
+    assert_eq!(visits, [("W", 0, 200), ("W2", 200, 200)]);
+}
+
+fn mocked(responses: Value, states: Value) -> ExecutionOptions {
+    let config = crate::mock::MockConfig::from_value(&json!({
+        "StateMachines": {"M": {"TestCases": {"T": states}}},
+        "MockedResponses": responses
+    }))
+    .expect("valid mock config");
+    let tasks = config.test_case("M", "T").expect("test case");
+    ExecutionOptions {
+        tasks: std::sync::Arc::new(tasks),
+        ..Default::default()
+    }
+}
+
+fn event_types(result: &ExecutionResult) -> Vec<String> {
+    result
+        .history
+        .iter()
+        .map(|e| e["type"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[test]
+fn retries_back_off_on_the_virtual_clock_then_succeed() {
+    let definition = json!({"StartAt": "Call", "States": {"Call": {
+        "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f",
+        "Retry": [{"ErrorEquals": ["Flaky"], "IntervalSeconds": 2, "BackoffRate": 3, "MaxAttempts": 3}],
+        "End": true
+    }}});
+    let options = mocked(
+        json!({"R": {"0-1": {"Throw": {"Error": "Flaky", "Cause": "try again"}}, "2": {"Return": {"ok": true}}}}),
+        json!({"Call": "R"}),
+    );
+    let started = std::time::Instant::now();
+    let result = execute(definition, json!({}), &options);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "nothing sleeps"
+    );
+    assert_eq!(
+        result.status,
+        crate::execution::ExecutionStatus::Succeeded,
+        "{:?}",
+        result.cause
+    );
+    assert_eq!(result.output, Some(json!({"ok": true})));
+    assert_eq!(result.duration, std::time::Duration::from_secs(2 + 6));
+    let types = event_types(&result);
+    assert_eq!(
+        types
+            .iter()
+            .filter(|t| *t == "LambdaFunctionFailed")
+            .count(),
+        2
+    );
+    assert_eq!(
+        types
+            .iter()
+            .filter(|t| *t == "LambdaFunctionScheduled")
+            .count(),
+        3
+    );
+    assert_eq!(types.last().map(String::as_str), Some("ExecutionSucceeded"));
+}
+
+#[test]
+fn catch_routes_the_error_output_through_result_path() {
+    let definition = json!({"StartAt": "Call", "States": {
+        "Call": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                 "Parameters": {"FunctionName": "f", "Payload.$": "$"},
+                 "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Report"}], "End": true},
+        "Report": {"Type": "Pass", "End": true}
+    }});
+    let options = mocked(
+        json!({"R": {"0": {"Throw": {"Error": "Boom", "Cause": "bad"}}}}),
+        json!({"Call": "R"}),
+    );
+    let result = execute(definition, json!({"id": 7}), &options);
+    assert_eq!(
+        result.output,
+        Some(json!({"id": 7, "error": {"Error": "Boom", "Cause": "bad"}}))
+    );
+    let types = event_types(&result);
+    assert!(
+        types.contains(&"TaskFailed".to_owned()) && types.contains(&"TaskStateExited".to_owned()),
+        "{types:?}"
+    );
+    let visited: Vec<_> = result.states.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(visited, ["Call", "Report"]);
+}
+
+#[test]
+fn a_missing_handler_is_not_swallowed_by_states_all() {
+    let definition = json!({"StartAt": "Call", "States": {
+        "Call": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f",
+                 "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Swallow"}], "End": true},
+        "Swallow": {"Type": "Succeed"}
+    }});
+    let result = execute(definition, json!({}), &ExecutionOptions::default());
+    assert_eq!(result.status, crate::execution::ExecutionStatus::Failed);
+    assert_eq!(result.error.as_deref(), Some("States.Runtime"));
+    assert!(
+        result
+            .cause
+            .as_deref()
+            .is_some_and(|c| c.contains("no handler registered for")),
+        "{:?}",
+        result.cause
+    );
+}
+
+#[test]
+fn branches_run_side_by_side_in_simulated_time() {
+    let wait = |s: u64| {
+        let name = format!("W{s}");
+        json!({"StartAt": name, "States": {name.clone(): {"Type": "Wait", "Seconds": s, "End": true}}})
+    };
+    let parallel = json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "Branches": [wait(10), wait(30)], "End": true}}});
+    let result = execute(parallel, json!({}), &ExecutionOptions::default());
+    assert_eq!(result.duration, std::time::Duration::from_secs(30));
+    assert_eq!(result.output, Some(json!([{}, {}])));
+
+    let map = |max: u64| {
+        json!({"StartAt": "M", "States": {"M": {"Type": "Map", "MaxConcurrency": max,
+            "ItemProcessor": {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 10, "End": true}}}, "End": true}}})
+    };
+    let items = json!([1, 2, 3, 4]);
+    assert_eq!(
+        execute(map(2), items.clone(), &ExecutionOptions::default()).duration,
+        std::time::Duration::from_secs(20)
+    );
+    assert_eq!(
+        execute(map(1), items.clone(), &ExecutionOptions::default()).duration,
+        std::time::Duration::from_secs(40)
+    );
+    let unbounded = execute(map(0), items, &ExecutionOptions::default());
+    assert_eq!(unbounded.duration, std::time::Duration::from_secs(10));
+    assert_eq!(unbounded.output, Some(json!([1, 2, 3, 4])));
+}
+
+#[test]
+fn variables_assigned_in_a_branch_stay_inside_it() {
+    let definition = json!({"StartAt": "Set", "States": {
+        "Set": {"Type": "Pass", "Assign": {"x": 1}, "Next": "P"},
+        "P": {"Type": "Parallel", "Branches": [{"StartAt": "Inner", "States": {"Inner": {"Type": "Pass", "Assign": {"y": 2}, "Parameters": {"x.$": "$x"}, "End": true}}}], "Next": "Read"},
+        "Read": {"Type": "Pass", "Parameters": {"x.$": "$x", "branch.$": "$[0]"}, "End": true}
+    }});
+    let result = execute(definition, json!({}), &ExecutionOptions::default());
+    assert_eq!(
+        result.output,
+        Some(json!({"x": 1, "branch": {"x": 1}})),
+        "{:?}",
+        result.cause
+    );
+    let reads_y = json!({"StartAt": "P", "States": {
+        "P": {"Type": "Parallel", "Branches": [{"StartAt": "Inner", "States": {"Inner": {"Type": "Pass", "Assign": {"y": 2}, "End": true}}}], "Next": "Read"},
+        "Read": {"Type": "Pass", "Parameters": {"y.$": "$y"}, "End": true}
+    }});
+    assert_eq!(
+        execute(reads_y, json!({}), &ExecutionOptions::default()).status,
+        crate::execution::ExecutionStatus::Failed
+    );
+}
+
+#[test]
+fn deep_nesting_fails_cleanly() {
+    let nest = |levels: usize| {
+        let mut machine =
+            json!({"StartAt": "Leaf", "States": {"Leaf": {"Type": "Pass", "End": true}}});
+        for level in 0..levels {
+            let name = format!("P{level}");
+            machine = json!({"StartAt": name, "States": {name.clone(): {"Type": "Parallel", "Branches": [machine], "End": true}}});
+        }
+        machine
+    };
+    // As deep as the validator allows: runs on an ordinary test thread.
+    let validated = execute(nest(30), json!({"k": 1}), &ExecutionOptions::default());
+    assert_eq!(
+        validated.status,
+        crate::execution::ExecutionStatus::Succeeded,
+        "{:?}",
+        validated.cause
+    );
+
+    // Deeper than the engine's own bound (only reachable by skipping validation).
+    let deep = nest(super::MAX_NESTING_DEPTH + 2);
+    let result = std::thread::Builder::new()
+        .stack_size(8 * 1024 * 1024)
+        .spawn(move || {
+            let model =
+                crate::model::Definition::from_value(&deep).expect("within the model's depth cap");
+            futures::executor::block_on(super::run(&model, json!({}), &ExecutionOptions::default()))
+        })
+        .expect("spawn")
+        .join()
+        .expect("no panic");
+    assert_eq!(result.status, crate::execution::ExecutionStatus::Failed);
+    assert!(
+        result
+            .cause
+            .as_deref()
+            .is_some_and(|c| c.contains("nested more than")),
+        "{:?}",
+        result.cause
+    );
+
+    // Far deeper: the model refuses before serde recurses.
+    let err = crate::model::Definition::from_value(&nest(400)).expect_err("too deep");
+    assert_eq!(err.code, "TOO_DEEPLY_NESTED");
+}
+
+#[test]
+fn huge_arrays_pass_through_and_oversized_outputs_fail_with_data_limit() {
+    let definition = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}});
+    let big: Vec<u32> = (0..20_000).collect();
+    let result = execute(definition.clone(), json!(big), &ExecutionOptions::default());
+    assert_eq!(result.status, crate::execution::ExecutionStatus::Succeeded);
+
+    let blob = "x".repeat(super::MAX_PAYLOAD_BYTES);
+    let grow = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": blob, "ResultPath": "$.blob", "End": true}}});
+    let result = execute(grow, json!({}), &ExecutionOptions::default());
+    assert_eq!(result.error.as_deref(), Some("States.DataLimitExceeded"));
+    assert_eq!(
+        result.cause.as_deref(),
+        Some(
+            "The state/task 'P' returned a result with a size exceeding the maximum number of bytes service limit."
+        )
+    );
+
+    let too_big_input = execute(
+        definition,
+        json!("y".repeat(super::MAX_PAYLOAD_BYTES + 1)),
+        &ExecutionOptions::default(),
+    );
+    assert_eq!(
+        too_big_input.error.as_deref(),
+        Some("States.DataLimitExceeded")
+    );
+}
+
+#[test]
+fn map_failure_tolerance() {
+    let definition = |tolerated: Value| {
+        let mut map = json!({"Type": "Map", "ItemProcessor": {"StartAt": "C", "States": {
+            "C": {"Type": "Choice", "Choices": [{"Variable": "$", "NumericGreaterThan": 2, "Next": "Bad"}], "Default": "Ok"},
+            "Bad": {"Type": "Fail", "Error": "TooBig", "Cause": "item over 2"},
+            "Ok": {"Type": "Pass", "End": true}}}, "End": true});
+        if let (Value::Object(m), Value::Object(t)) = (&mut map, tolerated) {
+            m.extend(t);
+        }
+        json!({"StartAt": "M", "States": {"M": map}})
+    };
+    let items = json!([1, 2, 3, 4]);
+    let strict = execute(
+        definition(json!({})),
+        items.clone(),
+        &ExecutionOptions::default(),
+    );
+    assert_eq!(
+        (strict.error.as_deref(), strict.cause.as_deref()),
+        (Some("TooBig"), Some("item over 2"))
+    );
+    let tolerant = execute(
+        definition(json!({"ToleratedFailureCount": 2})),
+        items.clone(),
+        &ExecutionOptions::default(),
+    );
+    assert_eq!(
+        tolerant.status,
+        crate::execution::ExecutionStatus::Succeeded,
+        "{:?}",
+        tolerant.cause
+    );
+    let exceeded = execute(
+        definition(json!({"ToleratedFailurePercentage": 25})),
+        items,
+        &ExecutionOptions::default(),
+    );
+    assert_eq!(
+        exceeded.error.as_deref(),
+        Some("States.ExceedToleratedFailureThreshold")
+    );
+    // Both set: exceeding either fails the Map (AWS developer guide, maprun-fail-threshold:
+    // "If you specify both values, the workflow fails when it exceeds either value"). Two of
+    // four items fail: within a count of 2, over 25 %.
+    let either = execute(
+        definition(json!({"ToleratedFailureCount": 2, "ToleratedFailurePercentage": 25})),
+        json!([1, 2, 3, 4]),
+        &ExecutionOptions::default(),
+    );
+    assert_eq!(
+        either.error.as_deref(),
+        Some("States.ExceedToleratedFailureThreshold")
+    );
+    let within_both = execute(
+        definition(json!({"ToleratedFailureCount": 2, "ToleratedFailurePercentage": 50})),
+        json!([1, 2, 3, 4]),
+        &ExecutionOptions::default(),
+    );
+    assert_eq!(
+        within_both.status,
+        crate::execution::ExecutionStatus::Succeeded
+    );
+}
+
+/// ExecutionOptions.seed fixes every random value expressions draw: `States.UUID()`,
+/// unseeded `States.MathRandom`, `$uuid()` and unseeded `$random()`.
+#[test]
+fn a_seed_makes_random_values_reproducible() {
+    let definition = json!({"StartAt": "Path", "States": {
+        "Path": {"Type": "Pass", "Parameters": {
+            "uuid.$": "States.UUID()", "n.$": "States.MathRandom(0, 1000000)"}, "Next": "Ata"},
+        "Ata": {"Type": "Pass", "QueryLanguage": "JSONata", "Output": {
+            "path": "{% $states.input %}", "uuid": "{% $uuid() %}", "r": "{% $random() %}"},
+            "End": true}}});
+    let run = |seed: u64| {
+        let options = ExecutionOptions {
+            seed,
+            ..Default::default()
+        };
+        let result = execute(definition.clone(), json!({}), &options);
+        result.output.expect("succeeds")
+    };
+    let first = run(11);
+    assert_eq!(first, run(11), "same seed, same values");
+    assert_ne!(first, run(12), "another seed, other values");
+    let uuid = first["uuid"].as_str().expect("a string");
+    assert_eq!(uuid::Uuid::parse_str(uuid).expect("a UUID").get_version_num(), 4);
+    assert_ne!(first["uuid"], first["path"]["uuid"], "each call draws anew");
+    let r = first["r"].as_f64().expect("a number");
+    assert!((0.0..1.0).contains(&r));
+}
+
+/// `cargo test -p purgeflow-asl --lib dev_throughput -- --ignored --nocapture` (debug build:
+/// only relative figures mean anything; the criterion bench gives the real ones).
+#[test]
+#[ignore = "dev helper: rough throughput in the current profile"]
+fn dev_throughput() {
+    let machine = StateMachine::from_value(&json!({"StartAt": "Prepare", "States": {
+        "Prepare": {"Type": "Pass", "Parameters": {"items.$": "$.items", "mode": "fan-out"}, "Next": "Route"},
+        "Route": {"Type": "Choice", "Choices": [{"Variable": "$.mode", "StringEquals": "fan-out", "Next": "EachItem"}], "Default": "Done"},
+        "EachItem": {"Type": "Map", "ItemsPath": "$.items", "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "Tag",
+            "States": {"Tag": {"Type": "Pass", "Parameters": {"id.$": "$.id", "seen": true}, "End": true}}}, "Next": "Done"},
+        "Done": {"Type": "Succeed"}}}))
+    .expect("valid");
+    let input = json!({"items": [{"id": 1}, {"id": 2}, {"id": 3}, {"id": 4}, {"id": 5}]});
+    let options = ExecutionOptions::default();
+    let n = 2000;
+    let started = std::time::Instant::now();
+    for _ in 0..n {
+        let result = futures::executor::block_on(machine.execute(input.clone(), &options));
+        assert_eq!(result.status, crate::execution::ExecutionStatus::Succeeded);
+    }
+    let per_second = f64::from(n) / started.elapsed().as_secs_f64();
+    println!("{per_second:.0} executions/s");
+}
+
+#[test]
+fn endless_retries_stop_at_the_history_limit() {
+    let definition = json!({"StartAt": "Call", "States": {"Call": {
+        "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f",
+        "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1, "BackoffRate": 1, "MaxAttempts": 99999999}],
+        "End": true
+    }}});
+    let options = mocked(
+        json!({"R": {"0-99999999": {"Throw": {"Error": "Flaky", "Cause": "again"}}}}),
+        json!({"Call": "R"}),
+    );
+    let result = execute(definition, json!({}), &options);
+    assert_eq!(result.error.as_deref(), Some("States.Runtime"));
+    assert!(
+        result
+            .cause
+            .as_deref()
+            .is_some_and(|c| c.contains("maximum number of history events")),
+        "{:?}",
+        result.cause
+    );
+}
+
+#[test]
+fn no_choice_matched_without_default_is_catchable_by_name() {
+    let definition = json!({"StartAt": "C", "States": {
+        "C": {"Type": "Choice", "Choices": [{"Variable": "$.x", "NumericEquals": 1, "Next": "Done"}]},
+        "Done": {"Type": "Succeed"}
+    }});
+    let result = execute(definition, json!({"x": 2}), &ExecutionOptions::default());
+    assert_eq!(result.error.as_deref(), Some("States.NoChoiceMatched"));
+    assert!(
+        result.cause.as_deref().is_some_and(|c| c.starts_with(
+            "An error occurred while executing the state 'C' (entered at the event id #2)."
+        )),
+        "{:?}",
+        result.cause
+    );
+}
+
+#[test]
+fn jsonata_catch_sees_error_output_and_fail_evaluates_templates() {
+    let definition = json!({"QueryLanguage": "JSONata", "StartAt": "Call", "States": {
+        "Call": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f",
+                 "Catch": [{"ErrorEquals": ["Boom"], "Next": "Fail",
+                            "Assign": {"caught": "{% $states.errorOutput.Error %}"},
+                            "Output": {"why": "{% $states.errorOutput.Cause %}", "was": "{% $states.input.id %}"}}],
+                 "End": true},
+        "Fail": {"Type": "Fail", "Error": "{% 'Wrapped.' & $caught %}", "Cause": "{% $states.input.why %}"}
+    }});
+    let options = mocked(
+        json!({"R": {"0": {"Throw": {"Error": "Boom", "Cause": "bad"}}}}),
+        json!({"Call": "R"}),
+    );
+    let result = execute(definition, json!({"id": 7}), &options);
+    assert_eq!(
+        (result.error.as_deref(), result.cause.as_deref()),
+        (Some("Wrapped.Boom"), Some("bad"))
+    );
+    let exited = result
+        .history
+        .iter()
+        .find(|e| e["type"] == "TaskStateExited")
+        .expect("exited event");
+    assert_eq!(
+        exited["stateExitedEventDetails"]["output"],
+        json!("{\"why\":\"bad\",\"was\":7}")
+    );
+    assert_eq!(
+        exited["stateExitedEventDetails"]["assignedVariables"]["caught"],
+        json!("\"Boom\"")
+    );
+}
+
+#[test]
+fn task_timeouts_are_recorded_in_the_scheduled_event() {
+    let definition = json!({"StartAt": "Call", "States": {"Call": {
+        "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f", "TimeoutSecondsPath": "$.limit", "End": true
+    }}});
+    let options = mocked(json!({"R": {"0": {"Return": 1}}}), json!({"Call": "R"}));
+    let result = execute(definition, json!({"limit": 30}), &options);
+    let scheduled = result
+        .history
+        .iter()
+        .find(|e| e["type"] == "LambdaFunctionScheduled")
+        .expect("scheduled");
+    assert_eq!(
+        scheduled["lambdaFunctionScheduledEventDetails"]["timeoutInSeconds"],
+        json!(30)
+    );
+    assert_eq!(
+        scheduled["lambdaFunctionScheduledEventDetails"]["input"],
+        json!("{\"limit\":30}")
+    );
+}

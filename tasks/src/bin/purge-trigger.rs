@@ -1,0 +1,21 @@
+//! The `purge-trigger` Lambda: DynamoDB stream batch → Express executions, answered with
+//! batch item failures (see `purgeflow_tasks::trigger`).
+
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use purgeflow_tasks::config::{Config, Var};
+use purgeflow_tasks::lambda::{init_tracing, load_aws_config};
+use purgeflow_tasks::records::StreamEvent;
+use purgeflow_tasks::trigger::handle_stream_event;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    init_tracing();
+    // A missing or invalid variable fails the cold start with a message naming it.
+    let config = Config::from_env_requiring(&[Var::KeyTemplate, Var::StateMachineArn])?;
+    let sfn = aws_sdk_sfn::Client::new(&load_aws_config().await);
+    let (config, sfn) = (&config, &sfn);
+    run(service_fn(move |event: LambdaEvent<StreamEvent>| async move {
+        handle_stream_event(event.payload, config, sfn).await
+    }))
+    .await
+}

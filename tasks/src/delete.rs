@@ -1,0 +1,452 @@
+//! The DeleteObjects task: delete each target's object from S3.
+//!
+//! - S3 `DeleteObjects`, grouped by bucket, at most 1000 keys a request, in Quiet mode (S3 then
+//!   returns only the keys that failed).
+//! - A per-key error lands in [`DeleteOutput::failed`]; it never fails the task. A missing key
+//!   (`NoSuchKey`, or `NoSuchVersion` for a version already gone) counts as deleted, so running
+//!   the step twice is harmless.
+//! - A request-level error (throttling, access denied to the bucket, a dropped connection) fails
+//!   the task with a [`TaskError`]; the state machine retries the transient ones. Retrying the
+//!   whole step is safe because every delete is idempotent.
+//! - [`VersionsPolicy`] (`PURGE_VERSIONS`) chooses what "delete" means on a versioned bucket:
+//!   `marker` deletes the current version (S3 adds a delete marker and keeps the older versions);
+//!   `all` lists every version and delete marker of the key and deletes each one.
+
+/// What "delete" means on a versioned bucket; parsed from `PURGE_VERSIONS` by the config.
+pub use crate::config::VersionsPolicy;
+
+/// S3's limit on keys in one DeleteObjects request.
+pub const MAX_KEYS_PER_REQUEST: usize = 1000;
+
+#[cfg(feature = "s3")]
+pub use with_s3::delete_objects;
+
+#[cfg(feature = "s3")]
+mod with_s3 {
+    use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+    use aws_sdk_s3::Client;
+    use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+    use futures::{StreamExt, TryStreamExt};
+
+    use super::{MAX_KEYS_PER_REQUEST, VersionsPolicy};
+    use crate::TaskError;
+    use crate::aws_errors::classify;
+    use crate::contract::{DeleteFailure, DeleteInput, DeleteOutput, PurgeTarget};
+
+    /// Per-key error codes that mean "already gone": the target counts as deleted.
+    const ALREADY_GONE_CODES: [&str; 2] = ["NoSuchKey", "NoSuchVersion"];
+
+    /// ListObjectVersions calls in flight at once when `PURGE_VERSIONS=all` (one listing per key).
+    const LIST_CONCURRENCY: usize = 8;
+
+    /// One object version to delete; `version_id` is `None` in marker mode.
+    #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+    struct Identifier {
+        key: String,
+        version_id: Option<String>,
+    }
+
+    /// The first per-key failure of a key, kept so every target with that key can report it.
+    #[derive(Debug, Clone)]
+    struct KeyError {
+        code: String,
+        message: String,
+    }
+
+    /// Deletes every target's object; see the module docs for what is thrown and what is reported.
+    pub async fn delete_objects(
+        client: &Client,
+        input: DeleteInput,
+        versions: VersionsPolicy,
+    ) -> Result<DeleteOutput, TaskError> {
+        // bucket → key → the targets naming it (two records may point at one object).
+        let mut by_bucket: BTreeMap<&str, BTreeMap<&str, Vec<&PurgeTarget>>> = BTreeMap::new();
+        for target in &input.targets {
+            by_bucket.entry(&target.bucket).or_default().entry(&target.key).or_default().push(target);
+        }
+
+        let mut requests = 0u32;
+        // (bucket, key) → its first per-key failure.
+        let mut key_errors: HashMap<(String, String), KeyError> = HashMap::new();
+        for (bucket, keys) in &by_bucket {
+            let identifiers: Vec<Identifier> = match versions {
+                VersionsPolicy::Marker => {
+                    keys.keys().map(|key| Identifier { key: (*key).to_owned(), version_id: None }).collect()
+                }
+                VersionsPolicy::All => list_all_versions(client, bucket, keys.keys().copied()).await?,
+            };
+            for chunk in identifiers.chunks(MAX_KEYS_PER_REQUEST) {
+                requests += 1;
+                for (key, error) in delete_chunk(client, bucket, chunk).await? {
+                    key_errors.entry(((*bucket).to_owned(), key)).or_insert(error);
+                }
+            }
+        }
+
+        let mut deleted = Vec::new();
+        let mut failed = Vec::new();
+        for target in input.targets {
+            match key_errors.get(&(target.bucket.clone(), target.key.clone())) {
+                Some(error) => failed.push(DeleteFailure { code: error.code.clone(), message: error.message.clone(), target }),
+                None => deleted.push(target),
+            }
+        }
+        tracing::info!(deleted = deleted.len(), failed = failed.len(), requests, ?versions, "deleted objects");
+        Ok(DeleteOutput { deleted, failed, requests })
+    }
+
+    /// One DeleteObjects request. Returns the per-key errors that are real failures.
+    async fn delete_chunk(
+        client: &Client,
+        bucket: &str,
+        chunk: &[Identifier],
+    ) -> Result<Vec<(String, KeyError)>, TaskError> {
+        let objects = chunk
+            .iter()
+            .map(|id| {
+                ObjectIdentifier::builder()
+                    .key(&id.key)
+                    .set_version_id(id.version_id.clone())
+                    .build()
+                    .map_err(|e| TaskError::InvalidInput(format!("object key {:?}: {e}", id.key)))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let delete = Delete::builder()
+            .set_objects(Some(objects))
+            .quiet(true)
+            .build()
+            .map_err(|e| TaskError::InvalidInput(format!("delete request for bucket {bucket}: {e}")))?;
+        let output = client
+            .delete_objects()
+            .bucket(bucket)
+            .delete(delete)
+            .send()
+            .await
+            .map_err(|e| classify("s3", &e))?;
+
+        let mut failures = Vec::new();
+        for error in output.errors() {
+            let code = error.code().unwrap_or("Unknown");
+            if ALREADY_GONE_CODES.contains(&code) {
+                continue;
+            }
+            let Some(key) = error.key() else {
+                // An error S3 cannot attribute to a key: fail the whole chunk rather than
+                // silently count its keys as deleted.
+                return Err(TaskError::Aws {
+                    service: "s3",
+                    code: code.to_owned(),
+                    message: format!("DeleteObjects on {bucket} reported an error without a key: {}", error.message().unwrap_or_default()),
+                });
+            };
+            let message = match error.version_id() {
+                Some(version) => format!("version {version}: {}", error.message().unwrap_or_default()),
+                None => error.message().unwrap_or_default().to_owned(),
+            };
+            failures.push((key.to_owned(), KeyError { code: code.to_owned(), message }));
+        }
+        Ok(failures)
+    }
+
+    /// Every version and delete marker of each key, listing with the key as prefix and keeping
+    /// exact matches only (`a.jpg` must not take `a.jpg.bak` with it).
+    async fn list_all_versions<'k>(
+        client: &Client,
+        bucket: &str,
+        keys: impl Iterator<Item = &'k str>,
+    ) -> Result<Vec<Identifier>, TaskError> {
+        let per_key: Vec<Vec<Identifier>> = futures::stream::iter(keys)
+            .map(|key| list_versions_of(client, bucket, key))
+            .buffered(LIST_CONCURRENCY)
+            .try_collect()
+            .await?;
+        // Sorted and deduplicated: a stable request layout whatever the listing order.
+        let all: BTreeSet<Identifier> = per_key.into_iter().flatten().collect();
+        Ok(all.into_iter().collect())
+    }
+
+    async fn list_versions_of(client: &Client, bucket: &str, key: &str) -> Result<Vec<Identifier>, TaskError> {
+        let mut found = Vec::new();
+        let mut key_marker: Option<String> = None;
+        let mut version_marker: Option<String> = None;
+        loop {
+            let page = client
+                .list_object_versions()
+                .bucket(bucket)
+                .prefix(key)
+                .set_key_marker(key_marker.take())
+                .set_version_id_marker(version_marker.take())
+                .send()
+                .await
+                .map_err(|e| classify("s3", &e))?;
+            let versions = page.versions().iter().map(|v| (v.key(), v.version_id()));
+            let markers = page.delete_markers().iter().map(|m| (m.key(), m.version_id()));
+            for (listed_key, version_id) in versions.chain(markers) {
+                if listed_key == Some(key) {
+                    // A version without an id is "null" in S3's terms (an unversioned object).
+                    let version_id = version_id.unwrap_or("null").to_owned();
+                    found.push(Identifier { key: key.to_owned(), version_id: Some(version_id) });
+                }
+            }
+            let next_key = page.next_key_marker().filter(|_| page.is_truncated() == Some(true));
+            match next_key {
+                // Keys come back in order, so once the listing has moved past our key, the
+                // remaining pages hold only longer keys that share the prefix.
+                Some(next) if next == key => {
+                    key_marker = Some(next.to_owned());
+                    version_marker = page.next_version_id_marker().map(str::to_owned);
+                }
+                _ => break,
+            }
+        }
+        Ok(found)
+    }
+}
+
+#[cfg(all(test, feature = "s3"))]
+mod s3_tests {
+    use super::*;
+    use crate::contract::{DeleteInput, DeleteOutput, PurgeTarget};
+    use crate::error::names;
+    use crate::schema_check::assert_valid;
+    use aws_sdk_s3::Client;
+    use aws_sdk_s3::config::retry::RetryConfig;
+    use aws_sdk_s3::operation::delete_objects::{DeleteObjectsError, DeleteObjectsOutput};
+    use aws_sdk_s3::operation::list_object_versions::ListObjectVersionsOutput;
+    use aws_sdk_s3::types::{DeleteMarkerEntry, Error as S3Error, ObjectVersion};
+    use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+    use aws_smithy_types::error::ErrorMetadata;
+
+    fn target(bucket: &str, key: &str) -> PurgeTarget {
+        PurgeTarget {
+            bucket: bucket.into(),
+            key: key.into(),
+            paths: vec![format!("/{key}")],
+            event_id: format!("event-{key}"),
+            table_keys: serde_json::from_value(serde_json::json!({"image_key": {"S": key}})).expect("valid map"),
+        }
+    }
+
+    fn input(targets: Vec<PurgeTarget>) -> DeleteInput {
+        DeleteInput { batch_id: "batch-1".into(), targets }
+    }
+
+    /// The SDK's own retries are off: retrying is the state machine's job, and a mock rule is
+    /// consumed by each attempt.
+    fn client(mode: RuleMode, rules: &[&Rule]) -> Client {
+        mock_client!(aws_sdk_s3, mode, rules, |conf| conf.retry_config(RetryConfig::disabled()))
+    }
+
+    fn check_schemas(input: &DeleteInput, output: &DeleteOutput) {
+        assert_valid("delete-objects.input.schema.json", &serde_json::to_value(input).expect("serialisable"));
+        assert_valid("delete-objects.output.schema.json", &serde_json::to_value(output).expect("serialisable"));
+    }
+
+    fn keys_of(targets: &[PurgeTarget]) -> Vec<&str> {
+        targets.iter().map(|t| t.key.as_str()).collect()
+    }
+
+    #[tokio::test]
+    async fn deletes_in_quiet_mode_and_counts_a_missing_key_as_deleted() {
+        let rule = mock!(Client::delete_objects)
+            .match_requests(|req| {
+                let delete = req.delete().expect("delete body");
+                req.bucket() == Some("photos")
+                    && delete.quiet() == Some(true)
+                    && delete.objects().iter().map(|o| o.key()).collect::<Vec<_>>() == ["a.jpg", "gone.jpg"]
+                    && delete.objects().iter().all(|o| o.version_id().is_none())
+            })
+            .then_output(|| {
+                DeleteObjectsOutput::builder()
+                    .errors(S3Error::builder().key("gone.jpg").code("NoSuchKey").message("The specified key does not exist.").build())
+                    .build()
+            });
+        let client = client(RuleMode::Sequential, &[&rule]);
+        let input = input(vec![target("photos", "a.jpg"), target("photos", "gone.jpg")]);
+        let output = delete_objects(&client, input.clone(), VersionsPolicy::Marker).await.expect("request succeeds");
+        check_schemas(&input, &output);
+        assert_eq!(keys_of(&output.deleted), ["a.jpg", "gone.jpg"]);
+        assert!(output.failed.is_empty());
+        assert_eq!(output.requests, 1);
+        assert_eq!(rule.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn per_key_errors_are_reported_not_thrown() {
+        let rule = mock!(Client::delete_objects).then_output(|| {
+            DeleteObjectsOutput::builder()
+                .errors(S3Error::builder().key("locked.jpg").code("AccessDenied").message("Access Denied").build())
+                .build()
+        });
+        let client = client(RuleMode::Sequential, &[&rule]);
+        // Two records naming the same locked object both report the failure; it is sent once.
+        let targets = vec![target("photos", "ok.jpg"), target("photos", "locked.jpg"), target("photos", "locked.jpg")];
+        let input = input(targets);
+        let output = delete_objects(&client, input.clone(), VersionsPolicy::Marker).await.expect("request succeeds");
+        check_schemas(&input, &output);
+        assert_eq!(keys_of(&output.deleted), ["ok.jpg"]);
+        assert_eq!(output.failed.len(), 2);
+        for failure in &output.failed {
+            assert_eq!(failure.target.key, "locked.jpg");
+            assert_eq!(failure.code, "AccessDenied");
+            assert_eq!(failure.message, "Access Denied");
+        }
+    }
+
+    #[tokio::test]
+    async fn splits_more_than_1000_keys_into_requests_per_bucket() {
+        let sizes = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = sizes.clone();
+        let rule = mock!(Client::delete_objects)
+            .then_compute_output(move |req| {
+                let count = req.delete().map_or(0, |d| d.objects().len());
+                seen.lock().expect("lock").push((req.bucket().unwrap_or_default().to_owned(), count));
+                DeleteObjectsOutput::builder().build()
+            });
+        let client = client(RuleMode::MatchAny, &[&rule]);
+        let mut targets: Vec<PurgeTarget> = (0..2500).map(|i| target("big", &format!("k{i:04}.jpg"))).collect();
+        targets.push(target("small", "one.jpg"));
+        let input = input(targets);
+        let output = delete_objects(&client, input.clone(), VersionsPolicy::Marker).await.expect("requests succeed");
+        check_schemas(&input, &output);
+        assert_eq!(output.deleted.len(), 2501);
+        assert_eq!(output.requests, 4);
+        let sizes = sizes.lock().expect("lock").clone();
+        assert_eq!(
+            sizes,
+            vec![("big".to_owned(), 1000), ("big".to_owned(), 1000), ("big".to_owned(), 500), ("small".to_owned(), 1)]
+        );
+    }
+
+    #[tokio::test]
+    async fn throttling_fails_the_task_with_a_retryable_error() {
+        let rule = mock!(Client::delete_objects)
+            .then_error(|| DeleteObjectsError::generic(ErrorMetadata::builder().code("SlowDown").message("Please reduce your request rate.").build()));
+        let client = client(RuleMode::Sequential, &[&rule]);
+        let err = delete_objects(&client, input(vec![target("photos", "a.jpg")]), VersionsPolicy::Marker)
+            .await
+            .expect_err("throttled");
+        assert_eq!(err.error_type(), names::THROTTLED);
+        assert!(err.is_retryable());
+    }
+
+    #[tokio::test]
+    async fn access_denied_on_the_request_is_not_retryable() {
+        let rule = mock!(Client::delete_objects)
+            .then_error(|| DeleteObjectsError::generic(ErrorMetadata::builder().code("AccessDenied").message("Access Denied").build()));
+        let client = client(RuleMode::Sequential, &[&rule]);
+        let err = delete_objects(&client, input(vec![target("photos", "a.jpg")]), VersionsPolicy::Marker)
+            .await
+            .expect_err("denied");
+        assert_eq!(err.error_type(), names::ACCESS_DENIED);
+        assert!(!err.is_retryable());
+    }
+
+    #[tokio::test]
+    async fn server_errors_are_transient() {
+        let rule = mock!(Client::delete_objects).then_http_response(|| {
+            aws_smithy_runtime_api::http::Response::new(
+                aws_smithy_runtime_api::http::StatusCode::try_from(503).expect("valid status"),
+                aws_smithy_types::body::SdkBody::from("<Error><Code>ServiceUnavailable</Code><Message>busy</Message></Error>"),
+            )
+        });
+        let client = client(RuleMode::Sequential, &[&rule]);
+        let err = delete_objects(&client, input(vec![target("photos", "a.jpg")]), VersionsPolicy::Marker)
+            .await
+            .expect_err("503");
+        assert_eq!(err.error_type(), names::TRANSIENT);
+    }
+
+    #[tokio::test]
+    async fn versions_all_lists_exact_key_versions_across_pages_and_deletes_each() {
+        let first_page = mock!(Client::list_object_versions)
+            .match_requests(|req| req.prefix() == Some("a.jpg") && req.key_marker().is_none())
+            .then_output(|| {
+                ListObjectVersionsOutput::builder()
+                    .versions(ObjectVersion::builder().key("a.jpg").version_id("v2").build())
+                    .is_truncated(true)
+                    .next_key_marker("a.jpg")
+                    .next_version_id_marker("v2")
+                    .build()
+            });
+        let second_page = mock!(Client::list_object_versions)
+            .match_requests(|req| req.prefix() == Some("a.jpg") && req.key_marker() == Some("a.jpg") && req.version_id_marker() == Some("v2"))
+            .then_output(|| {
+                ListObjectVersionsOutput::builder()
+                    .versions(ObjectVersion::builder().key("a.jpg").version_id("v1").build())
+                    .versions(ObjectVersion::builder().key("a.jpg.bak").version_id("other").build())
+                    .delete_markers(DeleteMarkerEntry::builder().key("a.jpg").version_id("m1").build())
+                    .is_truncated(true)
+                    .next_key_marker("a.jpg.bak")
+                    .next_version_id_marker("other")
+                    .build()
+            });
+        let absent = mock!(Client::list_object_versions)
+            .match_requests(|req| req.prefix() == Some("never-existed.jpg"))
+            .then_output(|| ListObjectVersionsOutput::builder().is_truncated(false).build());
+        let delete = mock!(Client::delete_objects)
+            .match_requests(|req| {
+                let ids: Vec<(&str, Option<&str>)> =
+                    req.delete().expect("body").objects().iter().map(|o| (o.key(), o.version_id())).collect();
+                ids == [("a.jpg", Some("m1")), ("a.jpg", Some("v1")), ("a.jpg", Some("v2"))]
+            })
+            .then_output(|| {
+                DeleteObjectsOutput::builder()
+                    .errors(S3Error::builder().key("a.jpg").version_id("v1").code("NoSuchVersion").message("gone").build())
+                    .build()
+            });
+        let client = client(RuleMode::MatchAny, &[&first_page, &second_page, &absent, &delete]);
+        let input = input(vec![target("photos", "a.jpg"), target("photos", "never-existed.jpg")]);
+        let output = delete_objects(&client, input.clone(), VersionsPolicy::All).await.expect("requests succeed");
+        check_schemas(&input, &output);
+        assert_eq!(keys_of(&output.deleted), ["a.jpg", "never-existed.jpg"]);
+        assert!(output.failed.is_empty());
+        assert_eq!(output.requests, 1);
+        // The listing stopped once it moved past `a.jpg`: no third page was asked for.
+        assert_eq!((first_page.num_calls(), second_page.num_calls(), absent.num_calls(), delete.num_calls()), (1, 1, 1, 1));
+    }
+
+    #[tokio::test]
+    async fn versions_all_reports_a_failed_version_against_its_target() {
+        let list = mock!(Client::list_object_versions).then_output(|| {
+            ListObjectVersionsOutput::builder()
+                .versions(ObjectVersion::builder().key("held.jpg").version_id("v1").build())
+                .build()
+        });
+        let delete = mock!(Client::delete_objects).then_output(|| {
+            DeleteObjectsOutput::builder()
+                .errors(S3Error::builder().key("held.jpg").version_id("v1").code("AccessDenied").message("object lock").build())
+                .build()
+        });
+        let client = client(RuleMode::Sequential, &[&list, &delete]);
+        let input = input(vec![target("photos", "held.jpg")]);
+        let output = delete_objects(&client, input.clone(), VersionsPolicy::All).await.expect("requests succeed");
+        check_schemas(&input, &output);
+        assert!(output.deleted.is_empty());
+        assert_eq!(output.failed.len(), 1);
+        assert_eq!(output.failed[0].message, "version v1: object lock");
+    }
+
+    #[tokio::test]
+    async fn versions_all_listing_denied_fails_the_task() {
+        let list = mock!(Client::list_object_versions).then_error(|| {
+            aws_sdk_s3::operation::list_object_versions::ListObjectVersionsError::generic(
+                ErrorMetadata::builder().code("AccessDenied").message("no s3:ListBucketVersions").build(),
+            )
+        });
+        let client = client(RuleMode::Sequential, &[&list]);
+        let err = delete_objects(&client, input(vec![target("photos", "a.jpg")]), VersionsPolicy::All)
+            .await
+            .expect_err("denied");
+        assert_eq!(err.error_type(), names::ACCESS_DENIED);
+        assert!(err.to_string().contains("no s3:ListBucketVersions"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn no_targets_makes_no_request() {
+        let client = client(RuleMode::Sequential, &[]);
+        let output = delete_objects(&client, input(vec![]), VersionsPolicy::All).await.expect("nothing to do");
+        assert_eq!((output.deleted.len(), output.failed.len(), output.requests), (0, 0, 0));
+    }
+}

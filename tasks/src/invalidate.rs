@@ -1,0 +1,237 @@
+//! The InvalidateCache task: one CloudFront `CreateInvalidation` for one batch.
+//!
+//! Outcomes:
+//! - created, or the same CallerReference and paths sent again (a retry or a replay):
+//!   CloudFront returns the existing invalidation instead of charging again → `Ok`;
+//! - `TooManyInvalidationsInProgress` → [`TaskError::TooManyInvalidations`] (retried with backoff
+//!   by the state machine; when that budget runs out the batch is reported for replay);
+//! - throttling → [`TaskError::Throttled`], 5xx / no response → [`TaskError::Transient`];
+//! - `InvalidationBatchAlreadyExists`: the CallerReference was used before for *different* paths
+//!   (a retry with the same paths would have been answered with the existing invalidation). A
+//!   retry cannot fix that, so → [`TaskError::InvalidationConflict`], reported, not retried;
+//! - anything else (AccessDenied, NoSuchDistribution, InvalidArgument, BatchTooLarge, ...) →
+//!   [`TaskError::AccessDenied`] / [`TaskError::Aws`] via [`crate::aws_errors::classify`].
+
+use aws_sdk_cloudfront::Client;
+use aws_sdk_cloudfront::error::ProvideErrorMetadata;
+use aws_sdk_cloudfront::operation::create_invalidation::CreateInvalidationError;
+use aws_sdk_cloudfront::types::{InvalidationBatch as CfInvalidationBatch, Paths};
+
+use crate::TaskError;
+use crate::aws_errors::classify;
+use crate::contract::{InvalidationBatch, InvalidationResult};
+use crate::paths::CLOUDFRONT_MAX_PATHS_PER_BATCH;
+
+/// The error code CloudFront returns when a CallerReference is reused with another batch.
+const BATCH_ALREADY_EXISTS: &str = "InvalidationBatchAlreadyExists";
+
+/// Creates the invalidation for `batch` (or gets the existing one back).
+pub async fn invalidate(client: &Client, batch: InvalidationBatch) -> Result<InvalidationResult, TaskError> {
+    let path_count = check_batch(&batch)?;
+    let request_batch = CfInvalidationBatch::builder()
+        .paths(
+            Paths::builder()
+                .quantity(i32::try_from(path_count).map_err(|_| too_many_paths(&batch))?)
+                .set_items(Some(batch.paths.clone()))
+                .build()
+                .map_err(|e| TaskError::InvalidInput(format!("invalidation paths: {e}")))?,
+        )
+        .caller_reference(&batch.caller_reference)
+        .build()
+        .map_err(|e| TaskError::InvalidInput(format!("invalidation batch: {e}")))?;
+
+    let output = client
+        .create_invalidation()
+        .distribution_id(&batch.distribution_id)
+        .invalidation_batch(request_batch)
+        .send()
+        .await
+        .map_err(|err| match err.as_service_error() {
+            Some(CreateInvalidationError::TooManyInvalidationsInProgress(e)) => TaskError::TooManyInvalidations {
+                distribution_id: batch.distribution_id.clone(),
+                message: e.message().unwrap_or("too many invalidations in progress").to_owned(),
+            },
+            Some(e) if e.code() == Some(BATCH_ALREADY_EXISTS) => TaskError::InvalidationConflict {
+                distribution_id: batch.distribution_id.clone(),
+                caller_reference: batch.caller_reference.clone(),
+            },
+            _ => classify("cloudfront", &err),
+        })?;
+
+    let invalidation = output.invalidation().ok_or_else(|| TaskError::Aws {
+        service: "cloudfront",
+        code: "MissingInvalidation".to_owned(),
+        message: format!("CreateInvalidation for {} returned no invalidation", batch.caller_reference),
+    })?;
+    tracing::info!(
+        distribution_id = %batch.distribution_id,
+        caller_reference = %batch.caller_reference,
+        invalidation_id = invalidation.id(),
+        status = invalidation.status(),
+        path_count,
+        "invalidation created"
+    );
+    Ok(InvalidationResult {
+        invalidation_id: invalidation.id().to_owned(),
+        status: invalidation.status().to_owned(),
+        path_count: u32::try_from(path_count).map_err(|_| too_many_paths(&batch))?,
+        distribution_id: batch.distribution_id,
+        caller_reference: batch.caller_reference,
+    })
+}
+
+/// Rejects a batch CloudFront would refuse, before paying for a request. Returns its size.
+fn check_batch(batch: &InvalidationBatch) -> Result<usize, TaskError> {
+    if batch.distribution_id.trim().is_empty() {
+        return Err(TaskError::InvalidInput("invalidation batch has no distribution id".to_owned()));
+    }
+    if batch.caller_reference.trim().is_empty() {
+        return Err(TaskError::InvalidInput("invalidation batch has no caller reference".to_owned()));
+    }
+    if batch.paths.is_empty() {
+        return Err(TaskError::InvalidInput(format!("invalidation batch {} has no paths", batch.caller_reference)));
+    }
+    if batch.paths.len() > CLOUDFRONT_MAX_PATHS_PER_BATCH {
+        return Err(too_many_paths(batch));
+    }
+    Ok(batch.paths.len())
+}
+
+fn too_many_paths(batch: &InvalidationBatch) -> TaskError {
+    TaskError::InvalidInput(format!(
+        "invalidation batch {} has {} paths; CloudFront takes at most {CLOUDFRONT_MAX_PATHS_PER_BATCH}",
+        batch.caller_reference,
+        batch.paths.len()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::names;
+    use crate::schema_check::assert_valid;
+    use aws_sdk_cloudfront::config::retry::RetryConfig;
+    use aws_sdk_cloudfront::operation::create_invalidation::CreateInvalidationOutput;
+    use aws_sdk_cloudfront::types::Invalidation;
+    use aws_sdk_cloudfront::types::error::{AccessDenied, NoSuchDistribution, TooManyInvalidationsInProgress};
+    use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+    use aws_smithy_types::error::ErrorMetadata;
+
+    fn client(rules: &[&Rule]) -> Client {
+        mock_client!(aws_sdk_cloudfront, RuleMode::Sequential, rules, |conf| conf.retry_config(RetryConfig::disabled()))
+    }
+
+    fn batch() -> InvalidationBatch {
+        InvalidationBatch {
+            distribution_id: "E2QWRUHEXAMPLE".into(),
+            caller_reference: "purgeflow-abc".into(),
+            paths: vec!["/images/banana.jpg".into(), "/thumbs/*".into()],
+        }
+    }
+
+    fn created() -> CreateInvalidationOutput {
+        CreateInvalidationOutput::builder()
+            .invalidation(
+                Invalidation::builder()
+                    .id("I2J0I21PCUYOIK")
+                    .status("InProgress")
+                    .create_time(aws_smithy_types::DateTime::from_secs(1_700_000_000))
+                    .build()
+                    .expect("all required fields"),
+            )
+            .build()
+    }
+
+    #[tokio::test]
+    async fn creates_the_invalidation_with_the_batch_content() {
+        let rule = mock!(Client::create_invalidation)
+            .match_requests(|req| {
+                let sent = req.invalidation_batch().expect("batch");
+                req.distribution_id() == Some("E2QWRUHEXAMPLE")
+                    && sent.caller_reference() == "purgeflow-abc"
+                    && sent.paths().map(|p| (p.quantity(), p.items().to_vec()))
+                        == Some((2, vec!["/images/banana.jpg".to_owned(), "/thumbs/*".to_owned()]))
+            })
+            .then_output(created);
+        let client = client(&[&rule]);
+        let input = batch();
+        let result = invalidate(&client, input.clone()).await.expect("created");
+        assert_valid("invalidate-cache.input.schema.json", &serde_json::to_value(&input).expect("serialisable"));
+        assert_valid("invalidate-cache.output.schema.json", &serde_json::to_value(&result).expect("serialisable"));
+        assert_eq!(result.invalidation_id, "I2J0I21PCUYOIK");
+        assert_eq!(result.status, "InProgress");
+        assert_eq!(result.path_count, 2);
+        assert_eq!(result.caller_reference, "purgeflow-abc");
+        assert_eq!(rule.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn too_many_invalidations_in_progress_is_retryable() {
+        let rule = mock!(Client::create_invalidation).then_error(|| {
+            CreateInvalidationError::TooManyInvalidationsInProgress(
+                TooManyInvalidationsInProgress::builder().message("Processing your request will cause you to exceed the maximum number of in-progress wildcard invalidations.").build(),
+            )
+        });
+        let err = invalidate(&client(&[&rule]), batch()).await.expect_err("limit reached");
+        assert_eq!(err.error_type(), names::TOO_MANY_INVALIDATIONS);
+        assert!(err.is_retryable());
+        assert!(err.to_string().contains("E2QWRUHEXAMPLE"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn throttling_is_retryable() {
+        let rule = mock!(Client::create_invalidation).then_error(|| {
+            CreateInvalidationError::generic(ErrorMetadata::builder().code("Throttling").message("Rate exceeded").build())
+        });
+        let err = invalidate(&client(&[&rule]), batch()).await.expect_err("throttled");
+        assert_eq!(err.error_type(), names::THROTTLED);
+        assert!(err.is_retryable());
+    }
+
+    #[tokio::test]
+    async fn a_reused_caller_reference_is_a_conflict_not_a_retry() {
+        let rule = mock!(Client::create_invalidation).then_error(|| {
+            CreateInvalidationError::generic(
+                ErrorMetadata::builder().code("InvalidationBatchAlreadyExists").message("The caller reference was already used.").build(),
+            )
+        });
+        let err = invalidate(&client(&[&rule]), batch()).await.expect_err("conflict");
+        assert_eq!(err.error_type(), names::INVALIDATION_CONFLICT);
+        assert!(!err.is_retryable());
+        assert!(err.to_string().contains("purgeflow-abc"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn access_denied_and_missing_distribution_are_not_retried() {
+        let denied = mock!(Client::create_invalidation)
+            .then_error(|| {
+                // As the SDK parses it: the modelled error carries its code in the metadata.
+                let meta = ErrorMetadata::builder().code("AccessDenied").message("User is not authorized").build();
+                CreateInvalidationError::AccessDenied(AccessDenied::builder().message("User is not authorized").meta(meta).build())
+            });
+        let err = invalidate(&client(&[&denied]), batch()).await.expect_err("denied");
+        assert_eq!(err.error_type(), names::ACCESS_DENIED);
+
+        let missing = mock!(Client::create_invalidation).then_error(|| {
+            let meta = ErrorMetadata::builder().code("NoSuchDistribution").message("The specified distribution does not exist.").build();
+            CreateInvalidationError::NoSuchDistribution(NoSuchDistribution::builder().message("The specified distribution does not exist.").meta(meta).build())
+        });
+        let err = invalidate(&client(&[&missing]), batch()).await.expect_err("no distribution");
+        assert_eq!(err.error_type(), names::AWS);
+        assert!(err.to_string().contains("does not exist"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn invalid_batches_are_refused_before_any_request() {
+        let client = client(&[]);
+        let mut empty = batch();
+        empty.paths.clear();
+        let err = invalidate(&client, empty).await.expect_err("no paths");
+        assert_eq!(err.error_type(), names::INVALID_INPUT);
+
+        let mut huge = batch();
+        huge.paths = (0..3001).map(|i| format!("/{i}")).collect();
+        let err = invalidate(&client, huge).await.expect_err("too many paths");
+        assert!(err.to_string().contains("at most 3000"), "{err}");
+    }
+}

@@ -1,0 +1,267 @@
+//! The ValidateRecords task: execution input → targets, rejections, superseded, ignored.
+//!
+//! Every record and every replayed target ends up in exactly one list. A bad record is rejected
+//! by name and the rest of the batch goes on; only configuration errors and failed supersede
+//! reads fail the task (the latter with a retryable name when DynamoDB throttled).
+
+use futures::{StreamExt, TryStreamExt};
+
+use crate::config::Config;
+use crate::contract::{ExecutionInput, PurgeTarget, SupersededRecord, ValidationOutput};
+use crate::error::TaskError;
+use crate::supersede::{self, SupersedeOutcome};
+use crate::validation::{Rules, Verdict, recheck_target, validate_record};
+
+/// Supersede reads in flight at once: enough to hide GetItem latency for a 500-record batch,
+/// few enough to stay far below a table's on-demand throughput.
+const SUPERSEDE_CONCURRENCY: usize = 16;
+
+/// Runs ValidateRecords.
+///
+/// The supersede check runs when `config.check_superseded` is on and a client is given (the
+/// Lambda builds one exactly when the check is on); with `dynamodb: None` it is skipped.
+pub async fn validate_records(
+    input: ExecutionInput,
+    config: &Config,
+    dynamodb: Option<&aws_sdk_dynamodb::Client>,
+) -> Result<ValidationOutput, TaskError> {
+    if input.batch_id.trim().is_empty() {
+        return Err(TaskError::InvalidInput("batchId is empty".into()));
+    }
+    let rules = Rules::from_config(config)?;
+    let supersede_with = match dynamodb {
+        Some(client) if config.check_superseded => Some((client, config.table_name()?)),
+        _ => None,
+    };
+
+    let mut candidates: Vec<PurgeTarget> = Vec::new();
+    let mut rejections = Vec::new();
+    let mut ignored = Vec::new();
+    for record in &input.records {
+        match validate_record(record, &rules) {
+            Verdict::Target(target) => candidates.push(target),
+            Verdict::Rejected(rejection) => rejections.push(rejection),
+            Verdict::Ignored(record) => ignored.push(record),
+        }
+    }
+    for target in &input.targets {
+        match recheck_target(target, &rules) {
+            Verdict::Target(target) => candidates.push(target),
+            Verdict::Rejected(rejection) => rejections.push(rejection),
+            Verdict::Ignored(record) => ignored.push(record),
+        }
+    }
+
+    let (targets, superseded) = match supersede_with {
+        None => (candidates, Vec::new()),
+        Some((client, table)) => split_superseded(client, table, &rules, candidates).await?,
+    };
+
+    tracing::info!(
+        batch_id = %input.batch_id,
+        targets = targets.len(),
+        rejected = rejections.len(),
+        superseded = superseded.len(),
+        ignored = ignored.len(),
+        replayed_batches = input.batches.len(),
+        "validated records"
+    );
+    for rejection in &rejections {
+        tracing::warn!(event_id = %rejection.event_id, reason = ?rejection.reason, detail = %rejection.detail, "record rejected");
+    }
+    Ok(ValidationOutput { batch_id: input.batch_id, targets, rejections, superseded, ignored, batches: input.batches })
+}
+
+/// Checks every candidate, in order, and splits them into targets and superseded records.
+async fn split_superseded(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    rules: &Rules<'_>,
+    candidates: Vec<PurgeTarget>,
+) -> Result<(Vec<PurgeTarget>, Vec<SupersededRecord>), TaskError> {
+    let outcomes: Vec<SupersedeOutcome> = futures::stream::iter(&candidates)
+        .map(|target| supersede::check(client, table, rules.key_template, target))
+        .buffered(SUPERSEDE_CONCURRENCY)
+        .try_collect()
+        .await?;
+    let mut targets = Vec::with_capacity(candidates.len());
+    let mut superseded = Vec::new();
+    for (target, outcome) in candidates.into_iter().zip(outcomes) {
+        match outcome {
+            SupersedeOutcome::Purge => targets.push(target),
+            SupersedeOutcome::Superseded => superseded.push(SupersededRecord {
+                event_id: target.event_id,
+                keys: target.table_keys,
+                bucket: target.bucket,
+                key: target.key,
+            }),
+        }
+    }
+    Ok((targets, superseded))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::{DeleteKind, InvalidationBatch, RejectionReason, RemovedRecord};
+    use crate::schema_check::assert_valid;
+    use crate::supersede::tests::client_with_mode;
+    use aws_smithy_mocks::RuleMode;
+    use aws_sdk_dynamodb::operation::get_item::{GetItemError, GetItemOutput};
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use aws_smithy_mocks::mock;
+    use aws_smithy_types::error::ErrorMetadata;
+    use serde_json::{Value, json};
+    use std::collections::HashMap;
+
+    fn config(check_superseded: bool) -> Config {
+        let vars = HashMap::from([
+            ("PURGE_TABLE_NAME", "photos"),
+            ("PURGE_BUCKET", "photo-bucket"),
+            ("PURGE_KEY_TEMPLATE", "{image_key}"),
+            ("PURGE_KEY_PREFIX", "images/"),
+            ("PURGE_PATH_TEMPLATES", "/{key},/thumbs/{key}"),
+            ("PURGE_TTL_DELETES", "ignore"),
+            ("PURGE_CHECK_SUPERSEDED", if check_superseded { "true" } else { "false" }),
+        ]);
+        Config::from_lookup(|name| vars.get(name).map(|v| (*v).to_owned())).expect("valid config")
+    }
+
+    fn record(id: &str, kind: DeleteKind, image: Option<Value>) -> RemovedRecord {
+        RemovedRecord {
+            event_id: id.into(),
+            sequence_number: format!("{id}00"),
+            delete_kind: kind,
+            keys: json!({"id": {"S": id}}).as_object().expect("object").clone(),
+            old_image: image.map(|v| v.as_object().expect("object").clone()),
+        }
+    }
+
+    fn key_record(id: &str, key: &str) -> RemovedRecord {
+        record(id, DeleteKind::User, Some(json!({"id": {"S": id}, "image_key": {"S": key}})))
+    }
+
+    fn input() -> ExecutionInput {
+        ExecutionInput {
+            batch_id: "b-1".into(),
+            records: vec![
+                key_record("1", "images/a.jpg"),
+                record("2", DeleteKind::User, None),
+                key_record("3", "images/../etc/passwd"),
+                key_record("4", "private/b.jpg"),
+                record("5", DeleteKind::Ttl, Some(json!({"id": {"S": "5"}, "image_key": {"S": "images/ttl.jpg"}}))),
+                record("6", DeleteKind::User, Some(json!({"id": {"S": "6"}, "image_key": {"L": []}}))),
+                record("7", DeleteKind::User, Some(json!({"id": {"S": "7"}}))),
+                key_record("8", "images/c.jpg"),
+            ],
+            targets: Vec::new(),
+            batches: vec![InvalidationBatch {
+                distribution_id: "E2QWRUHEXAMPLE".into(),
+                caller_reference: "ref-1".into(),
+                paths: vec!["/images/old.jpg".into()],
+            }],
+        }
+    }
+
+    fn check_schema(output: &ValidationOutput) {
+        let value = serde_json::to_value(output).expect("serialisable");
+        assert_valid("validate-records.output.schema.json", &value);
+    }
+
+    #[tokio::test]
+    async fn every_record_lands_in_exactly_one_list() {
+        let output = validate_records(input(), &config(false), None).await.expect("validates");
+        check_schema(&output);
+        let keys: Vec<&str> = output.targets.iter().map(|t| t.key.as_str()).collect();
+        assert_eq!(keys, ["images/a.jpg", "images/c.jpg"]);
+        let reasons: Vec<(&str, RejectionReason)> =
+            output.rejections.iter().map(|r| (r.event_id.as_str(), r.reason)).collect();
+        assert_eq!(
+            reasons,
+            [
+                ("2", RejectionReason::MissingOldImage),
+                ("3", RejectionReason::UnsafeKey),
+                ("4", RejectionReason::KeyOutsidePrefix),
+                ("6", RejectionReason::WrongAttributeType),
+                ("7", RejectionReason::MissingAttribute),
+            ]
+        );
+        assert_eq!(output.ignored.len(), 1);
+        assert_eq!(output.ignored[0].event_id, "5");
+        assert_eq!(output.batches.len(), 1, "replayed batches pass through");
+        assert!(output.superseded.is_empty());
+    }
+
+    #[tokio::test]
+    async fn superseded_records_delete_nothing() {
+        // Record 1's item is back with the same image_key; record 8's is gone.
+        let same = mock!(aws_sdk_dynamodb::Client::get_item)
+            .match_requests(|req| req.key().and_then(|k| k.get("id")) == Some(&AttributeValue::S("1".into())))
+            .then_output(|| {
+                GetItemOutput::builder()
+                    .set_item(Some(HashMap::from([
+                        ("id".to_owned(), AttributeValue::S("1".into())),
+                        ("image_key".to_owned(), AttributeValue::S("images/a.jpg".into())),
+                    ])))
+                    .build()
+            });
+        let gone = mock!(aws_sdk_dynamodb::Client::get_item).then_output(|| GetItemOutput::builder().build());
+        let dynamodb = client_with_mode(RuleMode::MatchAny, &[&same, &gone]);
+        let output = validate_records(input(), &config(true), Some(&dynamodb)).await.expect("validates");
+        check_schema(&output);
+        assert_eq!(output.superseded.len(), 1);
+        assert_eq!(output.superseded[0].key, "images/a.jpg");
+        let keys: Vec<&str> = output.targets.iter().map(|t| t.key.as_str()).collect();
+        assert_eq!(keys, ["images/c.jpg"]);
+        assert_eq!(same.num_calls() + gone.num_calls(), 2, "only valid targets are looked up");
+    }
+
+    #[tokio::test]
+    async fn throttled_supersede_read_fails_the_task_retryably() {
+        let throttled = mock!(aws_sdk_dynamodb::Client::get_item).then_error(|| {
+            GetItemError::generic(ErrorMetadata::builder().code("ProvisionedThroughputExceededException").build())
+        });
+        let dynamodb = client_with_mode(RuleMode::MatchAny, &[&throttled]);
+        let err = validate_records(input(), &config(true), Some(&dynamodb)).await.expect_err("throttled");
+        assert!(err.is_retryable(), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn replayed_targets_are_rechecked() {
+        let mut replay = input();
+        replay.records.clear();
+        let good = PurgeTarget {
+            bucket: "photo-bucket".into(),
+            key: "images/r.jpg".into(),
+            paths: vec!["/*".into()],
+            event_id: "r1".into(),
+            table_keys: json!({"id": {"S": "r1"}}).as_object().expect("object").clone(),
+        };
+        let mut elsewhere = good.clone();
+        elsewhere.bucket = "someone-elses-bucket".into();
+        elsewhere.event_id = "r2".into();
+        replay.targets = vec![good, elsewhere];
+        let output = validate_records(replay, &config(false), None).await.expect("validates");
+        check_schema(&output);
+        assert_eq!(output.targets.len(), 1);
+        assert_eq!(output.targets[0].paths, ["/images/r.jpg", "/thumbs/images/r.jpg"]);
+        assert_eq!(output.rejections.len(), 1);
+        assert_eq!(output.rejections[0].reason, RejectionReason::KeyOutsidePrefix);
+    }
+
+    #[tokio::test]
+    async fn missing_configuration_is_an_invalid_config_error() {
+        let config = Config::from_lookup(|_| None).expect("defaults");
+        let err = validate_records(input(), &config, None).await.expect_err("no bucket");
+        assert_eq!(err.error_type(), crate::error::names::INVALID_CONFIG);
+        assert!(err.to_string().contains("PURGE_BUCKET"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn empty_batch_id_is_invalid_input() {
+        let mut bad = input();
+        bad.batch_id = String::new();
+        let err = validate_records(bad, &config(false), None).await.expect_err("empty id");
+        assert_eq!(err.error_type(), crate::error::names::INVALID_INPUT);
+    }
+}

@@ -1,0 +1,384 @@
+//! One record → a purge target, a named rejection, or an ignored record.
+//!
+//! Rejection reasons (stable names, see [`RejectionReason`]), checked in this order:
+//!
+//! | Reason | When |
+//! |---|---|
+//! | `MalformedRecord` | the record's keys or a template attribute are not valid DynamoDB JSON (`{"S": 5}`, `{"Q": ..}`, ...) |
+//! | `MissingOldImage` | the record has no old image (a KEYS_ONLY or NEW_IMAGE stream) |
+//! | `MissingAttribute` | the key template names an attribute the old image does not have |
+//! | `WrongAttributeType` | a template attribute is not S or N, or `\|subtype` meets a value that is not `type/subtype` |
+//! | `UnsafeKey` | empty, over 1024 bytes, leading `/`, a `.`/`..`/empty segment, `*` or `?`, control or invisible characters, or any of these percent-encoded or as Unicode look-alikes (see [`crate::key_safety`]) |
+//! | `KeyOutsidePrefix` | the key is not under `PURGE_KEY_PREFIX`, or a replayed target names another bucket than `PURGE_BUCKET` |
+//!
+//! Not rejections: a TTL delete under `PURGE_TTL_DELETES=ignore` is *ignored*
+//! ([`IgnoreReason::TtlDelete`]); an item re-created with the same object is *superseded*
+//! ([`crate::supersede`]). Both are reported in their own lists and delete nothing.
+//!
+//! Replayed targets (a failure report's `replayInput.targets`) are not trusted: the bucket, the
+//! key rules and the prefix are checked again, and their CDN paths are recomputed from the
+//! configured path templates rather than taken from the input.
+
+use std::borrow::Cow;
+
+use serde_json::Value;
+
+use crate::config::{Config, ConfigError, TtlPolicy};
+use crate::contract::{
+    AttributeMap, DeleteKind, IgnoreReason, IgnoredRecord, PurgeTarget, Rejection, RejectionReason, RemovedRecord,
+};
+use crate::key_safety::{KeySafetyError, check_key};
+use crate::key_template::{RenderError, Template};
+
+/// The configuration validation needs, borrowed from [`Config`].
+#[derive(Debug, Clone, Copy)]
+pub struct Rules<'a> {
+    pub bucket: &'a str,
+    pub key_template: &'a Template,
+    pub key_prefix: &'a str,
+    pub path_templates: &'a [Template],
+    pub ttl_deletes: TtlPolicy,
+}
+
+impl<'a> Rules<'a> {
+    /// Fails with the named missing variable when `PURGE_BUCKET` or `PURGE_KEY_TEMPLATE` is unset.
+    pub fn from_config(config: &'a Config) -> Result<Self, ConfigError> {
+        Ok(Rules {
+            bucket: config.bucket()?,
+            key_template: config.key_template()?,
+            key_prefix: &config.key_prefix,
+            path_templates: &config.path_templates,
+            ttl_deletes: config.ttl_deletes,
+        })
+    }
+}
+
+/// What one record becomes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Target(PurgeTarget),
+    Rejected(Rejection),
+    Ignored(IgnoredRecord),
+}
+
+/// Applies every rule to one removed record.
+pub fn validate_record(record: &RemovedRecord, rules: &Rules<'_>) -> Verdict {
+    let reject = |reason, detail: String| {
+        Verdict::Rejected(Rejection { event_id: record.event_id.clone(), keys: record.keys.clone(), reason, detail })
+    };
+    if let Err(detail) = check_table_keys(&record.keys) {
+        return reject(RejectionReason::MalformedRecord, detail);
+    }
+    if record.delete_kind == DeleteKind::Ttl && rules.ttl_deletes == TtlPolicy::Ignore {
+        return Verdict::Ignored(IgnoredRecord {
+            event_id: record.event_id.clone(),
+            keys: record.keys.clone(),
+            reason: IgnoreReason::TtlDelete,
+        });
+    }
+    let Some(image) = &record.old_image else {
+        return reject(
+            RejectionReason::MissingOldImage,
+            "the record has no old image; set the table's stream view type to NEW_AND_OLD_IMAGES or OLD_IMAGE".into(),
+        );
+    };
+    let key = match rules.key_template.render_item(image) {
+        Ok(key) => key,
+        Err(err) => {
+            let detail = format!("{err} (key template `{}`)", rules.key_template);
+            return reject(render_reason(&err), detail);
+        }
+    };
+    match target_for(key, rules, &record.event_id, &record.keys) {
+        Ok(target) => Verdict::Target(target),
+        Err((reason, detail)) => reject(reason, detail),
+    }
+}
+
+/// Re-checks a replayed target as if it were new: nothing in a replay input is trusted.
+/// The verdict is a target (with recomputed paths) or a rejection, never `Ignored`.
+pub fn recheck_target(target: &PurgeTarget, rules: &Rules<'_>) -> Verdict {
+    let reject = |reason, detail: String| {
+        Verdict::Rejected(Rejection {
+            event_id: target.event_id.clone(),
+            keys: target.table_keys.clone(),
+            reason,
+            detail,
+        })
+    };
+    if let Err(detail) = check_table_keys(&target.table_keys) {
+        return reject(RejectionReason::MalformedRecord, detail);
+    }
+    if target.bucket != rules.bucket {
+        return reject(
+            RejectionReason::KeyOutsidePrefix,
+            format!("replayed target names bucket {:?}, but PURGE_BUCKET is {:?}", target.bucket, rules.bucket),
+        );
+    }
+    match target_for(target.key.clone(), rules, &target.event_id, &target.table_keys) {
+        Ok(target) => Verdict::Target(target),
+        Err((reason, detail)) => reject(reason, detail),
+    }
+}
+
+fn target_for(
+    key: String,
+    rules: &Rules<'_>,
+    event_id: &str,
+    table_keys: &AttributeMap,
+) -> Result<PurgeTarget, (RejectionReason, String)> {
+    check_key(&key, rules.key_prefix).map_err(|err| {
+        let reason = match err {
+            KeySafetyError::UnsafeKey { .. } => RejectionReason::UnsafeKey,
+            KeySafetyError::KeyOutsidePrefix { .. } => RejectionReason::KeyOutsidePrefix,
+        };
+        (reason, err.to_string())
+    })?;
+    let paths = paths_for(&key, rules.path_templates);
+    Ok(PurgeTarget {
+        bucket: rules.bucket.to_owned(),
+        key,
+        paths,
+        event_id: event_id.to_owned(),
+        table_keys: table_keys.clone(),
+    })
+}
+
+/// The CDN paths of `key`, unencoded (BatchPaths encodes them for CloudFront), deduplicated in
+/// template order.
+pub fn paths_for(key: &str, path_templates: &[Template]) -> Vec<String> {
+    let mut paths: Vec<String> = Vec::with_capacity(path_templates.len());
+    for template in path_templates {
+        // Path templates are checked at config load to use only `{key}`; the lookup can't fail.
+        let rendered = template.render_with(|_| Ok(Cow::Borrowed(key)));
+        if let Ok(path) = rendered
+            && !paths.contains(&path)
+        {
+            paths.push(path);
+        }
+    }
+    paths
+}
+
+fn render_reason(err: &RenderError) -> RejectionReason {
+    match err {
+        RenderError::MissingAttribute { .. } => RejectionReason::MissingAttribute,
+        RenderError::WrongAttributeType { .. } | RenderError::NotAMediaType { .. } => {
+            RejectionReason::WrongAttributeType
+        }
+        RenderError::MalformedAttribute { .. } => RejectionReason::MalformedRecord,
+    }
+}
+
+/// A table key is non-empty, and each of its attributes is `{"S": string}`, `{"N": string}` or
+/// `{"B": base64 string}`: the only key types DynamoDB allows. The supersede check sends these
+/// keys to GetItem, and reports carry them, so they must be exact.
+pub fn check_table_keys(keys: &AttributeMap) -> Result<(), String> {
+    if keys.is_empty() {
+        return Err("the record has no key attributes".into());
+    }
+    for (name, value) in keys {
+        let well_formed = value.as_object().is_some_and(|object| {
+            object.len() == 1
+                && object
+                    .iter()
+                    .all(|(kind, inner)| matches!(kind.as_str(), "S" | "N" | "B") && matches!(inner, Value::String(_)))
+        });
+        if !well_formed {
+            return Err(format!("key attribute `{name}` is not a DynamoDB S, N or B value: {value}"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    struct Fixture {
+        template: Template,
+        paths: Vec<Template>,
+        prefix: String,
+        ttl: TtlPolicy,
+    }
+
+    impl Fixture {
+        fn new(template: &str, prefix: &str) -> Self {
+            Fixture {
+                template: Template::parse(template).expect("template"),
+                paths: ["/{key}", "/thumbs/{key}"].iter().map(|p| Template::parse(p).expect("path")).collect(),
+                prefix: prefix.to_owned(),
+                ttl: TtlPolicy::Purge,
+            }
+        }
+
+        fn rules(&self) -> Rules<'_> {
+            Rules {
+                bucket: "photo-bucket",
+                key_template: &self.template,
+                key_prefix: &self.prefix,
+                path_templates: &self.paths,
+                ttl_deletes: self.ttl,
+            }
+        }
+    }
+
+    fn map(value: Value) -> AttributeMap {
+        value.as_object().expect("object").clone()
+    }
+
+    fn record(image: Option<Value>) -> RemovedRecord {
+        RemovedRecord {
+            event_id: "evt-1".into(),
+            sequence_number: "100".into(),
+            delete_kind: DeleteKind::User,
+            keys: map(json!({"photo_id": {"S": "p1"}})),
+            old_image: image.map(map),
+        }
+    }
+
+    fn photo(type_: Value) -> RemovedRecord {
+        record(Some(json!({"photo_id": {"S": "p1"}, "type": type_})))
+    }
+
+    #[track_caller]
+    fn rejected(verdict: Verdict, reason: RejectionReason) -> Rejection {
+        match verdict {
+            Verdict::Rejected(r) if r.reason == reason => r,
+            other => panic!("expected {reason:?}, got {other:?}"),
+        }
+    }
+
+    fn image_key(key: &str) -> RemovedRecord {
+        record(Some(json!({"photo_id": {"S": "p1"}, "image_key": {"S": key}})))
+    }
+
+    #[test]
+    fn valid_photo_record_becomes_a_target_with_all_paths() {
+        let f = Fixture::new("{photo_id}.{type|subtype}", "");
+        let verdict = validate_record(&photo(json!({"S": "image/jpeg"})), &f.rules());
+        let Verdict::Target(target) = verdict else { panic!("expected a target, got {verdict:?}") };
+        assert_eq!(target.bucket, "photo-bucket");
+        assert_eq!(target.key, "p1.jpeg");
+        assert_eq!(target.paths, ["/p1.jpeg", "/thumbs/p1.jpeg"]);
+        assert_eq!(target.event_id, "evt-1");
+        assert_eq!(Value::Object(target.table_keys), json!({"photo_id": {"S": "p1"}}));
+    }
+
+    #[test]
+    fn missing_old_image() {
+        let f = Fixture::new("{image_key}", "");
+        let r = rejected(validate_record(&record(None), &f.rules()), RejectionReason::MissingOldImage);
+        assert!(r.detail.contains("NEW_AND_OLD_IMAGES"), "{}", r.detail);
+        assert_eq!(Value::Object(r.keys), json!({"photo_id": {"S": "p1"}}));
+    }
+
+    #[test]
+    fn missing_attribute() {
+        let f = Fixture::new("{image_key}", "");
+        let r = rejected(validate_record(&photo(json!({"S": "image/png"})), &f.rules()), RejectionReason::MissingAttribute);
+        assert_eq!(r.detail, "attribute `image_key` is missing (key template `{image_key}`)");
+    }
+
+    #[test]
+    fn wrong_attribute_type() {
+        let f = Fixture::new("{photo_id}.{type|subtype}", "");
+        let r = rejected(validate_record(&photo(json!({"BOOL": true})), &f.rules()), RejectionReason::WrongAttributeType);
+        assert!(r.detail.starts_with("attribute `type` is of type BOOL, expected S or N"), "{}", r.detail);
+        rejected(validate_record(&photo(json!({"S": "jpeg"})), &f.rules()), RejectionReason::WrongAttributeType);
+    }
+
+    #[test]
+    fn malformed_attribute_and_malformed_keys() {
+        let f = Fixture::new("{photo_id}.{type|subtype}", "");
+        rejected(validate_record(&photo(json!({"S": 5})), &f.rules()), RejectionReason::MalformedRecord);
+        for keys in [json!({}), json!({"photo_id": {"S": 1}}), json!({"photo_id": {"BOOL": true}}), json!({"photo_id": "p1"})] {
+            let mut rec = photo(json!({"S": "image/png"}));
+            rec.keys = map(keys.clone());
+            rejected(validate_record(&rec, &f.rules()), RejectionReason::MalformedRecord);
+        }
+    }
+
+    #[test]
+    fn unsafe_keys_are_rejected_one_form_at_a_time() {
+        let f = Fixture::new("{image_key}", "");
+        for key in [
+            "",
+            "/etc/passwd",
+            "images/../secret.jpg",
+            "../secret.jpg",
+            "images/*",
+            "images/a?.jpg",
+            "images/a\u{0}.jpg",
+            "images/a\n.jpg",
+            "images/%2e%2e/secret.jpg",
+            "images/\u{FF0E}\u{FF0E}/secret.jpg",
+            &"k".repeat(1025),
+        ] {
+            rejected(validate_record(&image_key(key), &f.rules()), RejectionReason::UnsafeKey);
+        }
+    }
+
+    #[test]
+    fn key_outside_prefix() {
+        let f = Fixture::new("{image_key}", "images/");
+        let r = rejected(validate_record(&image_key("private/a.jpg"), &f.rules()), RejectionReason::KeyOutsidePrefix);
+        assert!(r.detail.contains("\"images/\""), "{}", r.detail);
+        rejected(validate_record(&image_key("imagesX/a.jpg"), &f.rules()), RejectionReason::KeyOutsidePrefix);
+        assert!(matches!(validate_record(&image_key("images/a.jpg"), &f.rules()), Verdict::Target(_)));
+    }
+
+    #[test]
+    fn ttl_deletes_follow_the_policy() {
+        let mut f = Fixture::new("{photo_id}.{type|subtype}", "");
+        let mut rec = photo(json!({"S": "image/gif"}));
+        rec.delete_kind = DeleteKind::Ttl;
+        assert!(matches!(validate_record(&rec, &f.rules()), Verdict::Target(_)));
+        f.ttl = TtlPolicy::Ignore;
+        let Verdict::Ignored(ignored) = validate_record(&rec, &f.rules()) else { panic!("expected ignored") };
+        assert_eq!(ignored.reason, IgnoreReason::TtlDelete);
+        // A user delete is never ignored.
+        rec.delete_kind = DeleteKind::User;
+        assert!(matches!(validate_record(&rec, &f.rules()), Verdict::Target(_)));
+    }
+
+    #[test]
+    fn identical_path_templates_give_one_path() {
+        let paths: Vec<Template> = ["/{key}", "/{key}"].iter().map(|p| Template::parse(p).expect("path")).collect();
+        assert_eq!(paths_for("a.jpg", &paths), ["/a.jpg"]);
+    }
+
+    fn replayed(bucket: &str, key: &str) -> PurgeTarget {
+        PurgeTarget {
+            bucket: bucket.into(),
+            key: key.into(),
+            paths: vec!["/*".into()],
+            event_id: "evt-9".into(),
+            table_keys: map(json!({"photo_id": {"S": "p9"}})),
+        }
+    }
+
+    #[test]
+    fn replayed_targets_are_checked_again_and_paths_recomputed() {
+        let f = Fixture::new("{image_key}", "images/");
+        let Verdict::Target(ok) = recheck_target(&replayed("photo-bucket", "images/a.jpg"), &f.rules()) else {
+            panic!("a valid replay is a target")
+        };
+        // The replay's own paths (a wildcard!) are not trusted.
+        assert_eq!(ok.paths, ["/images/a.jpg", "/thumbs/images/a.jpg"]);
+        rejected(recheck_target(&replayed("other-bucket", "images/a.jpg"), &f.rules()), RejectionReason::KeyOutsidePrefix);
+        rejected(recheck_target(&replayed("photo-bucket", "images/../x"), &f.rules()), RejectionReason::UnsafeKey);
+        rejected(recheck_target(&replayed("photo-bucket", "private/x"), &f.rules()), RejectionReason::KeyOutsidePrefix);
+        let mut bad_keys = replayed("photo-bucket", "images/a.jpg");
+        bad_keys.table_keys = map(json!({"photo_id": {"M": {}}}));
+        rejected(recheck_target(&bad_keys, &f.rules()), RejectionReason::MalformedRecord);
+    }
+
+    #[test]
+    fn rules_need_bucket_and_template() {
+        let config = Config::from_lookup(|_| None).expect("defaults");
+        let err = Rules::from_config(&config).expect_err("bucket missing");
+        assert!(err.to_string().starts_with("PURGE_BUCKET is not set"), "{err}");
+    }
+}

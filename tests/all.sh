@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Runs every purgeflow test: formatting, clippy (-D warnings), the whole workspace's tests
+# (unit, handler, property, ASL conformance, CLI) and the doc tests.
+#
+# Usage: bash tests/all.sh        (from the repository root; CI runs exactly this)
+#
+# It installs what it needs: cargo-nextest when it is missing (falls back to `cargo test` if that
+# install fails). The ASL conformance test reads ../shared/asl-conformance in place and says
+# loudly when it is absent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "error: cargo is not installed; install a Rust toolchain (rustup) first" >&2
+  exit 1
+fi
+
+step "toolchain: $(cargo --version)"
+
+if ! cargo nextest --version >/dev/null 2>&1; then
+  step "installing cargo-nextest (not found)"
+  cargo install --locked cargo-nextest || echo "warning: cargo-nextest could not be installed; using cargo test"
+fi
+
+if [ ! -d ../shared/asl-conformance ]; then
+  echo "NOTE: ../shared/asl-conformance is absent: the ASL conformance test will report it as NOT checked."
+fi
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+if cargo nextest --version >/dev/null 2>&1; then
+  step "cargo nextest run --workspace"
+  cargo nextest run --workspace --locked --no-fail-fast
+else
+  step "cargo test --workspace"
+  cargo test --workspace --locked --no-fail-fast
+fi
+
+step "doc tests"
+cargo test --workspace --locked --doc

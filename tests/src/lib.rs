@@ -1,0 +1,8 @@
+//! Helpers shared by purgeflow's workspace integration tests (`tests/tests/*.rs`): where the
+//! repository's files are, the contract's JSON Schemas, and running `purge.asl.json` on the
+//! engine.
+
+pub mod purge;
+pub mod repo;
+pub mod samples;
+pub mod schemas;
