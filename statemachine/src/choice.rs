@@ -143,8 +143,11 @@ fn evaluate_comparison(
     }
 }
 
-/// AWS's cause when a Choice rule's path selects nothing.
-/// GUESS: not in a recorded case; this is the wording AWS's console shows for it.
+/// AWS's cause when a Choice rule's path selects nothing (a `States.Runtime` error).
+/// Not in a recorded case of ours; independent emulators that copy AWS's messages agree on
+/// this wording (ManageIQ/floe's fixture comment "Variable missing -> Invalid path '$.foo'.
+/// The choice state's condition path references an invalid value.", and several TypeScript
+/// Step Functions emulators' tests expecting `States.Runtime` with it).
 fn invalid_variable(path: &str) -> StatesError {
     StatesError::runtime(format!(
         "Invalid path '{path}': The choice state's condition path references an invalid value."

@@ -16,7 +16,10 @@ pub struct StatesError {
 
 impl StatesError {
     pub fn new(error: impl Into<String>, cause: impl Into<String>) -> Self {
-        Self { error: error.into(), cause: cause.into() }
+        Self {
+            error: error.into(),
+            cause: cause.into(),
+        }
     }
     pub fn runtime(cause: impl Into<String>) -> Self {
         Self::new(names::RUNTIME, cause)
@@ -36,6 +39,8 @@ pub mod names {
     pub const TASK_FAILED: &str = "States.TaskFailed";
     pub const PERMISSIONS: &str = "States.Permissions";
     pub const RESULT_PATH_MATCH_FAILURE: &str = "States.ResultPathMatchFailure";
+    /// Undocumented, but what AWS raises when ResultPath cannot be applied to the input.
+    pub const REFERENCE_PATH_CONFLICT: &str = "States.ReferencePathConflict";
     pub const PARAMETER_PATH_FAILURE: &str = "States.ParameterPathFailure";
     pub const BRANCH_FAILED: &str = "States.BranchFailed";
     pub const NO_CHOICE_MATCHED: &str = "States.NoChoiceMatched";

@@ -22,9 +22,10 @@ pub struct ExecutionOptions {
     pub state_machine_name: String,
     pub machine_type: MachineType,
     pub tasks: Arc<dyn TaskInvoker>,
-    /// Seeds Retry jitter (JitterStrategy FULL), so runs are reproducible. Unseeded `$random()`,
-    /// `$uuid()`, `States.UUID()` and `States.MathRandom(a, b)` do not see it yet: the
-    /// expression contexts carry no RNG.
+    /// Seeds every random value of the run, so the same definition, input and seed give the
+    /// same execution: Retry jitter (JitterStrategy FULL), and what expressions draw
+    /// (`States.UUID()`, `States.MathRandom(a, b)` without its own seed, `$uuid()`, `$random()`
+    /// without a seed), via [`crate::random::RandomSource`].
     pub seed: u64,
     /// The virtual clock's start.
     pub start_time: DateTime<Utc>,

@@ -295,7 +295,7 @@ fn place_at_reference_path(input: &Value, result: Value, path: &str) -> Result<V
     }
     let mut output = input.clone();
     let mut slot = &mut output;
-    for segment in &parsed.segments {
+    for (depth, segment) in parsed.segments.iter().enumerate() {
         slot = match (segment, slot) {
             (Segment::Name(name), Value::Object(map)) => map
                 .entry(name.clone())
@@ -304,26 +304,46 @@ fn place_at_reference_path(input: &Value, result: Value, path: &str) -> Result<V
                 let len = items.len();
                 match resolve_index(*index, len).and_then(|i| items.get_mut(i)) {
                     Some(item) => item,
-                    None => return Err(result_path_mismatch(path, input)),
+                    None => return Err(reference_path_conflict(path, depth, segment, input)),
                 }
             }
-            _ => return Err(result_path_mismatch(path, input)),
+            _ => return Err(reference_path_conflict(path, depth, segment, input)),
         };
     }
     *slot = result;
     Ok(output)
 }
 
-fn result_path_mismatch(path: &str, input: &Value) -> StatesError {
-    // GUESS (no recorded case): AWS's wording for States.ResultPathMatchFailure as its console
-    // shows it, e.g. `Unable to apply ReferencePath $.a.b to input "text"`.
-    StatesError::new(
-        names::RESULT_PATH_MATCH_FAILURE,
-        format!(
+/// ResultPath cannot be applied: the input (or a value on the way) is not an object (or an
+/// array, for an index).
+///
+/// AWS's documentation lists `States.ResultPathMatchFailure` for this, but executions users
+/// quote show the service raising the undocumented `States.ReferencePathConflict` instead.
+/// Evidence (no recorded case of ours): AWS execution failures quoted by users, e.g.
+/// `{"error": "States.ReferencePathConflict", "cause": "Unable to apply ReferencePath
+/// $.someTaskResult to input \"input1\""}` (a string input, qiita.com/tsubasaogawa), and
+/// `States.ReferencePathConflict: Unable to apply step "objects" to input {"discovery":{...}}`
+/// when a value inside the input is in the way. So: the whole input in the way names the
+/// reference path; a value inside it names the step that could not be taken.
+fn reference_path_conflict(
+    path: &str,
+    depth: usize,
+    segment: &Segment,
+    input: &Value,
+) -> StatesError {
+    let cause = match segment {
+        Segment::Name(name) if depth > 0 => {
+            format!(
+                "Unable to apply step \"{name}\" to input {}",
+                compact(input)
+            )
+        }
+        _ => format!(
             "Unable to apply ReferencePath {path} to input {}",
             compact(input)
         ),
-    )
+    };
+    StatesError::new(names::REFERENCE_PATH_CONFLICT, cause)
 }
 
 #[cfg(test)]
@@ -534,21 +554,23 @@ mod tests {
         assert_eq!(compact(&out), r#"{"z":1,"a":2,"m":3}"#);
     }
 
+    /// AWS's error and wording as users quote them (see [`reference_path_conflict`]).
     #[test]
-    fn result_path_mismatch_is_result_path_match_failure() {
-        let err = apply_result_path(&json!("text"), json!(1), Some(&json!("$.a")))
+    fn result_path_conflicts_are_reference_path_conflicts() {
+        let err = apply_result_path(&json!("input1"), json!(1), Some(&json!("$.someTaskResult")))
             .expect_err("string input");
-        assert_eq!(err.error, "States.ResultPathMatchFailure");
+        assert_eq!(err.error, "States.ReferencePathConflict");
         assert_eq!(
             err.cause,
-            "Unable to apply ReferencePath $.a to input \"text\""
+            "Unable to apply ReferencePath $.someTaskResult to input \"input1\""
         );
         let err = apply_result_path(&json!({"a": 5}), json!(1), Some(&json!("$.a.b")))
             .expect_err("number");
-        assert_eq!(err.error, "States.ResultPathMatchFailure");
+        assert_eq!(err.error, "States.ReferencePathConflict");
+        assert_eq!(err.cause, "Unable to apply step \"b\" to input {\"a\":5}");
         let err = apply_result_path(&json!({"l": []}), json!(1), Some(&json!("$.l[0]")))
             .expect_err("index");
-        assert_eq!(err.error, "States.ResultPathMatchFailure");
+        assert_eq!(err.error, "States.ReferencePathConflict");
         assert!(apply_result_path(&json!({}), json!(1), Some(&json!("$.a[*]"))).is_err());
         assert!(apply_result_path(&json!({}), json!(1), Some(&json!(3))).is_err());
     }

@@ -12,6 +12,7 @@ pub mod context;
 pub mod engine;
 pub mod error;
 pub mod execution;
+pub mod graph;
 pub mod history;
 pub mod intrinsics;
 pub mod jsonata;
@@ -21,6 +22,7 @@ pub mod mock;
 pub mod model;
 pub mod random;
 pub mod task;
+pub mod test_state;
 pub mod validate;
 
 pub use context::PathContext;

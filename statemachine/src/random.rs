@@ -114,6 +114,10 @@ mod tests {
         let first = reference.unit_f64();
         let second = reference.unit_f64();
         assert_eq!(a.unit_f64().to_bits(), first.to_bits());
-        assert_eq!(b.unit_f64().to_bits(), second.to_bits(), "a clone continues the sequence");
+        assert_eq!(
+            b.unit_f64().to_bits(),
+            second.to_bits(),
+            "a clone continues the sequence"
+        );
     }
 }

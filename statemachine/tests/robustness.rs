@@ -14,7 +14,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use purgeflow_asl::error::StatesError;
-use purgeflow_asl::{ExecutionOptions, ExecutionResult, ExecutionStatus, StateMachine, TaskRegistry};
+use purgeflow_asl::{
+    ExecutionOptions, ExecutionResult, ExecutionStatus, StateMachine, TaskRegistry,
+};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Map, Value, json};
@@ -182,10 +184,26 @@ impl Generator {
         if self.chance(10) {
             return self.scalar();
         }
-        let items: Vec<Value> = (0..self.rng.random_range(0..6)).map(|_| self.scalar()).collect();
+        let items: Vec<Value> = (0..self.rng.random_range(0..6))
+            .map(|_| self.scalar())
+            .collect();
         let mut input = Map::new();
-        input.insert("a".into(), if self.chance(70) { json!({"b": self.scalar()}) } else { self.scalar() });
-        input.insert("items".into(), if self.chance(85) { Value::Array(items) } else { self.scalar() });
+        input.insert(
+            "a".into(),
+            if self.chance(70) {
+                json!({"b": self.scalar()})
+            } else {
+                self.scalar()
+            },
+        );
+        input.insert(
+            "items".into(),
+            if self.chance(85) {
+                Value::Array(items)
+            } else {
+                self.scalar()
+            },
+        );
         input.insert("n".into(), self.number());
         input.insert(
             "s".into(),
@@ -304,7 +322,10 @@ impl Generator {
             "Task" => {
                 state.insert("Resource".into(), json!(self.pick(RESOURCES)));
                 if self.chance(30) {
-                    state.insert("TimeoutSeconds".into(), json!(self.rng.random_range(1..100)));
+                    state.insert(
+                        "TimeoutSeconds".into(),
+                        json!(self.rng.random_range(1..100)),
+                    );
                 }
                 self.io(&mut state, jsonata);
                 self.error_handling(&mut state, names);
@@ -322,10 +343,16 @@ impl Generator {
                     state.insert("MaxConcurrency".into(), json!(self.rng.random_range(0..3)));
                 }
                 if self.chance(30) {
-                    state.insert("ToleratedFailureCount".into(), json!(self.rng.random_range(0..3)));
+                    state.insert(
+                        "ToleratedFailureCount".into(),
+                        json!(self.rng.random_range(0..3)),
+                    );
                 }
                 if self.chance(20) {
-                    state.insert("ToleratedFailurePercentage".into(), json!(self.rng.random_range(0..101)));
+                    state.insert(
+                        "ToleratedFailurePercentage".into(),
+                        json!(self.rng.random_range(0..101)),
+                    );
                 }
                 self.io(&mut state, jsonata);
                 self.error_handling(&mut state, names);
@@ -355,7 +382,10 @@ impl Generator {
     fn io(&mut self, state: &mut Map<String, Value>, jsonata: bool) {
         if jsonata {
             // Only Task and Parallel take Arguments: an object or one expression.
-            let takes_arguments = matches!(state.get("Type").and_then(Value::as_str), Some("Task" | "Parallel"));
+            let takes_arguments = matches!(
+                state.get("Type").and_then(Value::as_str),
+                Some("Task" | "Parallel")
+            );
             if takes_arguments && self.chance(40) {
                 let arguments = if self.chance(50) {
                     json!({"v": self.pick(JSONATA), "k": self.scalar()})
@@ -394,7 +424,13 @@ impl Generator {
         self.io(state, jsonata);
     }
 
-    fn choice(&mut self, state: &mut Map<String, Value>, names: &[&str], next: Option<&str>, jsonata: bool) {
+    fn choice(
+        &mut self,
+        state: &mut Map<String, Value>,
+        names: &[&str],
+        next: Option<&str>,
+        jsonata: bool,
+    ) {
         // The rule may jump anywhere (a cycle when it jumps back); the default keeps the chain.
         let target = self.pick(names);
         let rule = if jsonata {
@@ -440,32 +476,55 @@ impl Generator {
     fn wait(&mut self, state: &mut Map<String, Value>, jsonata: bool) {
         if jsonata {
             if self.chance(50) {
-                let seconds = if self.chance(50) { json!(self.pick(JSONATA)) } else { json!(self.rng.random_range(0..100)) };
+                let seconds = if self.chance(50) {
+                    json!(self.pick(JSONATA))
+                } else {
+                    json!(self.rng.random_range(0..100))
+                };
                 state.insert("Seconds".into(), seconds);
             } else {
-                let timestamp = if self.chance(50) { self.pick(JSONATA) } else { self.pick(&TIMESTAMPS[..3]) };
+                let timestamp = if self.chance(50) {
+                    self.pick(JSONATA)
+                } else {
+                    self.pick(&TIMESTAMPS[..3])
+                };
                 state.insert("Timestamp".into(), json!(timestamp));
             }
             return;
         }
         match self.rng.random_range(0..4) {
             0 => state.insert("Seconds".into(), json!(self.rng.random_range(0..1000))),
-            1 => state.insert("SecondsPath".into(), json!(self.pick(&["$.n", "$.s", "$.missing"]))),
+            1 => state.insert(
+                "SecondsPath".into(),
+                json!(self.pick(&["$.n", "$.s", "$.missing"])),
+            ),
             2 => state.insert("Timestamp".into(), json!(self.pick(&TIMESTAMPS[..3]))),
-            _ => state.insert("TimestampPath".into(), json!(self.pick(&["$.t", "$.n", "$.missing"]))),
+            _ => state.insert(
+                "TimestampPath".into(),
+                json!(self.pick(&["$.t", "$.n", "$.missing"])),
+            ),
         };
     }
 
     fn fail(&mut self, state: &mut Map<String, Value>, jsonata: bool) {
         if jsonata {
-            state.insert("Error".into(), json!(self.pick(&["E", "{% $states.input.s %}", "{% 1 %}"])));
-            state.insert("Cause".into(), json!(self.pick(&["C", "{% $string($states.input) %}"])));
+            state.insert(
+                "Error".into(),
+                json!(self.pick(&["E", "{% $states.input.s %}", "{% 1 %}"])),
+            );
+            state.insert(
+                "Cause".into(),
+                json!(self.pick(&["C", "{% $string($states.input) %}"])),
+            );
             return;
         }
         if self.chance(50) {
             state.insert("Error".into(), json!("E"));
         } else {
-            state.insert("ErrorPath".into(), json!(self.pick(&["$.s", "$.n", "$.missing", "States.Format('e{}', $.n)"])));
+            state.insert(
+                "ErrorPath".into(),
+                json!(self.pick(&["$.s", "$.n", "$.missing", "States.Format('e{}', $.n)"])),
+            );
         }
         if self.chance(50) {
             state.insert("CausePath".into(), json!(self.pick(&["$.s", "$.a"])));
@@ -482,7 +541,10 @@ impl Generator {
                 m.insert("QueryLanguage".into(), json!("JSONata"));
             }
             if self.chance(15) {
-                m.insert("TimeoutSeconds".into(), json!(self.rng.random_range(1..600)));
+                m.insert(
+                    "TimeoutSeconds".into(),
+                    json!(self.rng.random_range(1..600)),
+                );
             }
         }
         machine
@@ -521,11 +583,17 @@ impl Generator {
 fn tasks() -> Arc<TaskRegistry> {
     let mut registry = TaskRegistry::new();
     // Registered by bare function name: the registry resolves the ARNs in RESOURCES to them.
-    registry.register("echo", Arc::new(|payload: Value| async move { Ok(payload) }));
+    registry.register(
+        "echo",
+        Arc::new(|payload: Value| async move { Ok(payload) }),
+    );
     registry.register(
         "boom",
         Arc::new(|_payload: Value| async move {
-            Err(StatesError::new("Custom.Error", "the task failed on purpose"))
+            Err(StatesError::new(
+                "Custom.Error",
+                "the task failed on purpose",
+            ))
         }),
     );
     Arc::new(registry)
@@ -566,7 +634,10 @@ fn run_bounded(machine: StateMachine, input: Value, seed: u64) -> Result<Executi
                     .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
                     .unwrap_or_else(|| "a non-string panic payload".to_owned())
             });
-            Err(format!("PANIC: {}", panic.unwrap_or_else(|| "the worker ended without a result".to_owned())))
+            Err(format!(
+                "PANIC: {}",
+                panic.unwrap_or_else(|| "the worker ended without a result".to_owned())
+            ))
         }
     }
 }
@@ -574,16 +645,24 @@ fn run_bounded(machine: StateMachine, input: Value, seed: u64) -> Result<Executi
 /// What every outcome must satisfy, whatever the definition did.
 fn check_contract(result: &ExecutionResult) -> Result<(), String> {
     match result.status {
-        ExecutionStatus::Succeeded if result.output.is_none() => Err("SUCCEEDED without an output".into()),
+        ExecutionStatus::Succeeded if result.output.is_none() => {
+            Err("SUCCEEDED without an output".into())
+        }
         ExecutionStatus::Failed | ExecutionStatus::TimedOut
             if result.error.is_none() && result.cause.is_none() =>
         {
             Err(format!("{:?} with neither error nor cause", result.status))
         }
         _ => {
-            let last = result.history.last().and_then(|e| e["type"].as_str()).unwrap_or("");
+            let last = result
+                .history
+                .last()
+                .and_then(|e| e["type"].as_str())
+                .unwrap_or("");
             if !last.starts_with("Execution") {
-                return Err(format!("the history does not end with an Execution event: {last}"));
+                return Err(format!(
+                    "the history does not end with an Execution event: {last}"
+                ));
             }
             Ok(())
         }
@@ -592,7 +671,10 @@ fn check_contract(result: &ExecutionResult) -> Result<(), String> {
 
 /// The seeds to run: `ROBUSTNESS_SEED=<n>` replays one, else a fixed range (reproducible).
 fn seeds() -> Vec<u64> {
-    match std::env::var("ROBUSTNESS_SEED").ok().and_then(|s| s.parse().ok()) {
+    match std::env::var("ROBUSTNESS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
         Some(seed) => vec![seed],
         None => (0..MACHINES as u64).collect(),
     }
@@ -615,10 +697,18 @@ fn random_and_mutated_machines_never_panic_or_hang() {
             Ok(machine) => machine,
             Err(diagnostics) => {
                 if diagnostics.is_empty() {
-                    problems.push(format!("seed {seed}: rejected without a diagnostic\n{definition}"));
+                    problems.push(format!(
+                        "seed {seed}: rejected without a diagnostic\n{definition}"
+                    ));
                 }
                 if std::env::var("ROBUSTNESS_VERBOSE").is_ok() {
-                    println!("seed {seed}: rejected: {}", diagnostics.first().map(|d| format!("{} {} {}", d.code, d.path, d.message)).unwrap_or_default());
+                    println!(
+                        "seed {seed}: rejected: {}",
+                        diagnostics
+                            .first()
+                            .map(|d| format!("{} {} {}", d.code, d.path, d.message))
+                            .unwrap_or_default()
+                    );
                 }
                 tally[0] += 1;
                 continue;
@@ -646,11 +736,27 @@ fn random_and_mutated_machines_never_panic_or_hang() {
     }
     println!(
         "robustness: {} machines rejected by the validator, {} runs: {} succeeded, {} failed, {} timed out, in {:?}",
-        tally[0], tally[4], tally[1], tally[2], tally[3], started.elapsed()
+        tally[0],
+        tally[4],
+        tally[1],
+        tally[2],
+        tally[3],
+        started.elapsed()
     );
-    assert!(tally[4] > 0, "no generated machine was valid: the generator is broken");
-    assert!(tally[1] > 0 && tally[2] > 0, "the runs should both succeed and fail: {tally:?}");
-    assert!(problems.is_empty(), "{} problem(s):\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        tally[4] > 0,
+        "no generated machine was valid: the generator is broken"
+    );
+    assert!(
+        tally[1] > 0 && tally[2] > 0,
+        "the runs should both succeed and fail: {tally:?}"
+    );
+    assert!(
+        problems.is_empty(),
+        "{} problem(s):\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
 }
 
 /// Hostile shapes the random generator reaches only rarely, each checked on its own.
@@ -679,7 +785,10 @@ fn hostile_definitions_end_with_an_error_not_a_crash() {
             // Rejecting at load time (the nesting is beyond the validator's depth bound) is
             // as good as failing at run time, provided it says why.
             Err(diagnostics) => {
-                assert!(!diagnostics.is_empty(), "case {i} rejected without a diagnostic");
+                assert!(
+                    !diagnostics.is_empty(),
+                    "case {i} rejected without a diagnostic"
+                );
                 continue;
             }
         };
@@ -687,9 +796,16 @@ fn hostile_definitions_end_with_an_error_not_a_crash() {
             .unwrap_or_else(|problem| panic!("case {i}: {problem}\n{definition}"));
         check_contract(&result).unwrap_or_else(|broken| panic!("case {i}: {broken}"));
         if i < 6 {
-            assert_ne!(result.status, ExecutionStatus::Succeeded, "case {i} must end in an error: {definition}");
+            assert_ne!(
+                result.status,
+                ExecutionStatus::Succeeded,
+                "case {i} must end in an error: {definition}"
+            );
             assert!(
-                result.error.as_deref().is_some_and(|e| e.starts_with("States.") || e == "Custom.Error"),
+                result
+                    .error
+                    .as_deref()
+                    .is_some_and(|e| e.starts_with("States.") || e == "Custom.Error"),
                 "case {i}: {:?} {:?}",
                 result.error,
                 result.cause

@@ -28,7 +28,7 @@ fn record(i: usize) -> Value {
     let id = format!("p-20261101-{i:05}");
     let image = json!({
         "photo_id": {"S": id},
-        "type": {"S": if i % 3 == 0 { "image/png" } else { "image/jpeg" }},
+        "type": {"S": if i.is_multiple_of(3) { "image/png" } else { "image/jpeg" }},
         "owner": {"S": format!("user-{:04x}", i % 997)},
         "uploaded_at": {"N": format!("{}", 1_793_021_400 + i)},
         "title": {"S": "Harbour at dusk"},
@@ -50,7 +50,7 @@ fn record(i: usize) -> Value {
         },
         "eventSourceARN": "arn:aws:dynamodb:eu-west-1:123456789012:table/photos/stream/2026-11-01T09:30:12.345"
     });
-    if i % 50 == 0 {
+    if i.is_multiple_of(50) {
         record["userIdentity"] = json!({"type": "Service", "principalId": "dynamodb.amazonaws.com"});
     }
     record

@@ -14,7 +14,19 @@
 //! | `PURGE_TTL_DELETES` | `purge` \| `ignore` | `purge` |
 //! | `PURGE_CHECK_SUPERSEDED` | `true` \| `false` | `true` |
 //! | `PURGE_VERSIONS` | `marker` \| `all` | `marker` |
-//! | `PURGE_MAX_RECORDS_PER_EXECUTION` | 1 to 10000 | `500` |
+//! | `PURGE_MAX_RECORDS_PER_EXECUTION` | 1 to 10000, further capped by the CDN path bound below | `500` |
+//!
+//! **`PURGE_MAX_RECORDS_PER_EXECUTION` and CloudFront's limits.** The trigger packs at most
+//! [`Config::max_records_per_execution_for_paths`] records into one execution:
+//! `min(PURGE_MAX_RECORDS_PER_EXECUTION, floor(2985 / number of PURGE_PATH_TEMPLATES))`.
+//! 2985 is [`MAX_PATHS_PER_EXECUTION`]: CloudFront's 3,000 paths in progress per distribution
+//! minus its 15 wildcard paths. Each record yields at most one path per template, so BatchPaths
+//! makes at most two invalidation batches of an execution (one of at most 2985 plain paths, one
+//! of at most 15 wildcards, see `paths.rs`), the InvalidateCache Map (MaxConcurrency 2) runs
+//! them in one wave, and one execution never has more than 3,000 paths in flight. The retry
+//! budget in `tests/tests/contracts.rs` is derived from this bound. With the default `/{key}`
+//! the cap is 2985 records, so only a larger setting or several templates lower it (three
+//! templates: 995 records).
 //!
 //! Every value is parsed and checked when it is set, whichever Lambda loads it, so a typo fails
 //! every function at init. Whether a resource variable must be set depends on the Lambda: each
@@ -113,6 +125,11 @@ pub const DEFAULT_PATH_TEMPLATES: &str = "/{key}";
 pub const DEFAULT_MAX_RECORDS_PER_EXECUTION: usize = 500;
 /// A stream batch holds at most 10,000 records, so a larger limit could never be reached.
 pub const MAX_MAX_RECORDS_PER_EXECUTION: usize = 10_000;
+/// The most CDN paths one execution may yield: CloudFront's 3,000 paths in progress per
+/// distribution, less its 15 wildcard paths, so plain paths fill one batch and folded wildcards
+/// one more (see the module docs).
+pub const MAX_PATHS_PER_EXECUTION: usize =
+    crate::paths::CLOUDFRONT_MAX_PATHS_PER_BATCH - crate::paths::CLOUDFRONT_MAX_WILDCARD_PATHS;
 
 /// The whole configuration. Resource identifiers are `None` when unset; the accessors
 /// ([`Config::bucket`], ...) turn that into the named [`ConfigError::Missing`].
@@ -203,6 +220,14 @@ impl Config {
         })
     }
 
+    /// The records the trigger packs into one execution at most:
+    /// `PURGE_MAX_RECORDS_PER_EXECUTION`, capped so that every record's paths (one per path
+    /// template) fit in [`MAX_PATHS_PER_EXECUTION`]. See the module docs for why.
+    pub fn max_records_per_execution_for_paths(&self) -> usize {
+        let paths_per_record = self.path_templates.len().max(1);
+        self.max_records_per_execution.min(MAX_PATHS_PER_EXECUTION / paths_per_record).max(1)
+    }
+
     /// Fails with [`ConfigError::Missing`] for the first variable in `required` that is unset.
     pub fn require(&self, required: &[Var]) -> Result<(), ConfigError> {
         for &var in required {
@@ -275,6 +300,15 @@ fn parse_key_template(value: &str) -> Result<Template, ConfigError> {
 
 fn parse_path_templates(value: &str) -> Result<Vec<Template>, ConfigError> {
     let expected = "comma-separated paths starting with `/` that use only `{key}`, e.g. `/{key},/thumbs/{key}`";
+    // One record's paths must fit in one execution's path bound (see the module docs).
+    let count = value.split(',').count();
+    if count > MAX_PATHS_PER_EXECUTION {
+        return Err(invalid(
+            PATH_TEMPLATES,
+            &format!("<{count} templates>"),
+            &format!("at most {MAX_PATHS_PER_EXECUTION} path templates, CloudFront's in-progress path limit less its wildcards"),
+        ));
+    }
     value
         .split(',')
         .map(str::trim)
@@ -440,6 +474,25 @@ mod tests {
             assert!(m.ends_with("expected a whole number from 1 to 10000"), "{m}");
         }
         assert_eq!(config(&[(MAX_RECORDS_PER_EXECUTION, "10000")]).map(|c| c.max_records_per_execution).ok(), Some(10_000));
+    }
+
+    #[test]
+    fn the_record_limit_keeps_every_execution_within_cloudfronts_path_limit() {
+        let limit = |max: &str, templates: &str| {
+            config(&[(MAX_RECORDS_PER_EXECUTION, max), (PATH_TEMPLATES, templates)])
+                .expect("valid")
+                .max_records_per_execution_for_paths()
+        };
+        assert_eq!(MAX_PATHS_PER_EXECUTION, 2985);
+        assert_eq!(limit("500", "/{key}"), 500, "the default is not lowered");
+        assert_eq!(limit("10000", "/{key}"), 2985);
+        assert_eq!(limit("10000", "/{key},/thumbs/{key},/small/{key}"), 995);
+        assert_eq!(limit("900", "/{key},/thumbs/{key},/small/{key}"), 900);
+        let many: Vec<String> = (0..MAX_PATHS_PER_EXECUTION).map(|i| format!("/{i}/{{key}}")).collect();
+        assert_eq!(limit("500", &many.join(",")), 1);
+        let too_many = format!("{},/x/{{key}}", many.join(","));
+        let m = message(&[(PATH_TEMPLATES, &too_many)]);
+        assert!(m.contains("at most 2985 path templates"), "{m}");
     }
 
     #[test]

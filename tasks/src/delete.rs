@@ -18,6 +18,36 @@ pub use crate::config::VersionsPolicy;
 /// S3's limit on keys in one DeleteObjects request.
 pub const MAX_KEYS_PER_REQUEST: usize = 1000;
 
+/// The longest per-key error code a [`crate::contract::DeleteFailure`] carries, in bytes. S3's
+/// codes are short identifiers (`AccessDenied`, `InvalidObjectState`); the cap makes the size
+/// of a failure derivable, so the trigger can bound the state data a record may become
+/// (`crate::trigger`).
+pub const MAX_ERROR_CODE_BYTES: usize = 48;
+
+/// The longest per-key error message a [`crate::contract::DeleteFailure`] carries, in bytes,
+/// `version <id>: ` included. S3's messages are one short English sentence; a longer one is cut.
+pub const MAX_ERROR_MESSAGE_BYTES: usize = 160;
+
+/// `text` as a failure report carries it: printable ASCII only, with `"` and `\` replaced,
+/// and at most `max_bytes` bytes. The result needs no JSON escaping, so its serialised size is
+/// its length plus the two quotes: what the trigger's size bound counts on.
+pub fn bounded_error_text(text: &str, max_bytes: usize) -> String {
+    const CUT: &str = "...";
+    let printable = |c: char| match c {
+        '"' => '\'',
+        '\\' => '/',
+        ' '..='~' => c,
+        _ => '?',
+    };
+    let mut out: String = text.chars().map(printable).collect();
+    if out.len() > max_bytes {
+        // Every character is ASCII now, so any byte index is a char boundary.
+        out.truncate(max_bytes.saturating_sub(CUT.len()));
+        out.push_str(&CUT[..CUT.len().min(max_bytes)]);
+    }
+    out
+}
+
 #[cfg(feature = "s3")]
 pub use with_s3::delete_objects;
 
@@ -29,7 +59,7 @@ mod with_s3 {
     use aws_sdk_s3::types::{Delete, ObjectIdentifier};
     use futures::{StreamExt, TryStreamExt};
 
-    use super::{MAX_KEYS_PER_REQUEST, VersionsPolicy};
+    use super::{MAX_ERROR_CODE_BYTES, MAX_ERROR_MESSAGE_BYTES, MAX_KEYS_PER_REQUEST, VersionsPolicy, bounded_error_text};
     use crate::TaskError;
     use crate::aws_errors::classify;
     use crate::contract::{DeleteFailure, DeleteInput, DeleteOutput, PurgeTarget};
@@ -144,7 +174,9 @@ mod with_s3 {
                 Some(version) => format!("version {version}: {}", error.message().unwrap_or_default()),
                 None => error.message().unwrap_or_default().to_owned(),
             };
-            failures.push((key.to_owned(), KeyError { code: code.to_owned(), message }));
+            let (code, message) =
+                (bounded_error_text(code, MAX_ERROR_CODE_BYTES), bounded_error_text(&message, MAX_ERROR_MESSAGE_BYTES));
+            failures.push((key.to_owned(), KeyError { code, message }));
         }
         Ok(failures)
     }
@@ -156,11 +188,12 @@ mod with_s3 {
         bucket: &str,
         keys: impl Iterator<Item = &'k str>,
     ) -> Result<Vec<Identifier>, TaskError> {
-        let per_key: Vec<Vec<Identifier>> = futures::stream::iter(keys)
-            .map(|key| list_versions_of(client, bucket, key))
-            .buffered(LIST_CONCURRENCY)
-            .try_collect()
-            .await?;
+        // Built eagerly, then streamed: mapping the stream with a closure over borrowed data
+        // makes the future impossible for rustc to prove `Send` (rust-lang/rust#64552). A
+        // listing future does nothing until polled, so `buffered` still bounds the calls.
+        let listings: Vec<_> = keys.map(|key| list_versions_of(client, bucket, key)).collect();
+        let per_key: Vec<Vec<Identifier>> =
+            futures::stream::iter(listings).buffered(LIST_CONCURRENCY).try_collect().await?;
         // Sorted and deduplicated: a stable request layout whatever the listing order.
         let all: BTreeSet<Identifier> = per_key.into_iter().flatten().collect();
         Ok(all.into_iter().collect())
@@ -443,10 +476,44 @@ mod s3_tests {
         assert!(err.to_string().contains("no s3:ListBucketVersions"), "{err}");
     }
 
+    /// The Lambda runtime and the ASL engine's handlers need `Send` futures; this fails to
+    /// compile if the version listing goes back to streaming through a borrowing closure.
+    #[test]
+    fn the_handler_future_is_send_in_both_versions_modes() {
+        fn assert_send<T: Send>(_: &T) {}
+        let client = client(RuleMode::Sequential, &[]);
+        for versions in [VersionsPolicy::Marker, VersionsPolicy::All] {
+            let future = delete_objects(&client, input(vec![target("photos", "a.jpg")]), versions);
+            assert_send(&future);
+        }
+    }
+
     #[tokio::test]
     async fn no_targets_makes_no_request() {
         let client = client(RuleMode::Sequential, &[]);
         let output = delete_objects(&client, input(vec![]), VersionsPolicy::All).await.expect("nothing to do");
         assert_eq!((output.deleted.len(), output.failed.len(), output.requests), (0, 0, 0));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_text_is_kept_when_short_and_plain() {
+        assert_eq!(bounded_error_text("Access Denied", MAX_ERROR_MESSAGE_BYTES), "Access Denied");
+    }
+
+    #[test]
+    fn error_text_never_needs_json_escaping_and_stays_within_its_bound() {
+        let nasty = format!("a\"b\\c\nd\u{1}é{}", "x".repeat(500));
+        for max in [0, 2, 3, 10, MAX_ERROR_CODE_BYTES, MAX_ERROR_MESSAGE_BYTES] {
+            let text = bounded_error_text(&nasty, max);
+            assert!(text.len() <= max, "{max}: {text:?}");
+            let json = serde_json::to_string(&text).expect("a string serialises");
+            assert_eq!(json.len(), text.len() + 2, "{text:?} needed escaping");
+        }
+        assert_eq!(bounded_error_text(&nasty, 12), "a'b/c?d??...");
     }
 }

@@ -21,8 +21,10 @@ use serde_json::Value;
 
 use crate::TaskError;
 use crate::batch_paths::{batch_paths, wildcard_prefixes};
-use crate::config::{Config, ConfigError, Var};
-use crate::contract::{BatchPathsInput, DeleteInput, ExecutionInput, InvalidationBatch, ReportInput};
+use crate::config::{CHECK_SUPERSEDED, Config, ConfigError, Var};
+use crate::contract::{
+    BatchPathsInput, DeleteInput, ExecutionInput, InvalidationBatch, ReportInput,
+};
 use crate::paths::FoldPolicy;
 
 /// The function names the handlers are registered under: the Lambdas' names.
@@ -34,7 +36,13 @@ pub mod functions {
     pub const REPORT_FAILURES: &str = "report-failures";
 
     /// All five, in the order the state machine runs them.
-    pub const ALL: [&str; 5] = [VALIDATE_RECORDS, DELETE_OBJECTS, BATCH_PATHS, INVALIDATE_CACHE, REPORT_FAILURES];
+    pub const ALL: [&str; 5] = [
+        VALIDATE_RECORDS,
+        DELETE_OBJECTS,
+        BATCH_PATHS,
+        INVALIDATE_CACHE,
+        REPORT_FAILURES,
+    ];
 }
 
 /// The SDK clients the handlers call, built once by the caller (pointing at AWS, a local
@@ -44,8 +52,8 @@ pub struct Clients {
     pub s3: aws_sdk_s3::Client,
     pub cloudfront: aws_sdk_cloudfront::Client,
     pub sns: aws_sdk_sns::Client,
-    /// For ValidateRecords' supersede check; `None` skips the check, as the Lambda does when
-    /// `PURGE_CHECK_SUPERSEDED=false`.
+    /// For ValidateRecords' supersede check: required when `PURGE_CHECK_SUPERSEDED` is on
+    /// (the default), ignored when it is `false`.
     pub dynamodb: Option<aws_sdk_dynamodb::Client>,
 }
 
@@ -54,13 +62,33 @@ pub struct Clients {
 /// Fails, before anything runs, when `config` lacks a variable one of the handlers needs (the
 /// same variables the Lambdas require at init), so a misconfigured local run stops with a
 /// message naming the variable instead of failing in the middle of an execution.
-pub fn register_handlers(registry: &mut TaskRegistry, clients: Clients, config: Config) -> Result<(), ConfigError> {
-    config.require(&[Var::Bucket, Var::KeyTemplate, Var::DistributionId, Var::TopicArn])?;
-    // As in validate-records' main: the check needs the table, and runs only with a client.
-    let dynamodb = if config.check_superseded { clients.dynamodb.clone() } else { None };
-    if dynamodb.is_some() {
-        config.require(&[Var::TableName])?;
-    }
+pub fn register_handlers(
+    registry: &mut TaskRegistry,
+    clients: Clients,
+    config: Config,
+) -> Result<(), ConfigError> {
+    config.require(&[
+        Var::Bucket,
+        Var::KeyTemplate,
+        Var::DistributionId,
+        Var::TopicArn,
+    ])?;
+    // As in validate-records' main: the check needs the table and a client. Without a client
+    // while the check is on, refuse rather than silently delete objects of re-created items.
+    let dynamodb = match (config.check_superseded, clients.dynamodb) {
+        (true, Some(client)) => {
+            config.require(&[Var::TableName])?;
+            Some(client)
+        }
+        (true, None) => {
+            return Err(ConfigError::Invalid {
+                variable: CHECK_SUPERSEDED,
+                value: "true".to_owned(),
+                expected: "`false`, or a DynamoDB client for the supersede check".to_owned(),
+            });
+        }
+        (false, _) => None,
+    };
     let distribution_id: Arc<str> = Arc::from(config.distribution_id()?);
     let topic_arn: Arc<str> = Arc::from(config.topic_arn()?);
     // As in batch-paths' main: wildcards never reach beyond what PURGE_KEY_PREFIX lets purgeflow purge.
@@ -71,15 +99,17 @@ pub fn register_handlers(registry: &mut TaskRegistry, clients: Clients, config: 
 
     registry.register(
         functions::VALIDATE_RECORDS,
-        handler_on_blocking_thread(move |input: ExecutionInput| {
+        handler(move |input: ExecutionInput| {
             let (config, dynamodb) = (Arc::clone(&config), dynamodb.clone());
-            async move { crate::validate_records::validate_records(input, &config, dynamodb.as_ref()).await }
+            async move {
+                crate::validate_records::validate_records(input, &config, dynamodb.as_ref()).await
+            }
         }),
     );
     let s3 = clients.s3;
     registry.register(
         functions::DELETE_OBJECTS,
-        handler_on_blocking_thread(move |input: DeleteInput| {
+        handler(move |input: DeleteInput| {
             let s3 = s3.clone();
             async move { crate::delete::delete_objects(&s3, input, versions).await }
         }),
@@ -129,59 +159,30 @@ where
     })
 }
 
-/// Like [`handler`], for task functions whose futures the compiler cannot prove `Send`.
-///
-/// `validate_records` and `delete_objects` map a stream with closures over borrowed data
-/// (`|target| supersede::check(..)`, `|key| list_versions(..)`), and rustc cannot show such a
-/// future is `Send` for every lifetime (rust-lang/rust#64552, "implementation of `FnOnce` is not
-/// general enough"), while the engine's handlers must be `Send`. So the future is built and
-/// driven on one of tokio's blocking threads, where it never moves between threads; the
-/// `JoinHandle` the handler awaits is `Send`. This needs a tokio runtime, which the SDK clients
-/// need anyway.
-fn handler_on_blocking_thread<I, O, F, Fut>(run: F) -> Arc<dyn TaskHandler>
-where
-    I: DeserializeOwned + Send + 'static,
-    O: Serialize + Send + 'static,
-    F: Fn(I) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<O, TaskError>> + 'static,
-{
-    let run = Arc::new(run);
-    Arc::new(move |payload: Value| {
-        let run = Arc::clone(&run);
-        async move {
-            let runtime = tokio::runtime::Handle::try_current().map_err(|e| {
-                StatesError::new(
-                    purgeflow_asl::error::names::RUNTIME,
-                    format!("the in-process task handlers need a tokio runtime: {e}"),
-                )
-            })?;
-            let input: I = parse(payload)?;
-            let on_thread = runtime.clone();
-            let output = runtime
-                .spawn_blocking(move || on_thread.block_on(run(input)))
-                .await
-                .map_err(|e| StatesError::new(purgeflow_asl::error::names::RUNTIME, format!("the task handler panicked: {e}")))?
-                .map_err(|e| states_error(&e))?;
-            serialise(output)
-        }
-    })
-}
-
 fn parse<I: DeserializeOwned>(payload: Value) -> Result<I, StatesError> {
     // A payload that is not the task's input type fails as Lambda's deserialisation would, but
     // under the tasks' own name, so the definition's Catch treats it alike.
-    serde_json::from_value(payload)
-        .map_err(|e| states_error(&TaskError::InvalidInput(format!("the task input does not parse: {e}"))))
+    serde_json::from_value(payload).map_err(|e| {
+        states_error(&TaskError::InvalidInput(format!(
+            "the task input does not parse: {e}"
+        )))
+    })
 }
 
 fn serialise<O: Serialize>(output: O) -> Result<Value, StatesError> {
-    serde_json::to_value(output)
-        .map_err(|e| states_error(&TaskError::InvalidInput(format!("the task output does not serialise: {e}"))))
+    serde_json::to_value(output).map_err(|e| {
+        states_error(&TaskError::InvalidInput(format!(
+            "the task output does not serialise: {e}"
+        )))
+    })
 }
 
 /// The error a Lambda failing with `err` reports: its stable `errorType` and its message.
 pub fn states_error(err: &TaskError) -> StatesError {
-    StatesError { error: err.error_type().to_owned(), cause: err.to_string() }
+    StatesError {
+        error: err.error_type().to_owned(),
+        cause: err.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -193,7 +194,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Config {
-        let vars: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         Config::from_lookup(|name| vars.get(name).cloned()).expect("valid test config")
     }
 
@@ -202,7 +206,10 @@ mod tests {
             ("PURGE_BUCKET", "photo-bucket"),
             ("PURGE_KEY_TEMPLATE", "{image_key}"),
             ("PURGE_DISTRIBUTION_ID", "E2QWRUHEXAMPLE"),
-            ("PURGE_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:purge-failures"),
+            (
+                "PURGE_TOPIC_ARN",
+                "arn:aws:sns:us-east-1:123456789012:purge-failures",
+            ),
             ("PURGE_CHECK_SUPERSEDED", "false"),
         ])
     }
@@ -210,11 +217,11 @@ mod tests {
     fn clients() -> Clients {
         // No rule is ever matched: these tests only call handlers that make no AWS call, or
         // fail before making one.
-        let get = mock!(aws_sdk_s3::Client::get_object).then_output(|| {
-            aws_sdk_s3::operation::get_object::GetObjectOutput::builder().build()
-        });
+        let get = mock!(aws_sdk_s3::Client::get_object)
+            .then_output(|| aws_sdk_s3::operation::get_object::GetObjectOutput::builder().build());
         let invalidation = mock!(aws_sdk_cloudfront::Client::get_invalidation).then_output(|| {
-            aws_sdk_cloudfront::operation::get_invalidation::GetInvalidationOutput::builder().build()
+            aws_sdk_cloudfront::operation::get_invalidation::GetInvalidationOutput::builder()
+                .build()
         });
         let publish = mock!(aws_sdk_sns::Client::publish)
             .then_output(|| aws_sdk_sns::operation::publish::PublishOutput::builder().build());
@@ -238,7 +245,10 @@ mod tests {
         for name in functions::ALL {
             assert!(debug.contains(name), "{name} missing from {debug}");
         }
-        assert!(!debug.contains("purge-trigger"), "the trigger is not a state-machine task");
+        assert!(
+            !debug.contains("purge-trigger"),
+            "the trigger is not a state-machine task"
+        );
     }
 
     #[tokio::test]
@@ -250,7 +260,10 @@ mod tests {
             "deleted": [{"bucket": "photo-bucket", "key": "a.jpg", "paths": ["/a.jpg"], "eventId": "e1",
                          "tableKeys": {"image_key": {"S": "a.jpg"}}}]
         });
-        let out = registry.invoke("BatchPaths", arn, input).await.expect("batch paths succeeds");
+        let out = registry
+            .invoke("BatchPaths", arn, input)
+            .await
+            .expect("batch paths succeeds");
         assert_eq!(out["pathCount"], json!(1));
         assert_eq!(out["batches"][0]["paths"], json!(["/a.jpg"]));
         assert_eq!(out["batches"][0]["distributionId"], json!("E2QWRUHEXAMPLE"));
@@ -278,10 +291,20 @@ mod tests {
         assert!(err.cause.contains("does not parse"), "{}", err.cause);
 
         let err = registry
-            .invoke("ValidateRecords", "validate-records", json!({"batchId": " "}))
+            .invoke(
+                "ValidateRecords",
+                "validate-records",
+                json!({"batchId": " "}),
+            )
             .await
             .expect_err("an empty batch id");
-        assert_eq!(err, StatesError::new(crate::error::names::INVALID_INPUT, "invalid task input: batchId is empty"));
+        assert_eq!(
+            err,
+            StatesError::new(
+                crate::error::names::INVALID_INPUT,
+                "invalid task input: batchId is empty"
+            )
+        );
     }
 
     #[test]
@@ -290,9 +313,22 @@ mod tests {
         let err = register_handlers(
             &mut registry,
             clients(),
-            config(&[("PURGE_BUCKET", "photo-bucket"), ("PURGE_KEY_TEMPLATE", "{image_key}")]),
+            config(&[
+                ("PURGE_BUCKET", "photo-bucket"),
+                ("PURGE_KEY_TEMPLATE", "{image_key}"),
+            ]),
         )
         .expect_err("no distribution id");
         assert!(err.to_string().contains("PURGE_DISTRIBUTION_ID"), "{err}");
+    }
+
+    #[test]
+    fn the_supersede_check_is_never_skipped_silently() {
+        let mut registry = TaskRegistry::new();
+        let mut checking = full_config();
+        checking.check_superseded = true;
+        let err =
+            register_handlers(&mut registry, clients(), checking).expect_err("no DynamoDB client");
+        assert!(err.to_string().contains("PURGE_CHECK_SUPERSEDED"), "{err}");
     }
 }

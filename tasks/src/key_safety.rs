@@ -274,3 +274,34 @@ mod tests {
         assert!(err.contains("(1200 bytes)"), "{err}");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the key, the check answers; and an accepted key never holds a `..` segment,
+        /// a wildcard or a control character, in any of the forms the module docs list.
+        #[test]
+        fn never_panics_and_never_accepts_traversal(key in "\\PC{0,40}|[./%2eE\\\\*?a-c]{0,12}") {
+            if check_key(&key, "").is_ok() {
+                prop_assert!(!key.is_empty() && !key.starts_with('/'));
+                prop_assert!(!key.contains(['*', '?']));
+                prop_assert!(!key.chars().any(char::is_control));
+                let decoded = percent_decode_str(&key).decode_utf8_lossy().into_owned();
+                for form in [key.as_str(), decoded.as_str()] {
+                    prop_assert!(!form.split(['/', '\\']).any(|s| s == ".." || s == "."), "{form}");
+                }
+            }
+        }
+
+        /// With a prefix, an accepted key always starts with it.
+        #[test]
+        fn accepted_keys_are_inside_the_prefix(key in "[a-z./]{0,16}") {
+            if check_key(&key, "images/").is_ok() {
+                prop_assert!(key.starts_with("images/"));
+            }
+        }
+    }
+}

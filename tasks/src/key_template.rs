@@ -425,3 +425,34 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any template source parses or fails by name, and a parsed template renders or fails
+        /// by name against any item.
+        #[test]
+        fn parse_and_render_never_panic(source in "[{}|a-z. /]{0,24}", value in "\\PC{0,12}") {
+            if let Ok(template) = Template::parse(&source) {
+                let mut item = AttributeMap::new();
+                for field in template.fields() {
+                    item.insert(field.to_owned(), serde_json::json!({ "S": value }));
+                }
+                let _ = template.render_item(&item);
+            }
+        }
+
+        /// Escaped braces round-trip: a template of literal text and `{{`/`}}` renders to the
+        /// text with the braces unescaped.
+        #[test]
+        fn literal_text_renders_as_is(text in "[a-z{}./ -]{0,24}") {
+            let source = text.replace('{', "{{").replace('}', "}}");
+            let template = Template::parse(&source).expect("escaped text parses");
+            prop_assert!(template.fields().is_empty());
+            prop_assert_eq!(template.render_item(&AttributeMap::new()), Ok(text));
+        }
+    }
+}

@@ -21,9 +21,10 @@
 //!
 //! Attribute values are handed over as DynamoDB JSON exactly as the stream carried them, even
 //! when malformed: ValidateRecords rejects them by name (`MalformedRecord`,
-//! `WrongAttributeType`, ...) and the failure report shows them. Only a record with nothing to
-//! identify it (not an object, no `eventID`, a REMOVE without `Keys`) is dropped here, counted
-//! and logged, since no retry could ever fix it.
+//! `WrongAttributeType`, ...) and the failure report shows them. Only a record whose structure
+//! is broken (not an object, a field of the wrong JSON type such as an array for `OldImage`, no
+//! `eventID`, a REMOVE without `Keys`) is dropped here, counted, and logged at error level with
+//! whatever identifies it: DynamoDB never writes such a record, and no retry could fix it.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -201,7 +202,7 @@ pub fn classify_record(raw: &str, projection: &Projection) -> ClassifiedRecord {
     let record: LeanRecord<'_> = match serde_json::from_str(raw) {
         Ok(record) => record,
         Err(err) => {
-            // Salvage the sequence number if there is one, so the record can still be named.
+            // Salvage what identifies the record, so the log line can name it.
             return malformed(salvage_event_id(raw), salvage_sequence_number(raw), format!("not a stream record: {err}"));
         }
     };
@@ -506,5 +507,40 @@ pub(crate) mod tests {
             RecordCounts { removed: 1, ttl: 0, other: 2, malformed: 1 }
         );
         assert_eq!(classified[1].sequence_number.as_deref(), Some("2"));
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// No input makes classification panic; whatever it is, it gets an outcome.
+        #[test]
+        fn classify_never_panics(raw in "\\PC{0,64}") {
+            let projection = Projection::for_template(&Template::parse("{a}").expect("template"));
+            let _ = classify_record(&raw, &projection);
+        }
+
+        /// Any JSON value as a record, or as its `dynamodb` part, is classified, never a panic,
+        /// and a handed-over record always reads back as the contract type.
+        #[test]
+        fn arbitrary_json_shapes_are_classified(
+            name in prop_oneof![Just("REMOVE"), Just("INSERT"), Just("X")],
+            old_image in prop_oneof![
+                Just("null".to_owned()),
+                Just("[]".to_owned()),
+                Just(r#"{"a":{"S":1}}"#.to_owned()),
+                "\\{\"a\":\\{\"[SNBQ]\":\"[a-z]{0,3}\"\\}\\}",
+            ],
+        ) {
+            let raw = format!(r#"{{"eventID":"e","eventName":"{name}","dynamodb":{{"Keys":{{"k":{{"S":"1"}}}},"OldImage":{old_image},"SequenceNumber":"9"}}}}"#);
+            let projection = Projection::for_template(&Template::parse("{a}").expect("template"));
+            let classified = classify_record(&raw, &projection);
+            if let Classified::Removed(handed_over) = &classified.outcome {
+                prop_assert!(handed_over.record().is_ok(), "{}", handed_over.json);
+            }
+        }
     }
 }

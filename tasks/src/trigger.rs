@@ -1,35 +1,49 @@
 //! The purge-trigger Lambda: a DynamoDB stream batch → Express executions.
 //!
 //! 1. [`plan`]: classify every record ([`crate::records`]), keep the REMOVE records, and pack
-//!    them, in stream order, into execution inputs of at most [`PackLimits::max_bytes`] serialised
-//!    bytes and [`PackLimits::max_records`] records. Each input's `batchId`, which is also the
-//!    execution name, is derived from its records (see [`batch_name`]), so a redelivered batch
-//!    gets the same name.
+//!    them, in stream order, into execution inputs within two budgets: [`PackLimits::max_bytes`]
+//!    of state data, each record costed by the most it can become in any state of the purge
+//!    state machine ([`DownstreamCost`]), so no state's data can pass Step Functions' 256 KiB;
+//!    and [`PackLimits::max_records`] records, capped so an execution's CDN paths fit one wave
+//!    of invalidations ([`Config::max_records_per_execution_for_paths`]). Each input's
+//!    `batchId`, which is also the execution name, is derived from its records (see
+//!    [`batch_name`]), so a redelivered batch gets the same name.
 //! 2. [`start_executions`] (feature `sfn`): `StartExecution` for each input, in order, stopping
 //!    at the first failure.
 //! 3. The answer lists as `batchItemFailures` every record from the first one not handed over
 //!    to the end of the batch, so the stream retries exactly from there. Nothing before it is
 //!    retried, nothing after it is skipped.
 //!
-//! A record too large to fit in any input even alone (a template attribute of ~200 KB) stops the
+//! A record too large to fit in any execution even alone (a template attribute of ~200 KB) stops the
 //! packing there with [`PackError::RecordTooLarge`]: it and every later record are returned as
 //! failures, so the event source mapping's bisect, retry limit and on-failure queue isolate and
 //! keep it; nothing is dropped.
 //!
-//! A record with nothing to identify it (no `eventID` or no key) is counted and logged as
-//! malformed instead: no retry could ever fix it, and retrying would block the shard.
+//! A structurally broken record (see [`crate::records`]) is counted and logged as malformed
+//! instead: no retry could ever fix it, and retrying would block the shard.
 
 use std::fmt::Write as _;
 
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use crate::config::Config;
+use crate::config::{Config, TtlPolicy};
 use crate::contract::RemovedRecord;
+use crate::paths::encode_path;
 use crate::records::{Classified, ClassifiedRecord, HandedOver, Projection, RecordCounts, StreamEvent, classify_event};
+use crate::validation::{Rules, Verdict, validate_record};
 
-/// Step Functions accepts 256 KiB of input; the trigger stays under 200 KiB so the state
-/// machine's own additions (context, `ResultPath`s) never push a step's data past the limit.
+/// The byte budget of one execution's records. Step Functions limits every piece of state
+/// data (a state's input and output, a task's arguments and result, the variables one `Assign`
+/// sets) to 256 KiB and fails an execution that exceeds it with `States.DataLimitExceeded`,
+/// which no Catch sees, so nothing would be reported. The trigger therefore budgets each record
+/// by what it can become downstream ([`DownstreamCost`]), not only by its input bytes, and
+/// keeps the sum of those costs under 200 KiB. The remaining 56 KiB cover what a state holds
+/// besides its records; the largest is ReportFailures' arguments, at most ~17 KiB: the
+/// execution's name, ARN, start time and batch id (< 1 KiB), and either one caught error or
+/// the error of each of at most two failed invalidation batches (with its distribution id and
+/// CallerReference), where the definition cuts every `Error` to 256 and every `Cause` to 1000
+/// characters, 6 bytes each at most once JSON-escaped.
 pub const MAX_INPUT_BYTES: usize = 200 * 1024;
 
 /// Execution names: at most 80 characters of `[0-9A-Za-z_-]`.
@@ -43,8 +57,133 @@ pub struct PackLimits {
 }
 
 impl PackLimits {
-    pub fn from_config(config: &Config) -> Self {
-        PackLimits { max_bytes: MAX_INPUT_BYTES, max_records: config.max_records_per_execution }
+    /// The limits and the downstream cost model `config` implies: the trigger's packing.
+    ///
+    /// The record limit is [`Config::max_records_per_execution_for_paths`], so an execution's
+    /// CDN paths fit one wave of invalidations. Without a key template (the trigger refuses to
+    /// run without one) records are budgeted by their input bytes only.
+    pub fn from_config(config: &Config) -> Packing<'_> {
+        Packing {
+            limits: PackLimits { max_bytes: MAX_INPUT_BYTES, max_records: config.max_records_per_execution_for_paths() },
+            downstream: DownstreamCost::from_config(config),
+        }
+    }
+}
+
+/// How [`plan`] packs: the limits, and what a record costs against [`PackLimits::max_bytes`].
+#[derive(Debug, Clone, Copy)]
+pub struct Packing<'a> {
+    pub limits: PackLimits,
+    /// `None`: a record costs its input bytes (for callers without a configuration, such as
+    /// benchmarks of the transform itself).
+    pub downstream: Option<DownstreamCost<'a>>,
+}
+
+impl From<PackLimits> for Packing<'static> {
+    fn from(limits: PackLimits) -> Self {
+        Packing { limits, downstream: None }
+    }
+}
+
+impl Packing<'_> {
+    /// What `record` costs against the byte budget.
+    fn cost(&self, record: &HandedOver) -> usize {
+        match &self.downstream {
+            Some(downstream) => downstream.cost(record),
+            None => record.json.len(),
+        }
+    }
+}
+
+/// An upper bound, in bytes of state data, of what one record can become in any one state of
+/// the purge state machine, derived by running ValidateRecords' own rules on it.
+///
+/// One record ends up as exactly one entry of each list a state carries, so the largest form it
+/// takes bounds its share of every state's data:
+/// - its projected JSON: ValidateRecords' input, and ReportFailures' `originalInput` after a
+///   caught error;
+/// - its verdict (a target, a rejection or an ignored record): ValidateRecords' result and its
+///   `rejections` variable; a superseded record holds a subset of its target's fields;
+/// - its target as a `DeleteFailure` (the target plus a code and a message of bounded size,
+///   see [`crate::delete::bounded_error_text`]): DeleteObjects' result, the `deleteFailures`
+///   variable and ReportFailures' arguments; a deleted target is smaller;
+/// - its CDN paths, percent-encoded (up to 3 bytes per key byte) as BatchPaths writes them:
+///   BatchPaths' result, the Map's items and the failed batches in `failedInvalidations`;
+///   counted twice, because ReportFailures puts a failed batch whole into one SNS message
+///   (256 KiB at most), in its list and again in the `replayInput` (a batch can't be split: its
+///   CallerReference names its exact paths).
+///
+/// The verdict is computed with the trigger's configuration, which must match
+/// validate-records' (`PURGE_KEY_TEMPLATE`, `PURGE_KEY_PREFIX`, `PURGE_PATH_TEMPLATES`); the
+/// bucket name, which the trigger may not know, is taken at S3's maximum length, and a TTL
+/// delete is costed as a purge (the larger outcome) whatever `PURGE_TTL_DELETES` says.
+#[derive(Debug, Clone, Copy)]
+pub struct DownstreamCost<'a> {
+    rules: Rules<'a>,
+}
+
+/// A bucket name of S3's maximum length, 63 characters, for a trigger without `PURGE_BUCKET`.
+const LONGEST_BUCKET: &str = "bucket-name-of-the-longest-length-s3-allows-sixty-three-chars-x";
+
+/// What a `DeleteFailure` adds to its target: `{"target":`, `,"code":""`, `,"message":""`, `}`
+/// and the code and message at their caps (they need no JSON escaping).
+const DELETE_FAILURE_EXTRA_BYTES: usize = r#"{"target":,"code":"","message":""}"#.len()
+    + crate::delete::MAX_ERROR_CODE_BYTES
+    + crate::delete::MAX_ERROR_MESSAGE_BYTES;
+
+impl<'a> DownstreamCost<'a> {
+    /// `None` without a key template: nothing can be predicted.
+    pub fn from_config(config: &'a Config) -> Option<Self> {
+        let rules = Rules {
+            bucket: config.bucket.as_deref().unwrap_or(LONGEST_BUCKET),
+            key_template: config.key_template.as_ref()?,
+            key_prefix: &config.key_prefix,
+            path_templates: &config.path_templates,
+            ttl_deletes: TtlPolicy::Purge,
+        };
+        Some(DownstreamCost { rules })
+    }
+
+    /// The bound for one record, its separating comma included.
+    pub fn cost(&self, record: &HandedOver) -> usize {
+        let input = record.json.len();
+        // The trigger wrote this JSON itself, so it parses; if it ever did not, ValidateRecords
+        // would refuse the whole input before any state grew, and its input bytes are all it
+        // could cost.
+        let Ok(parsed) = record.record() else { return input + 1 };
+        let largest = match validate_record(&parsed, &self.rules) {
+            Verdict::Target(target) => {
+                let as_failure = json_len(&target) + DELETE_FAILURE_EXTRA_BYTES;
+                // `"<path>",` per encoded path (encoded paths need no JSON escaping), twice in a
+                // failure report's message.
+                let encoded_paths: usize = target.paths.iter().map(|path| encode_path(path).len() + 3).sum();
+                as_failure.max(2 * encoded_paths)
+            }
+            Verdict::Rejected(rejection) => json_len(&rejection),
+            Verdict::Ignored(ignored) => json_len(&ignored),
+        };
+        input.max(largest) + 1
+    }
+}
+
+/// Serialised size of `value`, without building the string.
+fn json_len(value: &impl serde::Serialize) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    // Contract types always serialise; a failure would leave a smaller count, so count it as
+    // unbounded instead.
+    match serde_json::to_writer(&mut counter, value) {
+        Ok(()) => counter.0,
+        Err(_) => usize::MAX / 4,
     }
 }
 
@@ -52,7 +191,7 @@ impl PackLimits {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum PackError {
     #[error(
-        "record {event_id} is {bytes} bytes after projection, more than the {limit}-byte execution input limit; \
+        "record {event_id} may become {bytes} bytes of state data, more than the {limit}-byte budget of one execution; \
          it is returned as a batch item failure for the on-failure queue"
     )]
     RecordTooLarge { event_id: String, bytes: usize, limit: usize },
@@ -82,10 +221,13 @@ pub struct Plan {
 }
 
 /// Parse + filter + project + pack: everything but the AWS calls.
-pub fn plan(event: &StreamEvent, projection: &Projection, limits: PackLimits) -> Plan {
+///
+/// Pass [`PackLimits::from_config`] to pack as the trigger does; bare [`PackLimits`] budget
+/// records by their input bytes only.
+pub fn plan<'a>(event: &StreamEvent, projection: &Projection, packing: impl Into<Packing<'a>>) -> Plan {
     let records = classify_event(event, projection);
     let counts = RecordCounts::of(&records);
-    let (executions, stopped) = pack(&records, limits);
+    let (executions, stopped) = pack(&records, &packing.into());
     Plan { records, executions, stopped, counts }
 }
 
@@ -93,67 +235,72 @@ pub fn plan(event: &StreamEvent, projection: &Projection, limits: PackLimits) ->
 /// `{"batchId":"<name>","records":[` … `]}`.
 const ENVELOPE_BYTES: usize = r#"{"batchId":"","records":[]}"#.len() + MAX_NAME_CHARS;
 
-/// The execution being filled: its records' JSON, comma-separated, and its name so far.
+/// The execution being filled: its records' JSON, comma-separated, the sum of their costs, and
+/// its name so far.
 struct Pending {
     first_record: usize,
     count: usize,
-    body: Vec<u8>,
+    body: String,
+    cost: usize,
     name: BatchNamer,
 }
 
 impl Pending {
     fn new(first_record: usize) -> Self {
-        Pending { first_record, count: 0, body: Vec::new(), name: BatchNamer::default() }
+        Pending { first_record, count: 0, body: String::new(), cost: 0, name: BatchNamer::default() }
     }
 
-    /// The input's size if `record_bytes` more bytes of record were added.
-    fn size_with(&self, record_bytes: usize) -> usize {
-        ENVELOPE_BYTES + self.body.len() + usize::from(self.count > 0) + record_bytes
+    /// The execution's cost if a record costing `record_cost` were added.
+    fn cost_with(&self, record_cost: usize) -> usize {
+        ENVELOPE_BYTES + self.cost + record_cost
     }
 
-    fn push(&mut self, record: &HandedOver) {
+    fn push(&mut self, record: &HandedOver, cost: usize) {
         if self.count > 0 {
-            self.body.push(b',');
+            self.body.push(',');
         }
-        self.body.extend_from_slice(record.json.as_bytes());
+        self.cost += cost;
+        self.body.push_str(&record.json);
         self.name.add(&record.event_id, &record.sequence_number);
         self.count += 1;
     }
 
     fn finish(self) -> PackedExecution {
         let name = self.name.finish();
-        let mut input = Vec::with_capacity(ENVELOPE_BYTES + self.body.len());
+        let mut input = String::with_capacity(ENVELOPE_BYTES + self.body.len());
         // The name is [0-9A-Za-z_-] only, so it needs no escaping; writing the envelope by hand
-        // keeps the records' already-serialised bytes from being parsed again.
-        input.extend_from_slice(br#"{"batchId":""#);
-        input.extend_from_slice(name.as_bytes());
-        input.extend_from_slice(br#"","records":["#);
-        input.extend_from_slice(&self.body);
-        input.extend_from_slice(b"]}");
-        // serde_json only writes UTF-8, so the lossy branch is never taken.
-        let input = String::from_utf8(input).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        // keeps the records' already-serialised JSON from being parsed again.
+        input.push_str(r#"{"batchId":""#);
+        input.push_str(&name);
+        input.push_str(r#"","records":["#);
+        input.push_str(&self.body);
+        input.push_str("]}");
         PackedExecution { name, input, first_record: self.first_record, record_count: self.count }
     }
 }
 
-fn pack(records: &[ClassifiedRecord], limits: PackLimits) -> (Vec<PackedExecution>, Option<(usize, PackError)>) {
+fn pack(records: &[ClassifiedRecord], packing: &Packing<'_>) -> (Vec<PackedExecution>, Option<(usize, PackError)>) {
+    let limits = packing.limits;
     let max_records = limits.max_records.max(1);
     let mut executions = Vec::new();
     let mut pending: Option<Pending> = None;
     for (index, classified) in records.iter().enumerate() {
         let Classified::Removed(record) = &classified.outcome else { continue };
-        let bytes = record.json.len();
-        if ENVELOPE_BYTES + bytes > limits.max_bytes {
-            let error = PackError::RecordTooLarge { event_id: record.event_id.clone(), bytes, limit: limits.max_bytes };
+        // A record's cost counts its separating comma and is never below its input bytes, so
+        // the budget bounds the input's size too.
+        let cost = packing.cost(record).max(record.json.len() + 1);
+        if ENVELOPE_BYTES + cost > limits.max_bytes {
+            let error =
+                PackError::RecordTooLarge { event_id: record.event_id.clone(), bytes: cost, limit: limits.max_bytes };
             executions.extend(pending.take().map(Pending::finish));
             return (executions, Some((index, error)));
         }
         if let Some(current) = &pending
-            && (current.size_with(bytes) > limits.max_bytes || current.count >= max_records)
+            && (current.cost_with(cost) > limits.max_bytes || current.count >= max_records)
         {
             executions.extend(pending.take().map(Pending::finish));
         }
-        pending.get_or_insert_with(|| Pending::new(index)).push(record);
+        pending.get_or_insert_with(|| Pending::new(index)).push(record, cost);
     }
     executions.extend(pending.map(Pending::finish));
     (executions, None)
@@ -319,7 +466,7 @@ mod with_sfn {
                     event_id = event_id.as_deref().unwrap_or("<none>"),
                     sequence_number = record.sequence_number.as_deref().unwrap_or("<none>"),
                     %reason,
-                    "malformed stream record dropped: nothing identifies it"
+                    "malformed stream record dropped; no retry can fix it"
                 ),
                 Classified::Removed(_) => {}
             }
@@ -457,6 +604,162 @@ mod tests {
         let plan = plan(&event(records), &projection(), PackLimits { max_bytes: MAX_INPUT_BYTES, max_records: 500 });
         let ids: Vec<Option<String>> = failures_from(&plan.records, 0).into_iter().map(|f| f.item_identifier).collect();
         assert_eq!(ids, [Some(format!("{:021}", 1)), Some("2".to_owned()), Some(format!("{:021}", 4))]);
+    }
+
+    fn config_with(vars: &[(&str, &str)]) -> Config {
+        let vars: std::collections::HashMap<&str, &str> = vars.iter().copied().collect();
+        Config::from_lookup(|name| vars.get(name).map(|v| (*v).to_owned())).expect("valid config")
+    }
+
+    /// A REMOVE record whose `image_key` is `key`.
+    fn remove_with_key(seq: usize, key: &str) -> Value {
+        stream_record(
+            "REMOVE",
+            &format!("{seq:021}"),
+            json!({"upload_id": {"S": format!("u-{seq:06}")}}),
+            Some(json!({"upload_id": {"S": format!("u-{seq:06}")}, "image_key": {"S": key}})),
+        )
+    }
+
+    #[test]
+    fn the_record_limit_follows_the_path_templates() {
+        let config = config_with(&[
+            ("PURGE_KEY_TEMPLATE", "{image_key}"),
+            ("PURGE_PATH_TEMPLATES", "/{key},/thumbs/{key},/small/{key}"),
+            ("PURGE_MAX_RECORDS_PER_EXECUTION", "10000"),
+        ]);
+        let packing = PackLimits::from_config(&config);
+        assert_eq!(packing.limits.max_records, 995, "2985 paths / 3 templates");
+        // A byte budget that can't bind, so the record limit decides.
+        let records: Vec<Value> = (0..2_000).map(|i| remove_with_key(i, &format!("i/{i}"))).collect();
+        let plan = plan(&event(records), &projection(), PackLimits { max_bytes: 10 << 20, ..packing.limits });
+        assert_eq!(plan.stopped, None);
+        let counts: Vec<usize> = plan.executions.iter().map(|e| e.record_count).collect();
+        assert_eq!(counts, [995, 995, 10]);
+    }
+
+    /// The worst record for the byte budget: a 1024-byte key (the longest a target may have)
+    /// of characters CloudFront needs percent-encoded, under three path templates.
+    #[cfg(feature = "dynamodb")]
+    #[tokio::test]
+    async fn the_downstream_cost_bounds_every_form_a_record_takes() {
+        use crate::contract::{BatchPathsInput, DeleteFailure, DeleteOutput, FailedInvalidation, ReportInput};
+        use crate::delete::{MAX_ERROR_CODE_BYTES, MAX_ERROR_MESSAGE_BYTES};
+        use crate::paths::FoldPolicy;
+
+        let config = config_with(&[
+            ("PURGE_BUCKET", "photo-bucket"),
+            ("PURGE_KEY_TEMPLATE", "{image_key}"),
+            ("PURGE_KEY_PREFIX", "images/"),
+            ("PURGE_PATH_TEMPLATES", "/{key},/thumbs/{key},/small/{key}"),
+            ("PURGE_CHECK_SUPERSEDED", "false"),
+            ("PURGE_MAX_RECORDS_PER_EXECUTION", "10000"),
+        ]);
+        let key = |i: usize| format!("images/{i:06} {}", "~".repeat(1024 - 14));
+        assert_eq!(key(0).len(), 1024);
+        // Every third record is rejected (outside the prefix), so every list is exercised.
+        let records: Vec<Value> = (0..400)
+            .map(|i| if i % 3 == 0 { remove_with_key(i, &format!("private/{}", key(i))) } else { remove_with_key(i, &key(i)) })
+            .collect();
+        let packing = PackLimits::from_config(&config);
+        let plan = plan(&event(records), &projection(), packing);
+        assert_eq!(plan.stopped, None);
+        assert!(plan.executions.len() > 1, "the byte budget must split this batch");
+        let full = plan.executions.len() - 1;
+        for (index, (execution, input)) in plan.executions.iter().zip(inputs(&plan)).enumerate() {
+            let budget = MAX_INPUT_BYTES;
+            assert!(execution.input.len() <= budget);
+            let validated = crate::validate_records::validate_records(input, &config, None).await.expect("validates");
+            let validated_bytes = json_len(&validated);
+            // Every target's delete failing, with a code and a message at their caps.
+            let failed: Vec<DeleteFailure> = validated
+                .targets
+                .iter()
+                .map(|target| DeleteFailure {
+                    target: target.clone(),
+                    code: "C".repeat(MAX_ERROR_CODE_BYTES),
+                    message: "m".repeat(MAX_ERROR_MESSAGE_BYTES),
+                })
+                .collect();
+            let failure_bytes = json_len(&failed) + json_len(&validated.rejections);
+            let deleted = DeleteOutput { deleted: Vec::new(), failed, requests: 1 };
+            let batches = crate::batch_paths::batch_paths(
+                BatchPathsInput { batch_id: validated.batch_id.clone(), deleted: validated.targets.clone(), batches: Vec::new() },
+                "E2QWRUHEXAMPLE",
+                &FoldPolicy::NEVER,
+            )
+            .expect("batches");
+            let batches_bytes = json_len(&batches) + json_len(&validated.rejections);
+            for (what, bytes) in
+                [("ValidateRecords' result", validated_bytes), ("DeleteObjects' result", json_len(&deleted)), ("the failures", failure_bytes), ("BatchPaths' result", batches_bytes)]
+            {
+                assert!(bytes <= budget, "{what}: {bytes} bytes for {} records", execution.record_count);
+            }
+            // A failed batch goes whole into one SNS message, twice (listed and in replayInput):
+            // every batch failing, with an error and a cause as long as the definition lets
+            // them be, still makes messages SNS takes.
+            let report = ReportInput {
+                execution_name: execution.name.clone(),
+                execution_arn: Some(format!("arn:aws:states:us-east-1:123456789012:express:purge:{}:x", execution.name)),
+                execution_start_time: Some("2026-11-21T05:00:00.000Z".into()),
+                batch_id: execution.name.clone(),
+                rejections: validated.rejections.clone(),
+                delete_failures: Vec::new(),
+                failed_invalidations: batches
+                    .batches
+                    .iter()
+                    .map(|batch| FailedInvalidation { batch: batch.clone(), error: "E".repeat(256), cause: "\u{1}".repeat(1000) })
+                    .collect(),
+                caught: None,
+                original_input: None,
+            };
+            crate::report::build_messages(&report, crate::report::SNS_MAX_MESSAGE_BYTES).expect("every batch fits a message");
+            // The budget is used, not wasted: in every full execution the encoded paths, counted
+            // twice, fill most of it.
+            if index < full {
+                assert!(2 * batches_bytes > budget * 3 / 4, "{batches_bytes} bytes of paths in execution {index}");
+            }
+        }
+    }
+
+    /// Records whose paths BatchPaths turns into at most two batches and 3000 paths: the bound
+    /// the InvalidateCache Map's single wave relies on.
+    fn keys_for(count: usize, directories: usize) -> Vec<String> {
+        (0..count).map(|i| format!("images/d{}/{i}.jpg", i % directories.max(1))).collect()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+        #[test]
+        fn an_executions_paths_make_at_most_two_batches_and_3000_paths(
+            templates in 1usize..=8,
+            max_records in 1usize..=10_000,
+            fill in 0.0f64..=1.0,
+            directories in 1usize..=60,
+            min_paths in 2usize..=200,
+        ) {
+            use crate::paths::{BatchPlan, CLOUDFRONT_MAX_PATHS_PER_BATCH, CLOUDFRONT_MAX_WILDCARD_PATHS, FoldPolicy, is_wildcard, plan_batches};
+            let path_templates: Vec<String> = (0..templates).map(|t| format!("/v{t}/{{key}}")).collect();
+            let max = max_records.to_string();
+            let joined = path_templates.join(",");
+            let config = config_with(&[("PURGE_PATH_TEMPLATES", &joined), ("PURGE_MAX_RECORDS_PER_EXECUTION", &max)]);
+            let limit = config.max_records_per_execution_for_paths();
+            proptest::prop_assert!(limit <= max_records && limit * templates <= crate::config::MAX_PATHS_PER_EXECUTION);
+            // Any execution the trigger packs holds at most `limit` records; the full one is the worst.
+            let records = ((limit as f64 * fill).ceil() as usize).clamp(1, limit);
+            let keys = keys_for(records, directories);
+            let paths: Vec<String> =
+                keys.iter().flat_map(|key| crate::validation::paths_for(key, &config.path_templates)).collect();
+            let policy = FoldPolicy { min_paths, min_depth: 1, max_wildcards: CLOUDFRONT_MAX_WILDCARD_PATHS, within: None };
+            let plan = BatchPlan { batch_id: "b", distribution_id: "E1", policy: &policy, wildcards_in_use: 0, max_paths_per_batch: CLOUDFRONT_MAX_PATHS_PER_BATCH };
+            let (batches, _) = plan_batches(paths.iter().map(String::as_str), &plan);
+            let total: usize = batches.iter().map(|b| b.paths.len()).sum();
+            let wildcards = batches.iter().flat_map(|b| &b.paths).filter(|p| is_wildcard(p)).count();
+            proptest::prop_assert!(batches.len() <= 2, "{} batches", batches.len());
+            proptest::prop_assert!(total <= CLOUDFRONT_MAX_PATHS_PER_BATCH, "{total} paths");
+            proptest::prop_assert!(wildcards <= CLOUDFRONT_MAX_WILDCARD_PATHS);
+        }
     }
 
     #[cfg(feature = "sfn")]

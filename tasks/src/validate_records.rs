@@ -79,11 +79,14 @@ async fn split_superseded(
     rules: &Rules<'_>,
     candidates: Vec<PurgeTarget>,
 ) -> Result<(Vec<PurgeTarget>, Vec<SupersededRecord>), TaskError> {
-    let outcomes: Vec<SupersedeOutcome> = futures::stream::iter(&candidates)
-        .map(|target| supersede::check(client, table, rules.key_template, target))
-        .buffered(SUPERSEDE_CONCURRENCY)
-        .try_collect()
-        .await?;
+    // The checks are built eagerly and only then streamed: a stream that maps with a closure
+    // over borrowed data makes the whole future impossible for rustc to prove `Send`
+    // (rust-lang/rust#64552), and the engine's handlers and the Lambda runtime need `Send`.
+    // Building a future does no work, so `buffered` still bounds the reads in flight.
+    let checks: Vec<_> =
+        candidates.iter().map(|target| supersede::check(client, table, rules.key_template, target)).collect();
+    let outcomes: Vec<SupersedeOutcome> =
+        futures::stream::iter(checks).buffered(SUPERSEDE_CONCURRENCY).try_collect().await?;
     let mut targets = Vec::with_capacity(candidates.len());
     let mut superseded = Vec::new();
     for (target, outcome) in candidates.into_iter().zip(outcomes) {
@@ -255,6 +258,17 @@ mod tests {
         let err = validate_records(input(), &config, None).await.expect_err("no bucket");
         assert_eq!(err.error_type(), crate::error::names::INVALID_CONFIG);
         assert!(err.to_string().contains("PURGE_BUCKET"), "{err}");
+    }
+
+    /// The Lambda runtime and the ASL engine's handlers need `Send` futures; this fails to
+    /// compile if the supersede check's stream goes back to borrowing through a closure.
+    #[test]
+    fn the_handler_future_is_send() {
+        fn assert_send<T: Send>(_: &T) {}
+        let config = config(true);
+        let dynamodb = client_with_mode(RuleMode::MatchAny, &[]);
+        let future = validate_records(input(), &config, Some(&dynamodb));
+        assert_send(&future);
     }
 
     #[tokio::test]

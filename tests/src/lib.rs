@@ -2,6 +2,8 @@
 //! repository's files are, the contract's JSON Schemas, and running `purge.asl.json` on the
 //! engine.
 
+pub mod fake_aws;
+pub mod local_env;
 pub mod purge;
 pub mod repo;
 pub mod samples;

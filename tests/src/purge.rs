@@ -60,13 +60,24 @@ pub fn task_states(definition: &Value) -> Vec<TaskState> {
 }
 
 fn collect_tasks(machine: &Value, found: &mut Vec<TaskState>) {
-    let Some(states) = machine.get("States").and_then(Value::as_object) else { return };
+    let Some(states) = machine.get("States").and_then(Value::as_object) else {
+        return;
+    };
     for (name, state) in states {
         match state.get("Type").and_then(Value::as_str) {
             Some("Task") => {
-                let resource = state.get("Resource").and_then(Value::as_str).unwrap_or_default();
-                let function = purgeflow_asl::task::function_name(resource).unwrap_or(resource).to_owned();
-                found.push(TaskState { name: name.clone(), function, definition: state.clone() });
+                let resource = state
+                    .get("Resource")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let function = purgeflow_asl::task::function_name(resource)
+                    .unwrap_or(resource)
+                    .to_owned();
+                found.push(TaskState {
+                    name: name.clone(),
+                    function,
+                    definition: state.clone(),
+                });
             }
             Some("Map") => {
                 for key in ["ItemProcessor", "Iterator"] {
@@ -76,7 +87,12 @@ fn collect_tasks(machine: &Value, found: &mut Vec<TaskState>) {
                 }
             }
             Some("Parallel") => {
-                for branch in state.get("Branches").and_then(Value::as_array).into_iter().flatten() {
+                for branch in state
+                    .get("Branches")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
                     collect_tasks(branch, found);
                 }
             }
@@ -122,7 +138,11 @@ pub fn options(name: &str, tasks: Arc<dyn TaskInvoker>) -> ExecutionOptions {
 
 /// The names of the states entered, in order.
 pub fn states_entered(result: &ExecutionResult) -> Vec<&str> {
-    result.states.iter().map(|visit| visit.name.as_str()).collect()
+    result
+        .states
+        .iter()
+        .map(|visit| visit.name.as_str())
+        .collect()
 }
 
 /// A readable account of an execution, for assertion messages.
@@ -133,31 +153,52 @@ pub fn describe(result: &ExecutionResult) -> String {
         result.error,
         result.cause,
         states_entered(result),
-        result.output.as_ref().map_or_else(|| "none".to_owned(), Value::to_string)
+        result
+            .output
+            .as_ref()
+            .map_or_else(|| "none".to_owned(), Value::to_string)
     )
 }
 
-/// A [`TaskInvoker`] that records every invocation (state name and effective input) before
-/// handing it to `inner`, so a test can assert what each task was given.
+/// One task invocation: the state, what it was given and what it answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    pub state: String,
+    pub input: Value,
+    pub result: Result<Value, purgeflow_asl::StatesError>,
+}
+
+/// A [`TaskInvoker`] that records every invocation (state name, effective input, result) of
+/// `inner`, so a test can assert what each task was given and answered.
 #[derive(Debug)]
 pub struct Recording {
     inner: Arc<dyn TaskInvoker>,
-    calls: std::sync::Mutex<Vec<(String, Value)>>,
+    calls: std::sync::Mutex<Vec<Call>>,
 }
 
 impl Recording {
     pub fn new(inner: Arc<dyn TaskInvoker>) -> Arc<Recording> {
-        Arc::new(Recording { inner, calls: std::sync::Mutex::new(Vec::new()) })
+        Arc::new(Recording {
+            inner,
+            calls: std::sync::Mutex::new(Vec::new()),
+        })
     }
 
-    /// Every invocation so far, in order: (state name, input).
-    pub fn calls(&self) -> Vec<(String, Value)> {
-        self.calls.lock().map(|calls| calls.clone()).unwrap_or_default()
+    /// Every invocation so far, in order.
+    pub fn calls(&self) -> Vec<Call> {
+        self.calls
+            .lock()
+            .map(|calls| calls.clone())
+            .unwrap_or_default()
     }
 
     /// The inputs `state` was invoked with, in order (retries included).
     pub fn inputs_of(&self, state: &str) -> Vec<Value> {
-        self.calls().into_iter().filter(|(name, _)| name == state).map(|(_, input)| input).collect()
+        self.calls()
+            .into_iter()
+            .filter(|call| call.state == state)
+            .map(|call| call.input)
+            .collect()
     }
 }
 
@@ -168,10 +209,18 @@ impl TaskInvoker for Recording {
         resource: &'a str,
         payload: Value,
     ) -> BoxFuture<'a, Result<Value, purgeflow_asl::StatesError>> {
-        if let Ok(mut calls) = self.calls.lock() {
-            calls.push((state_name.to_owned(), payload.clone()));
-        }
-        self.inner.invoke(state_name, resource, payload)
+        Box::pin(async move {
+            let input = payload.clone();
+            let result = self.inner.invoke(state_name, resource, payload).await;
+            if let Ok(mut calls) = self.calls.lock() {
+                calls.push(Call {
+                    state: state_name.to_owned(),
+                    input,
+                    result: result.clone(),
+                });
+            }
+            result
+        })
     }
 }
 
@@ -182,8 +231,15 @@ pub fn largest_data(result: &ExecutionResult) -> (usize, String) {
     let mut largest = (0, String::from("nothing"));
     let mut state = String::from("the execution");
     for event in &result.history {
-        let kind = event.get("type").and_then(Value::as_str).unwrap_or_default();
-        let Some(details) = event.as_object().and_then(|e| e.iter().find(|(k, _)| k.ends_with("EventDetails")).map(|(_, v)| v)) else {
+        let kind = event
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let Some(details) = event.as_object().and_then(|e| {
+            e.iter()
+                .find(|(k, _)| k.ends_with("EventDetails"))
+                .map(|(_, v)| v)
+        }) else {
             continue;
         };
         if let Some(name) = details.get("name").and_then(Value::as_str) {
@@ -208,9 +264,103 @@ pub fn largest_data(result: &ExecutionResult) -> (usize, String) {
             }
             // AWS limits the variables of one Assign to 256 KiB together, too.
             if all_assigned > largest.0 {
-                largest = (all_assigned, format!("{kind} Assign (all variables) of {state}"));
+                largest = (
+                    all_assigned,
+                    format!("{kind} Assign (all variables) of {state}"),
+                );
             }
         }
     }
     largest
+}
+
+/// Every task input and result in `recording` that does not match its JSON Schema, described.
+pub fn contract_violations(recording: &Recording) -> Vec<String> {
+    let functions: std::collections::HashMap<String, String> = task_states(&definition())
+        .into_iter()
+        .map(|t| (t.name, t.function))
+        .collect();
+    let mut problems = Vec::new();
+    for call in recording.calls() {
+        let Some(function) = functions.get(&call.state) else {
+            problems.push(format!(
+                "{} is not a Task state of {DEFINITION}",
+                call.state
+            ));
+            continue;
+        };
+        if let Some(schema) = input_schema(function)
+            && let Err(report) = crate::schemas::check(schema, &call.input)
+        {
+            problems.push(format!("{}'s input: {report}", call.state));
+        }
+        if let (Ok(output), Some(schema)) = (&call.result, output_schema(function))
+            && let Err(report) = crate::schemas::check(schema, output)
+        {
+            problems.push(format!("{}'s output: {report}", call.state));
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The data-size tests are only as good as this scan: it must see inputs, outputs and
+    /// assigned variables under the names the engine's history uses.
+    #[test]
+    fn largest_data_finds_outputs_and_variables_in_the_history() {
+        let machine = StateMachine::from_value(&json!({
+            "QueryLanguage": "JSONata",
+            "StartAt": "Big",
+            "States": {
+                "Big": {"Type": "Pass", "Assign": {"big": "{% $pad('', 5000, 'x') %}"}, "Output": "{% 'small' %}", "Next": "Bigger"},
+                "Bigger": {"Type": "Pass", "Output": "{% $pad('', 7000, 'y') %}", "End": true}
+            }
+        }))
+        .expect("valid");
+        let result =
+            futures::executor::block_on(machine.execute(json!({}), &ExecutionOptions::default()));
+        let (bytes, place) = largest_data(&result);
+        assert_eq!(bytes, 7002, "{place}");
+        assert!(
+            place.contains("Bigger") && place.contains("output"),
+            "{place}"
+        );
+
+        let machine = StateMachine::from_value(&json!({
+            "QueryLanguage": "JSONata",
+            "StartAt": "Big",
+            "States": {"Big": {"Type": "Pass", "Assign": {"a": "{% $pad('', 3000, 'x') %}", "b": "{% $pad('', 4000, 'x') %}"}, "End": true}}
+        }))
+        .expect("valid");
+        let result =
+            futures::executor::block_on(machine.execute(json!({}), &ExecutionOptions::default()));
+        let (bytes, place) = largest_data(&result);
+        assert_eq!(
+            bytes, 7004,
+            "both variables of one Assign count together: {place}"
+        );
+        assert!(place.contains("Assign"), "{place}");
+    }
+
+    #[test]
+    fn task_states_are_found_inside_map_and_parallel() {
+        let definition = json!({"StartAt": "A", "States": {
+            "A": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:one", "Next": "M"},
+            "M": {"Type": "Map", "ItemProcessor": {"StartAt": "B", "States": {
+                "B": {"Type": "Task", "Resource": "two", "End": true}}}, "Next": "P"},
+            "P": {"Type": "Parallel", "Branches": [{"StartAt": "C", "States": {
+                "C": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:three:live", "End": true}}}], "End": true}
+        }});
+        let found: Vec<(String, String)> = task_states(&definition)
+            .into_iter()
+            .map(|t| (t.name, t.function))
+            .collect();
+        let expected =
+            [("A", "one"), ("B", "two"), ("C", "three")].map(|(a, b)| (a.to_owned(), b.to_owned()));
+        assert_eq!(found, expected);
+    }
 }

@@ -26,10 +26,10 @@ fn schemas() -> &'static Vec<(String, String, Value)> {
                 let schema = repo::read_json(&relative);
                 // Task schemas declare `https://purgeflow.dev/schemas/<file>`; one without `$id`
                 // gets the same shape of URI, so relative `$ref`s between files still resolve.
-                let uri = schema
-                    .get("$id")
-                    .and_then(Value::as_str)
-                    .map_or_else(|| format!("https://purgeflow.dev/schemas/{name}"), str::to_owned);
+                let uri = schema.get("$id").and_then(Value::as_str).map_or_else(
+                    || format!("https://purgeflow.dev/schemas/{name}"),
+                    str::to_owned,
+                );
                 (name, uri, schema)
             })
             .collect()
@@ -45,7 +45,10 @@ pub fn validator(name: &str) -> Result<Validator, String> {
         .map(|(_, uri, _)| uri.clone())
         .ok_or_else(|| format!("no schema named {name} in {SCHEMA_DIR}"))?;
     let registry = Registry::new()
-        .extend(all.iter().map(|(_, uri, schema)| (uri.clone(), Resource::from_contents(schema.clone()))))
+        .extend(
+            all.iter()
+                .map(|(_, uri, schema)| (uri.clone(), Resource::from_contents(schema.clone()))),
+        )
         .and_then(|builder| builder.prepare())
         .map_err(|e| format!("cannot register the schemas: {e}"))?;
     jsonschema::options()
@@ -61,7 +64,14 @@ pub fn check(name: &str, instance: &Value) -> Result<(), String> {
         .iter_errors(instance)
         .map(|e| format!("  at {} ({}): {e}", e.instance_path(), e.schema_path()))
         .collect();
-    if errors.is_empty() { Ok(()) } else { Err(format!("value does not match {name}:\n{}", errors.join("\n"))) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "value does not match {name}:\n{}",
+            errors.join("\n")
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -70,11 +80,21 @@ mod tests {
 
     #[test]
     fn cross_file_refs_resolve_and_bad_values_are_named() {
-        check("invalidate-cache.input.schema.json", &json!({"distributionId": "E1", "callerReference": "r", "paths": ["/a"]}))
-            .expect("a valid batch");
-        let report = check("invalidate-cache.input.schema.json", &json!({"distributionId": "E1", "paths": []}))
-            .expect_err("no callerReference, no paths");
+        check(
+            "invalidate-cache.input.schema.json",
+            &json!({"distributionId": "E1", "callerReference": "r", "paths": ["/a"]}),
+        )
+        .expect("a valid batch");
+        let report = check(
+            "invalidate-cache.input.schema.json",
+            &json!({"distributionId": "E1", "paths": []}),
+        )
+        .expect_err("no callerReference, no paths");
         assert!(report.contains("callerReference"), "{report}");
-        assert!(check("nope.schema.json", &json!({})).expect_err("unknown").contains("nope.schema.json"));
+        assert!(
+            check("nope.schema.json", &json!({}))
+                .expect_err("unknown")
+                .contains("nope.schema.json")
+        );
     }
 }

@@ -27,10 +27,14 @@ fn cases() -> Map<String, Value> {
 fn input_of(case: &Value) -> Value {
     match &case["input"] {
         Value::String(file) => repo::read_json(file),
-        Value::Object(generated) if generated.get("generated") == Some(&Value::from("largest-trigger-input")) => {
-            LargestShape::MostBytes.input()
+        Value::Object(generated)
+            if generated.get("generated") == Some(&Value::from("largest-trigger-input")) =>
+        {
+            LargestShape::MostInputBytes.input()
         }
-        other => panic!("a case's input is a repository file or {{\"generated\": ...}}, found {other}"),
+        other => {
+            panic!("a case's input is a repository file or {{\"generated\": ...}}, found {other}")
+        }
     }
 }
 
@@ -51,21 +55,44 @@ fn resolve(expected: &Value, input: &Value) -> Value {
     }
 }
 
-/// Runs one case; returns its problems (empty: it passed) and the simulated duration.
-async fn run_case(config: &MockConfig, name: &str, case: &Value) -> (Vec<String>, Duration) {
-    let mocks = config.test_case(MOCK_CONFIG_MACHINE, name).unwrap_or_else(|e| panic!("{name}: {e}"));
+/// What one case run tells: its problems (empty: it passed), its simulated duration, and its
+/// largest piece of state data with where it was.
+struct CaseRun {
+    problems: Vec<String>,
+    simulated: Duration,
+    largest: (usize, String),
+}
+
+/// Runs one case and checks it against its expectations.
+async fn run_case(config: &MockConfig, name: &str, case: &Value) -> CaseRun {
+    let mocks = config
+        .test_case(MOCK_CONFIG_MACHINE, name)
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
     let recording = Recording::new(Arc::new(mocks));
     let input = input_of(case);
-    let result = purge::machine().execute(input.clone(), &purge::options(name, recording.clone())).await;
+    let result = purge::machine()
+        .execute(input.clone(), &purge::options(name, recording.clone()))
+        .await;
     let mut problems = Vec::new();
     let describe = purge::describe(&result);
 
     if case["status"].as_str() != Some(status_name(result.status)) {
-        problems.push(format!("status: expected {}, got {}", case["status"], status_name(result.status)));
+        problems.push(format!(
+            "status: expected {}, got {}",
+            case["status"],
+            status_name(result.status)
+        ));
     }
-    let states: Vec<Value> = purge::states_entered(&result).into_iter().map(Value::from).collect();
+    let states: Vec<Value> = purge::states_entered(&result)
+        .into_iter()
+        .map(Value::from)
+        .collect();
     if case["states"].as_array() != Some(&states) {
-        problems.push(format!("states entered:\n    expected {}\n    got      {}", case["states"], Value::from(states)));
+        problems.push(format!(
+            "states entered:\n    expected {}\n    got      {}",
+            case["states"],
+            Value::from(states)
+        ));
     }
     for (field, actual) in [("error", &result.error), ("cause", &result.cause)] {
         if let Some(expected) = case.get(field)
@@ -77,35 +104,67 @@ async fn run_case(config: &MockConfig, name: &str, case: &Value) -> (Vec<String>
     if let Some(expected) = case.get("output")
         && Some(expected) != result.output.as_ref()
     {
-        problems.push(format!("output: expected {expected}, got {:?}", result.output));
+        problems.push(format!(
+            "output: expected {expected}, got {:?}",
+            result.output
+        ));
     }
     if result.status == ExecutionStatus::Succeeded && case.get("output").is_none() {
         problems.push("a succeeding case must state its output".to_owned());
     }
-    if result.status != ExecutionStatus::Succeeded && (case.get("error").is_none() || case.get("cause").is_none()) {
+    if result.status != ExecutionStatus::Succeeded
+        && (case.get("error").is_none() || case.get("cause").is_none())
+    {
         problems.push("a failing case must state its error and cause".to_owned());
     }
-    for (state, expected) in case.get("invocations").and_then(Value::as_object).into_iter().flatten() {
+    for (state, expected) in case
+        .get("invocations")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
         let got = recording.inputs_of(state).len();
         if expected.as_u64() != Some(got as u64) {
-            problems.push(format!("{state} invoked {got} time(s), expected {expected}"));
+            problems.push(format!(
+                "{state} invoked {got} time(s), expected {expected}"
+            ));
         }
     }
-    for (state, fields) in case.get("taskInputs").and_then(Value::as_object).into_iter().flatten() {
+    for (state, fields) in case
+        .get("taskInputs")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
         let Some(first) = recording.inputs_of(state).into_iter().next() else {
-            problems.push(format!("{state} was never invoked, but the case expects its input"));
+            problems.push(format!(
+                "{state} was never invoked, but the case expects its input"
+            ));
             continue;
         };
         for (field, expected) in fields.as_object().into_iter().flatten() {
             let expected = resolve(expected, &input);
             if first.get(field) != Some(&expected) {
-                problems.push(format!("{state}'s input.{field}:\n    expected {expected}\n    got      {:?}", first.get(field)));
+                problems.push(format!(
+                    "{state}'s input.{field}:\n    expected {expected}\n    got      {:?}",
+                    first.get(field)
+                ));
             }
         }
     }
-    for (state, fields) in case.get("absentFromTaskInputs").and_then(Value::as_object).into_iter().flatten() {
+    for (state, fields) in case
+        .get("absentFromTaskInputs")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
         for input in recording.inputs_of(state) {
-            for field in fields.as_array().into_iter().flatten().filter_map(Value::as_str) {
+            for field in fields
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
                 if input.get(field).is_some() {
                     problems.push(format!("{state}'s input has `{field}`, which it must not"));
                 }
@@ -115,42 +174,69 @@ async fn run_case(config: &MockConfig, name: &str, case: &Value) -> (Vec<String>
     if let Some(limit) = case.get("maxDurationSeconds").and_then(Value::as_u64)
         && result.duration > Duration::from_secs(limit)
     {
-        problems.push(format!("simulated duration {:?} is over {limit} s", result.duration));
+        problems.push(format!(
+            "simulated duration {:?} is over {limit} s",
+            result.duration
+        ));
     }
-    let (largest, where_) = purge::largest_data(&result);
-    if largest >= MAX_STATE_DATA_BYTES {
-        problems.push(format!("{where_} is {largest} bytes, at or over AWS's {MAX_STATE_DATA_BYTES}"));
+    let largest = purge::largest_data(&result);
+    if largest.0 >= MAX_STATE_DATA_BYTES {
+        problems.push(format!(
+            "{} is {} bytes, at or over AWS's {MAX_STATE_DATA_BYTES}",
+            largest.1, largest.0
+        ));
     }
     if !problems.is_empty() {
         problems.push(format!("execution: {describe}"));
     }
-    (problems, result.duration)
+    CaseRun {
+        problems,
+        simulated: result.duration,
+        largest,
+    }
 }
 
 #[tokio::test]
 async fn every_fixture_case_behaves_as_expected_in_well_under_two_seconds() {
-    let config = MockConfig::from_value(&repo::read_json(MOCK_CONFIG)).unwrap_or_else(|e| panic!("{MOCK_CONFIG}: {e}"));
+    let config = MockConfig::from_value(&repo::read_json(MOCK_CONFIG))
+        .unwrap_or_else(|e| panic!("{MOCK_CONFIG}: {e}"));
     let cases = cases();
     assert!(cases.len() >= 10, "{CASES} lost its cases");
     let started = Instant::now();
     let mut failures = Vec::new();
     let mut simulated = Duration::ZERO;
+    let mut largest = (0, String::new());
     for (name, case) in &cases {
-        let (problems, duration) = run_case(&config, name, case).await;
-        simulated += duration;
-        if !problems.is_empty() {
-            failures.push(format!("{name}:\n  {}", problems.join("\n  ")));
+        let run = run_case(&config, name, case).await;
+        simulated += run.simulated;
+        if run.largest.0 > largest.0 {
+            largest = (run.largest.0, format!("{name}: {}", run.largest.1));
+        }
+        if !run.problems.is_empty() {
+            failures.push(format!("{name}:\n  {}", run.problems.join("\n  ")));
         }
     }
     let elapsed = started.elapsed();
     println!(
-        "{} purge fixture cases ran in {elapsed:?} of real time ({simulated:?} simulated, retries and backoff included)",
-        cases.len()
+        "{} purge fixture cases ran in {elapsed:?} of real time ({simulated:?} simulated, retries and backoff included); \
+         largest state data {} bytes ({})",
+        cases.len(),
+        largest.0,
+        largest.1
     );
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
     // Real time: the virtual clock makes backoff free. Debug builds on a shared 2-core machine
-    // are slow, so the bound is generous next to the ~100 ms this usually takes.
-    assert!(elapsed < Duration::from_secs(2), "the fixture suite took {elapsed:?}");
+    // are slow, so the bound is generous next to the ~300 ms this takes there.
+    assert!(
+        elapsed < Duration::from_secs(2),
+        "the fixture suite took {elapsed:?}"
+    );
 }
 
 #[test]
@@ -166,5 +252,66 @@ fn every_test_case_has_expectations_and_every_expectation_a_test_case() {
     mocked_sorted.sort();
     let mut expected_sorted = expected.clone();
     expected_sorted.sort();
-    assert_eq!(mocked_sorted, expected_sorted, "{MOCK_CONFIG} test cases and {CASES} must name the same cases");
+    assert_eq!(
+        mocked_sorted, expected_sorted,
+        "{MOCK_CONFIG} test cases and {CASES} must name the same cases"
+    );
+}
+
+/// The definition cuts every caught `Error` to 256 and `Cause` to 1000 characters before they
+/// reach ReportFailures: the trigger's byte budget (tasks/src/trigger.rs) counts on it, since
+/// a Lambda's error message has no limit of its own below Step Functions' 32,768 characters.
+#[tokio::test]
+async fn caught_errors_reach_the_report_cut_to_the_size_the_trigger_budgets_for() {
+    let long_error = format!("PurgeFlow.{}", "E".repeat(400));
+    let long_cause = "c".repeat(5_000);
+    let mut config = repo::read_json(MOCK_CONFIG);
+    config["MockedResponses"]["ThrowLongError"] =
+        serde_json::json!({"0": {"Throw": {"Error": long_error, "Cause": long_cause}}});
+    let cases = &mut config["StateMachines"][MOCK_CONFIG_MACHINE]["TestCases"];
+    cases["LongErrorCaught"] = serde_json::json!({
+        "ValidateRecords": "ThrowLongError",
+        "ReportFailures": "ReportCaughtInvalidConfig"
+    });
+    cases["LongErrorInMap"] = serde_json::json!({
+        "ValidateRecords": "ValidatePhoto",
+        "DeleteObjects": "DeletePhoto",
+        "BatchPaths": "BatchPhoto",
+        "CreateInvalidation": "ThrowLongError",
+        "ReportFailures": "ReportFailedInvalidation"
+    });
+    let config = MockConfig::from_value(&config).expect("the extended mock config is valid");
+    let input = repo::read_json("events/executions/photo-remove.json");
+    for (case, pointer) in [
+        ("LongErrorCaught", "/caught"),
+        ("LongErrorInMap", "/failedInvalidations/0"),
+    ] {
+        let mocks = config
+            .test_case(MOCK_CONFIG_MACHINE, case)
+            .unwrap_or_else(|e| panic!("{case}: {e}"));
+        let recording = Recording::new(Arc::new(mocks));
+        let result = purge::machine()
+            .execute(input.clone(), &purge::options(case, recording.clone()))
+            .await;
+        let report = recording
+            .inputs_of("ReportFailures")
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("{case}: nothing reported; {}", purge::describe(&result)));
+        let caught = report
+            .pointer(pointer)
+            .unwrap_or_else(|| panic!("{case}: the report has no {pointer}: {report}"));
+        let length = |field: &str| {
+            caught
+                .get(field)
+                .and_then(Value::as_str)
+                .map(|text| text.chars().count())
+        };
+        let (error, cause) = match pointer {
+            "/caught" => ("Error", "Cause"),
+            _ => ("error", "cause"),
+        };
+        assert_eq!(length(error), Some(256), "{case}: {caught}");
+        assert_eq!(length(cause), Some(1000), "{case}: {caught}");
+    }
 }

@@ -16,12 +16,19 @@ fn every_stream_sample_has_its_execution_input() {
     for sample in SAMPLES {
         let inputs = sample.execution_inputs();
         // Every sample is far below the packing limits: one stream batch, one execution.
-        assert_eq!(inputs.len(), 1, "{}: expected one execution, the trigger made {}", sample.file, inputs.len());
+        assert_eq!(
+            inputs.len(),
+            1,
+            "{}: expected one execution, the trigger made {}",
+            sample.file,
+            inputs.len()
+        );
         let generated = &inputs[0];
         let relative = format!("events/executions/{}", sample.file);
         if bless {
             let text = serde_json::to_string_pretty(generated).expect("JSON serialises") + "\n";
-            std::fs::write(repo::path(&relative), text).unwrap_or_else(|e| panic!("cannot write {relative}: {e}"));
+            std::fs::write(repo::path(&relative), text)
+                .unwrap_or_else(|e| panic!("cannot write {relative}: {e}"));
             continue;
         }
         if !repo::path(&relative).exists() {
@@ -42,6 +49,13 @@ fn every_stream_sample_has_its_execution_input() {
 
 #[test]
 fn every_stream_sample_is_listed() {
-    let listed: Vec<String> = SAMPLES.iter().map(|s| format!("events/stream/{}", s.file)).collect();
-    assert_eq!(repo::json_files("events/stream"), listed, "add the new sample to SAMPLES with its key rules");
+    let listed: Vec<String> = SAMPLES
+        .iter()
+        .map(|s| format!("events/stream/{}", s.file))
+        .collect();
+    assert_eq!(
+        repo::json_files("events/stream"),
+        listed,
+        "add the new sample to SAMPLES with its key rules"
+    );
 }

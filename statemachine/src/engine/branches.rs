@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::io::{Eval, raw_text, type_name};
+use super::io::{Eval, raw_text};
 use super::retry::{self, RetryCounter};
 use super::{
     Entered, Failure, Flow, MAX_NESTING_DEPTH, Run, Step, exit_state, record_failure, run_machine,
@@ -29,7 +29,7 @@ macro_rules! with_retry {
                     // execution without a <Type>StateFailed event, as recorded.
                     let own_runtime = !failure.located && failure.name() == names::RUNTIME;
                     let failure = record_failure($run, $entered, failure, $flow);
-                    if failure.timed_out {
+                    if failure.timed_out || failure.stopped {
                         return Err(failure);
                     }
                     if let Some(delay) =
@@ -67,6 +67,7 @@ fn child_flow(flow: &Flow, cursor: u64, language: QueryLanguage) -> Result<Flow,
         variables: flow.variables.clone(),
         query_language: language,
         depth: flow.depth + 1,
+        stop_at: flow.stop_at,
     })
 }
 
@@ -119,18 +120,53 @@ async fn parallel_attempt(
     let started_id = flow.cursor;
     let mut results = Vec::with_capacity(parallel.branches.len());
     let mut end = flow.now;
+    // AWS starts every branch; when one fails, the Parallel state fails with its error and
+    // the branches still running are stopped (developer guide, "Parallel workflow state":
+    // "If any branch fails ... the entire Parallel state fails and all its branches are
+    // stopped"). Branches run here one after another, so a branch after the failing one
+    // still starts, but is stopped at the failure's simulated instant: what it entered until
+    // then is recorded, a wait or backoff past it is not. (Branches before the failing one
+    // already ran to their end; their events after that instant are a known approximation.)
+    let mut first_failure: Option<BranchFailure> = None;
     for branch in &parallel.branches {
         let mut child = child_flow(flow, started_id, entered.language)?;
+        if let Some(failed) = &first_failure {
+            child.stop_at = Some(child.stop_at.map_or(failed.at, |s| s.min(failed.at)));
+        }
         let outcome = run_machine(run, branch, branch_input.clone(), &mut child).await;
         end = end.max(child.now);
         match outcome {
             Ok(output) => results.push(output),
-            Err(failure) => {
+            // Stopped by an ancestor's sibling: the whole Parallel state stops with it.
+            Err(failure) if failure.stopped && first_failure.is_none() => {
                 flow.now = child.now;
                 flow.cursor = run.history.last_id();
                 return Err(failure);
             }
+            // Stopped because of the sibling that failed first: nothing to report.
+            Err(failure) if failure.stopped => {}
+            // The whole execution timed out: nothing else runs.
+            Err(failure) if failure.timed_out => {
+                flow.now = child.now;
+                flow.cursor = run.history.last_id();
+                return Err(failure);
+            }
+            Err(failure) => {
+                let earlier = first_failure.as_ref().is_some_and(|f| f.at <= child.now);
+                if !earlier {
+                    first_failure = Some(BranchFailure {
+                        at: child.now,
+                        cursor: child.cursor,
+                        failure,
+                    });
+                }
+            }
         }
+    }
+    if let Some(failed) = first_failure {
+        flow.now = failed.at;
+        flow.cursor = failed.cursor;
+        return Err(failed.failure);
     }
     flow.now = end;
     flow.cursor = run.history.last_id();
@@ -144,6 +180,14 @@ async fn parallel_attempt(
         &context,
         flow,
     )
+}
+
+/// The Parallel branch that failed first (in simulated time), and where.
+struct BranchFailure {
+    at: std::time::Duration,
+    /// The branch's last event: the Parallel state's Failed event follows it.
+    cursor: u64,
+    failure: Failure,
 }
 
 /// Output processing of a Parallel or Map result, then the Exited event.
@@ -199,9 +243,9 @@ struct MapPlan {
 
 /// ToleratedFailureCount / ToleratedFailurePercentage (both unset: no failure tolerated).
 #[derive(Debug, Clone, Copy, Default)]
-struct Tolerance {
-    count: Option<u64>,
-    percentage: Option<f64>,
+pub(super) struct Tolerance {
+    pub count: Option<u64>,
+    pub percentage: Option<f64>,
 }
 
 async fn map_attempt(
@@ -265,7 +309,8 @@ async fn map_attempt(
     let results = match outcome {
         Ok(results) => results,
         Err(failure) => {
-            if distributed {
+            // A Map stopped because a sibling Parallel branch failed did not fail itself.
+            if distributed && !failure.stopped {
                 run.push(
                     "MapRunFailed",
                     map_run_started,
@@ -334,23 +379,12 @@ fn plan(
         QueryLanguage::Jsonata => {
             let states = eval.states(input, None, None);
             let items = match &map.items {
-                Some(template) => {
-                    let value = eval.jsonata(template, &states, "Items")?;
-                    if !value.is_array() {
-                        let expr = template.as_str().map(jsonata_body).unwrap_or_default();
-                        return Err(Failure::new(
-                            names::QUERY_EVALUATION_ERROR,
-                            format!(
-                                "The JSONata expression '{expr}' specified for the field 'Items' returned an unexpected result type. \
-                                 Expected 'array', but was '{}' for value: {}",
-                                type_name(&value),
-                                json_text(&value)
-                            ),
-                        )
-                        .at_location("Items"));
-                    }
-                    value
-                }
+                Some(template) => eval.jsonata_typed(
+                    template,
+                    &states,
+                    "Items",
+                    crate::jsonata::ExpectedType::Array,
+                )?,
                 None => input.clone(),
             };
             (input.clone(), items)
@@ -389,7 +423,7 @@ fn plan(
 }
 
 /// A whole non-negative number, or a string holding one (AWS accepts `"1"`).
-fn integer(value: &Value) -> Option<u64> {
+pub(super) fn integer(value: &Value) -> Option<u64> {
     match value {
         Value::String(s) => s.trim().parse().ok(),
         other => other.as_u64(),
@@ -397,7 +431,7 @@ fn integer(value: &Value) -> Option<u64> {
 }
 
 /// A number, or a string holding one.
-fn float(value: &Value) -> Option<f64> {
+pub(super) fn float(value: &Value) -> Option<f64> {
     match value {
         Value::String(s) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
         other => other.as_f64(),
@@ -452,19 +486,9 @@ fn tolerance(
     Ok(Tolerance { count, percentage })
 }
 
-/// `{% expr %}` -> `expr`, for cause strings.
-fn jsonata_body(s: &str) -> String {
-    let t = s.trim();
-    t.strip_prefix("{%")
-        .and_then(|t| t.strip_suffix("%}"))
-        .unwrap_or(t)
-        .trim()
-        .to_owned()
-}
-
 /// A numeric Map setting given as a literal, a JSONata template or a `...Path`.
 #[allow(clippy::too_many_arguments)]
-fn number_field<T>(
+pub(super) fn number_field<T>(
     eval: &Eval<'_>,
     input: &Value,
     effective: &Value,
@@ -571,7 +595,7 @@ async fn iterate(
                 results.push(output);
             }
             Err(failure) => {
-                if failure.timed_out {
+                if failure.timed_out || failure.stopped {
                     flow.now = child.now;
                     return Err(failure);
                 }
@@ -610,7 +634,7 @@ async fn iterate(
 /// specify both values, the workflow fails when it exceeds either value". The percentage is
 /// the failed items over all items, so it can only grow as items fail: checking after each
 /// failure gives the same verdict as checking at the end.
-fn exceeds_tolerance(failures: u64, total: usize, tolerance: Tolerance) -> bool {
+pub(super) fn exceeds_tolerance(failures: u64, total: usize, tolerance: Tolerance) -> bool {
     if tolerance.count.is_none() && tolerance.percentage.is_none() {
         return failures > 0;
     }

@@ -22,6 +22,10 @@ pub struct Failure {
     pub location: Option<String>,
     /// The `EvaluationFailed` event was already recorded.
     pub evaluation_reported: bool,
+    /// Not an error of this flow: a sibling Parallel branch failed and this branch was stopped
+    /// (AWS stops the other branches). Nothing retries, catches or records it; the Parallel
+    /// state reports its sibling's error instead.
+    pub stopped: bool,
 }
 
 impl Failure {
@@ -36,6 +40,21 @@ impl Failure {
             located: false,
             location: None,
             evaluation_reported: false,
+            stopped: false,
+        }
+    }
+
+    /// A branch stopped because a sibling branch of its Parallel state failed.
+    pub fn stopped() -> Self {
+        Self {
+            error: None,
+            cause: None,
+            timed_out: false,
+            terminal: true,
+            located: true,
+            location: None,
+            evaluation_reported: false,
+            stopped: true,
         }
     }
 
@@ -67,6 +86,7 @@ impl Failure {
             located: true,
             location: None,
             evaluation_reported: false,
+            stopped: false,
         }
     }
 

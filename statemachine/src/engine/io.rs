@@ -64,6 +64,24 @@ impl<'a> Eval<'a> {
         jsonata::evaluate_template(self.engine, template, &bindings, field).map_err(Failure::from)
     }
 
+    /// A JSONata-mode field that must resolve to one JSON type (`Condition`: boolean), failing
+    /// with AWS's "returned an unexpected result type" cause otherwise.
+    pub fn jsonata_typed(
+        &self,
+        template: &Value,
+        states: &Value,
+        field: &str,
+        expected: jsonata::ExpectedType,
+    ) -> Result<Value, Failure> {
+        let bindings = JsonataBindings {
+            states,
+            variables: self.variables,
+            random: Some(self.random),
+        };
+        jsonata::evaluate_typed(self.engine, template, &bindings, field, expected)
+            .map_err(Failure::from)
+    }
+
     /// A JSONPath reference path (InputPath, ItemsPath, SecondsPath, ...).
     pub fn query(&self, path: &str, input: &Value, field: &str) -> Result<Value, Failure> {
         jsonpath::query(path, &self.path_ctx(input), field).map_err(Failure::from)
@@ -152,18 +170,6 @@ impl<'a> Eval<'a> {
                 format!("The Assign field must be an object, but was: {other}"),
             )),
         }
-    }
-}
-
-/// The type name AWS uses in cause strings ("array", "object", "number", ...).
-pub(crate) fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
     }
 }
 

@@ -15,6 +15,7 @@ mod io;
 pub mod retry;
 mod simple;
 mod task;
+pub(crate) mod test_state;
 
 use std::time::Duration;
 
@@ -73,6 +74,9 @@ pub(crate) struct Flow {
     pub variables: Map<String, Value>,
     pub query_language: QueryLanguage,
     pub depth: usize,
+    /// When a sibling Parallel branch failed: this flow is stopped at that instant. States
+    /// entered until then run; waits and retry backoffs that would pass it end the flow.
+    pub stop_at: Option<Duration>,
 }
 
 impl Run<'_> {
@@ -182,6 +186,7 @@ pub async fn run(
         variables: Map::new(),
         query_language: definition.query_language.unwrap_or_default(),
         depth: 0,
+        stop_at: None,
     };
 
     let outcome = if history::json_text(&input).len() > MAX_PAYLOAD_BYTES {
@@ -257,6 +262,9 @@ pub(crate) fn run_machine<'a, 'o>(
             };
             check_history_limit(run)?;
             check_deadline(run, flow)?;
+            if flow.stop_at.is_some_and(|stop| flow.now > stop) {
+                return Err(Failure::stopped());
+            }
             let visit_index = run.visits.len();
             let entered_after = flow.now;
             run.visits.push(StateVisit {

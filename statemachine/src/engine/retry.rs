@@ -22,7 +22,7 @@ const DEFAULT_BACKOFF_RATE: f64 = 2.0;
 /// States.DataLimitExceeded); `States.TaskFailed` matches any error a task raised, that is any
 /// name outside the `States.` namespace (and itself), but not `States.Timeout`.
 pub fn matches(error_equals: &[String], failure: &Failure) -> bool {
-    if failure.timed_out {
+    if failure.timed_out || failure.stopped {
         return false;
     }
     let name = failure.name();

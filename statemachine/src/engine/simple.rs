@@ -145,7 +145,7 @@ pub(super) fn fail(
 }
 
 /// Error/Cause of a JSONPath Fail state: the literal, or the string at ErrorPath/CausePath.
-fn fail_field(
+pub(super) fn fail_field(
     eval: &Eval<'_>,
     literal: Option<&String>,
     path: Option<&str>,
@@ -224,22 +224,18 @@ pub(super) fn choice(
                 let Some(condition) = &rule.condition else {
                     continue;
                 };
-                match eval.jsonata(condition, &states, "Condition")? {
-                    Value::Bool(true) => {
-                        matched = Some(rule);
-                        break;
-                    }
-                    Value::Bool(false) => {}
-                    other => {
-                        return Err(Failure::new(
-                            names::QUERY_EVALUATION_ERROR,
-                            format!(
-                                "The Condition field evaluated to an unexpected result type. Expected 'boolean', but was '{}' for value: {}",
-                                super::io::type_name(&other),
-                                crate::history::json_text(&other)
-                            ),
-                        ));
-                    }
+                // A non-boolean result is worded as for any typed JSONata field, as recorded
+                // for Items (scenarios_..._test_map_state_items_eval_jsonata_fail_*): AWS checks
+                // the result type of every such field the same way.
+                let verdict = eval.jsonata_typed(
+                    condition,
+                    &states,
+                    "Condition",
+                    crate::jsonata::ExpectedType::Boolean,
+                )?;
+                if verdict == Value::Bool(true) {
+                    matched = Some(rule);
+                    break;
                 }
             }
             let (assign, next) = choose(
@@ -318,13 +314,20 @@ pub(super) fn wait(
     exit_state(run, entered, state, output, assigned, None, flow)
 }
 
-/// Moves the flow's clock on, stopping at the execution's deadline.
+/// Moves the flow's clock on, stopping at the execution's deadline, or at the instant a
+/// sibling Parallel branch failed (whichever comes first).
 pub(super) fn advance(run: &Run<'_>, flow: &mut Flow, delay: Duration) -> Result<(), Failure> {
     let until = flow.now.saturating_add(delay);
-    match run.deadline {
-        Some(deadline) if until > deadline => {
+    let deadline = run.deadline.filter(|d| until > *d);
+    let stop = flow.stop_at.filter(|s| until > *s);
+    match (deadline, stop) {
+        (Some(deadline), stop) if stop.is_none_or(|s| deadline <= s) => {
             flow.now = deadline;
             Err(Failure::execution_timeout(deadline))
+        }
+        (_, Some(stop)) => {
+            flow.now = stop.max(flow.now);
+            Err(Failure::stopped())
         }
         _ => {
             flow.now = until;
@@ -382,9 +385,16 @@ fn jsonpath_delay(
                 ),
             )
         };
-        let value = eval
-            .query(path, input, "TimestampPath")
-            .map_err(|_| invalid("null".into()))?;
+        // A path that selects nothing is worded as for SecondsPath (recorded in
+        // logs_test_logs_..._test_base_wait_seconds_path: "The SecondsPath parameter does not
+        // reference an input value: $.input.waitSeconds"); serverless-offline-step-functions,
+        // which copies AWS's messages, words TimestampPath the same way.
+        let value = eval.query(path, input, "TimestampPath").map_err(|_| {
+            Failure::new(
+                names::RUNTIME,
+                format!("The TimestampPath parameter does not reference an input value: {path}"),
+            )
+        })?;
         let at = value
             .as_str()
             .and_then(parse_timestamp)

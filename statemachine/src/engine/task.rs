@@ -45,7 +45,7 @@ pub(super) async fn task(
             Ok(step) => return Ok(step),
             Err(failure) => {
                 let failure = record_failure(run, entered, failure, flow);
-                if failure.timed_out {
+                if failure.timed_out || failure.stopped {
                     return Err(failure);
                 }
                 if let Some(delay) = counter.next_delay(&state.common.retry, &failure, &mut run.rng)

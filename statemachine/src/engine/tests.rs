@@ -440,7 +440,12 @@ fn a_seed_makes_random_values_reproducible() {
     assert_eq!(first, run(11), "same seed, same values");
     assert_ne!(first, run(12), "another seed, other values");
     let uuid = first["uuid"].as_str().expect("a string");
-    assert_eq!(uuid::Uuid::parse_str(uuid).expect("a UUID").get_version_num(), 4);
+    assert_eq!(
+        uuid::Uuid::parse_str(uuid)
+            .expect("a UUID")
+            .get_version_num(),
+        4
+    );
     assert_ne!(first["uuid"], first["path"]["uuid"], "each call draws anew");
     let r = first["r"].as_f64().expect("a number");
     assert!((0.0..1.0).contains(&r));
@@ -564,4 +569,218 @@ fn task_timeouts_are_recorded_in_the_scheduled_event() {
         scheduled["lambdaFunctionScheduledEventDetails"]["input"],
         json!("{\"limit\":30}")
     );
+}
+
+/// A JSONata Condition that is not a boolean fails like any typed JSONata field, in the
+/// wording recorded for Items (scenarios_..._test_map_state_items_eval_jsonata_fail_number:
+/// "... specified for the field 'Items' returned an unexpected result type. Expected 'array',
+/// but was 'number' for value: 1"), and records an EvaluationFailed event for the field.
+#[test]
+fn a_non_boolean_jsonata_condition_is_a_query_evaluation_error() {
+    let definition = json!({"QueryLanguage": "JSONata", "StartAt": "C", "States": {
+        "C": {"Type": "Choice", "Choices": [{"Condition": "{% $states.input.n %}", "Next": "S"}], "Default": "S"},
+        "S": {"Type": "Succeed"}}});
+    let result = execute(definition, json!({"n": 1}), &ExecutionOptions::default());
+    assert_eq!(result.error.as_deref(), Some("States.QueryEvaluationError"));
+    assert_eq!(
+        result.cause.as_deref(),
+        Some(
+            "An error occurred while executing the state 'C' (entered at the event id #2). \
+             The JSONata expression '$states.input.n' specified for the field 'Condition' returned an unexpected \
+             result type. Expected 'boolean', but was 'number' for value: 1"
+        )
+    );
+    let evaluation = result
+        .history
+        .iter()
+        .find(|e| e["type"] == "EvaluationFailed")
+        .expect("an EvaluationFailed event");
+    assert_eq!(
+        evaluation["evaluationFailedEventDetails"]["location"],
+        "Condition"
+    );
+}
+
+/// Wait paths that select nothing: recorded for SecondsPath
+/// (logs_test_logs_..._test_base_wait_seconds_path), and worded the same for TimestampPath.
+#[test]
+fn wait_paths_that_select_nothing_name_the_field_and_the_path() {
+    for field in ["SecondsPath", "TimestampPath"] {
+        let definition = json!({"StartAt": "W", "States": {"W": {"Type": "Wait", field: "$.missing", "End": true}}});
+        let result = execute(definition, json!({}), &ExecutionOptions::default());
+        assert_eq!(result.error.as_deref(), Some("States.Runtime"));
+        assert_eq!(
+            result.cause,
+            Some(format!(
+                "An error occurred while executing the state 'W' (entered at the event id #2). \
+                 The {field} parameter does not reference an input value: $.missing"
+            ))
+        );
+    }
+    // Fractional seconds down to nanoseconds are valid ISO-8601 extended offset date-times
+    // (recorded: scenarios_..._test_wait_timestamp_NANOSECONDS, with a literal Timestamp).
+    let definition = json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "TimestampPath": "$.t", "End": true}}});
+    let start = ExecutionOptions::default().start_time;
+    let at = (start + chrono::Duration::seconds(30))
+        .format("%Y-%m-%dT%H:%M:%S%.9fZ")
+        .to_string();
+    let result = execute(definition, json!({"t": at}), &ExecutionOptions::default());
+    assert_eq!(result.status, crate::execution::ExecutionStatus::Succeeded);
+    assert_eq!(result.duration, std::time::Duration::from_secs(30));
+}
+
+/// ResultPath into a value that cannot hold it: States.ReferencePathConflict, which a Catch on
+/// States.ALL handles (see `jsonpath::reference_path_conflict` for the evidence).
+#[test]
+fn result_path_conflicts_fail_the_state_and_can_be_caught() {
+    let definition = json!({"StartAt": "P", "States": {
+        "P": {"Type": "Pass", "Result": 1, "ResultPath": "$.a.b", "End": true}}});
+    let result = execute(
+        definition,
+        json!({"a": "text"}),
+        &ExecutionOptions::default(),
+    );
+    assert_eq!(
+        result.error.as_deref(),
+        Some("States.ReferencePathConflict")
+    );
+    assert_eq!(
+        result.cause.as_deref(),
+        Some(
+            "An error occurred while executing the state 'P' (entered at the event id #2). \
+             Unable to apply step \"b\" to input {\"a\":\"text\"}"
+        )
+    );
+    let caught = json!({"StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:echo",
+              "ResultPath": "$.r", "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Handled"}], "End": true},
+        "Handled": {"Type": "Pass", "End": true}}});
+    let mut registry = crate::task::TaskRegistry::new();
+    registry.register(
+        "echo",
+        std::sync::Arc::new(|payload: Value| async move { Ok(payload) }),
+    );
+    let options = ExecutionOptions {
+        tasks: std::sync::Arc::new(registry),
+        ..Default::default()
+    };
+    let result = execute(caught, json!("a string"), &options);
+    assert_eq!(result.status, crate::execution::ExecutionStatus::Succeeded);
+    assert_eq!(
+        result.output.as_ref().and_then(|o| o.get("Error")),
+        Some(&json!("States.ReferencePathConflict"))
+    );
+}
+
+/// AWS starts every branch of a Parallel state and stops the others when one fails
+/// (developer guide, "Parallel workflow state": "If any branch fails ... the entire Parallel
+/// state fails and all its branches are stopped"): a branch after the failing one still
+/// starts and runs what it reaches by the failure's instant; a Wait past it is cut short.
+#[test]
+fn a_failing_parallel_branch_stops_its_siblings() {
+    let definition = json!({"StartAt": "Par", "States": {"Par": {"Type": "Parallel", "End": true, "Branches": [
+        {"StartAt": "Boom", "States": {"Boom": {"Type": "Fail", "Error": "E", "Cause": "C"}}},
+        {"StartAt": "Quick", "States": {"Quick": {"Type": "Pass", "End": true}}},
+        {"StartAt": "Slow", "States": {"Slow": {"Type": "Wait", "Seconds": 5, "Next": "Never"},
+                                       "Never": {"Type": "Pass", "End": true}}}]}}});
+    let result = execute(definition, json!({}), &ExecutionOptions::default());
+    assert_eq!(
+        (result.error.as_deref(), result.cause.as_deref()),
+        (Some("E"), Some("C"))
+    );
+    assert_eq!(
+        event_types(&result),
+        [
+            "ExecutionStarted",
+            "ParallelStateEntered",
+            "ParallelStateStarted",
+            "FailStateEntered",
+            "PassStateEntered",
+            "PassStateExited",
+            "WaitStateEntered",
+            "ParallelStateFailed",
+            "ExecutionFailed",
+        ]
+    );
+    let failed = &result.history[7];
+    assert_eq!(
+        failed["previousEventId"], 4,
+        "the Failed event follows the failing branch"
+    );
+    assert_eq!(
+        result.duration,
+        std::time::Duration::ZERO,
+        "the Wait was stopped, not waited out"
+    );
+    // The stop is not an error of the stopped branch: a Catch there does not see it.
+    let caught_inside = json!({"StartAt": "Par", "States": {"Par": {"Type": "Parallel", "End": true, "Branches": [
+        {"StartAt": "Boom", "States": {"Boom": {"Type": "Fail", "Error": "E"}}},
+        {"StartAt": "Inner", "States": {"Inner": {"Type": "Parallel", "End": true,
+            "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Handled"}],
+            "Branches": [{"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 9, "End": true}}}]},
+            "Handled": {"Type": "Pass", "End": true}}}]}}});
+    let result = execute(caught_inside, json!({}), &ExecutionOptions::default());
+    assert_eq!(result.error.as_deref(), Some("E"));
+    let inner_failed = event_types(&result)
+        .iter()
+        .filter(|t| *t == "ParallelStateFailed")
+        .count();
+    assert_eq!(
+        inner_failed, 1,
+        "only the outer Parallel fails; the stopped one records nothing"
+    );
+    assert!(
+        !result.states.iter().any(|v| v.name == "Handled"),
+        "the stop is not caught"
+    );
+}
+
+/// Shapes from LocalStack's AWS-recorded scenario suite (templates map_state_retry_multiple_
+/// retriers and map_state_catch_empty_fail): `State.ALL` is an ordinary custom error name, not
+/// `States.ALL`, so only the retrier naming the error fires; and a Fail state with neither
+/// Error nor Cause fails with neither, which no catcher naming an error matches.
+#[test]
+fn custom_names_that_look_like_states_all_match_only_themselves() {
+    let map = |handling: Value| {
+        let mut map = json!({"Type": "Map", "InputPath": "$.arr", "MaxConcurrency": 1, "ResultPath": null,
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "F",
+                "States": {"F": {"Type": "Fail", "Error": "ItemError", "Cause": "item failed"}}},
+            "Next": "Final"});
+        if let (Value::Object(m), Value::Object(h)) = (&mut map, handling) {
+            m.extend(h);
+        }
+        json!({"StartAt": "M", "States": {"M": map, "Final": {"Type": "Pass", "End": true}}})
+    };
+    let retried = execute(
+        map(json!({"Retry": [
+            {"ErrorEquals": ["NoSuchError"], "MaxAttempts": 1},
+            {"ErrorEquals": ["State.ALL"], "MaxAttempts": 2},
+            {"ErrorEquals": ["ItemError"], "MaxAttempts": 3}]})),
+        json!({"arr": [1]}),
+        &ExecutionOptions::default(),
+    );
+    assert_eq!(retried.error.as_deref(), Some("ItemError"));
+    let starts = event_types(&retried)
+        .iter()
+        .filter(|t| *t == "MapStateStarted")
+        .count();
+    assert_eq!(
+        starts, 4,
+        "one attempt and three retries of the third retrier"
+    );
+
+    let definition = json!({"StartAt": "M", "States": {
+        "M": {"Type": "Map", "ItemProcessor": {"StartAt": "F", "States": {"F": {"Type": "Fail"}}},
+              "Catch": [{"ErrorEquals": ["Internal Error"], "Next": "Caught"},
+                        {"ErrorEquals": ["State.ALL"], "Next": "Caught"}],
+              "Next": "Caught"},
+        "Caught": {"Type": "Pass", "End": true}}});
+    let empty = execute(definition, json!([1]), &ExecutionOptions::default());
+    assert_eq!(empty.status, crate::execution::ExecutionStatus::Failed);
+    assert_eq!(
+        (empty.error.as_deref(), empty.cause.as_deref()),
+        (None, None)
+    );
+    let last = empty.history.last().expect("events");
+    assert_eq!(last["executionFailedEventDetails"], json!({}));
 }

@@ -320,7 +320,10 @@ mod tests {
         let a = random(&[num(42.0)], &source).expect("ok");
         let b = random(&[num(42.9)], &RandomSource::seeded(6)).expect("ok");
         let c = random(&[num(43.0)], &source).expect("ok");
-        assert_eq!(a, b, "seeds are truncated to whole numbers, and the source plays no part");
+        assert_eq!(
+            a, b,
+            "seeds are truncated to whole numbers, and the source plays no part"
+        );
         assert_ne!(a, c);
         assert!(random(&[JValue::string("seed")], &source).is_err());
     }
@@ -328,7 +331,10 @@ mod tests {
     #[test]
     fn unseeded_random_and_uuid_follow_the_source() {
         let (one, two) = (RandomSource::seeded(9), RandomSource::seeded(9));
-        assert_eq!(random(&[], &one).expect("ok"), random(&[], &two).expect("ok"));
+        assert_eq!(
+            random(&[], &one).expect("ok"),
+            random(&[], &two).expect("ok")
+        );
         assert_eq!(uuid(&[], &one).expect("ok"), uuid(&[], &two).expect("ok"));
         assert_ne!(
             uuid(&[], &one).expect("ok"),

@@ -1,0 +1,8 @@
+//! The parts of the `purgeflow` command that run the pipeline against AWS wire protocols:
+//! `local` (the stream poller and the engine), `demo` (moto, provisioned and exercised) and
+//! `replay` (failure reports, run again). A library so the workspace integration tests and the
+//! side-by-side benchmark drive exactly the code the command runs.
+
+pub mod local;
+pub mod replay;
+pub mod demo;

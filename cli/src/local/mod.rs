@@ -1,0 +1,189 @@
+//! `purgeflow local`: the purge pipeline on one machine, against a local endpoint (moto) or an
+//! AWS account.
+//!
+//! It reads the same `PURGE_*` variables as the Lambdas, plus the standard `AWS_ENDPOINT_URL`,
+//! polls the table's stream ([`stream`]) with checkpoints ([`checkpoints`]), runs each batch
+//! through the trigger's code and the purge state machine on the engine ([`pipeline`],
+//! [`runner`]), and prints each execution as it finishes ([`output`]). `--provision`
+//! ([`provision`]) creates whatever is missing first.
+
+pub mod aws;
+pub mod checkpoints;
+pub mod moto;
+pub mod output;
+pub mod pipeline;
+pub mod provision;
+pub mod runner;
+pub mod stream;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use purgeflow_tasks::config::Config;
+
+use crate::local::aws::AwsClients;
+use crate::local::checkpoints::CheckpointStore;
+use crate::local::output::{OutputMode, Printer};
+use crate::local::pipeline::{Pipeline, purge_machine};
+use crate::local::provision::{Provisioned, Wanted, provision, topic_name};
+use crate::local::runner::{RunOptions, RunSummary, run_stream};
+use crate::local::stream::StreamPoller;
+
+/// The topic created by `--provision` when `PURGE_TOPIC_ARN` is unset.
+pub const DEFAULT_TOPIC_NAME: &str = "purgeflow-failures";
+
+/// `purgeflow local`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Create whatever is missing first: the table (with a NEW_AND_OLD_IMAGES stream), the
+    /// bucket, a distribution, the topic and a failure queue subscribed to it. Safe to repeat.
+    #[arg(long)]
+    pub provision: bool,
+    /// Drain what is in the stream, wait for every execution to finish, and exit.
+    #[arg(long)]
+    pub once: bool,
+    /// Print one JSON object per line instead of readable lines.
+    #[arg(long)]
+    pub json: bool,
+    /// Where checkpoints are kept (`checkpoints.json`).
+    #[arg(long, value_name = "DIR", default_value = ".local")]
+    pub state_dir: PathBuf,
+    /// The endpoint to call (default: `AWS_ENDPOINT_URL`, else AWS itself).
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Records per GetRecords call (1-1000), as an event source mapping's batch size.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(i32).range(1..=1000))]
+    pub batch_size: i32,
+    /// Pause between polls that found nothing, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    pub poll_interval_ms: u64,
+    /// Executions of one batch run side by side.
+    #[arg(long, default_value_t = pipeline::DEFAULT_CONCURRENCY)]
+    pub concurrency: usize,
+    /// `--provision`: the new table's partition key (a string attribute).
+    #[arg(long, value_name = "NAME", default_value = "id")]
+    pub partition_key: String,
+    /// `--provision`: the failure queue's name.
+    #[arg(long, value_name = "NAME", default_value = "purgeflow-failures")]
+    pub queue_name: String,
+    /// `--provision`: create the bucket with S3 Object Lock (versioned).
+    #[arg(long)]
+    pub object_lock: bool,
+}
+
+/// What `--provision` creates besides what `PURGE_*` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvisionOptions {
+    pub partition_key: String,
+    pub queue_name: String,
+    pub object_lock: bool,
+}
+
+/// The resources a run uses, found or provisioned.
+#[derive(Debug, Clone)]
+pub struct Connected {
+    /// The configuration, completed with what was provisioned.
+    pub config: Config,
+    pub stream_arn: String,
+    /// Set when `--provision` ran.
+    pub provisioned: Option<Provisioned>,
+}
+
+/// Finds the table's stream, provisioning first when asked; fills `config`'s distribution and
+/// topic from what was provisioned when they were unset.
+pub async fn connect(aws: &AwsClients, mut config: Config, provision_options: Option<&ProvisionOptions>) -> anyhow::Result<Connected> {
+    let table = config.table_name()?.to_owned();
+    let Some(options) = provision_options else {
+        let endpoint = aws.endpoint();
+        let described = aws
+            .dynamodb
+            .describe_table()
+            .table_name(&table)
+            .send()
+            .await
+            .with_context(|| format!("cannot describe table {table} at {endpoint} (is the endpoint up, the table there? --provision creates it)"))?;
+        let stream_arn = described
+            .table
+            .and_then(|t| t.latest_stream_arn)
+            .with_context(|| format!("table {table} has no stream; --provision enables a NEW_AND_OLD_IMAGES stream"))?;
+        return Ok(Connected { config, stream_arn, provisioned: None });
+    };
+    let wanted = Wanted {
+        table,
+        partition_key: options.partition_key.clone(),
+        bucket: config.bucket()?.to_owned(),
+        object_lock: options.object_lock,
+        distribution_id: config.distribution_id.clone(),
+        topic_name: config
+            .topic_arn
+            .as_deref()
+            .and_then(topic_name)
+            .unwrap_or(DEFAULT_TOPIC_NAME)
+            .to_owned(),
+        queue_name: options.queue_name.clone(),
+    };
+    let provisioned = provision(aws, &wanted).await?;
+    config.distribution_id = Some(provisioned.distribution_id.clone());
+    config.topic_arn = Some(provisioned.topic_arn.clone());
+    Ok(Connected { config, stream_arn: provisioned.stream_arn.clone(), provisioned: Some(provisioned) })
+}
+
+/// The checkpoints file inside a state directory.
+pub fn checkpoints_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("checkpoints.json")
+}
+
+/// Everything after [`connect`]: handlers, poller, loop.
+pub async fn run_connected(
+    aws: &AwsClients,
+    connected: &Connected,
+    state_dir: &Path,
+    batch_size: i32,
+    concurrency: usize,
+    options: &RunOptions,
+    printer: &Printer,
+) -> anyhow::Result<RunSummary> {
+    let pipeline = Pipeline::new(
+        purge_machine()?,
+        aws.task_clients(connected.config.check_superseded),
+        connected.config.clone(),
+    )?
+    .with_concurrency(concurrency);
+    let checkpoints = CheckpointStore::load(&checkpoints_path(state_dir))?;
+    let mut poller = StreamPoller::new(aws.streams.clone(), &connected.stream_arn, checkpoints, batch_size);
+    run_stream(&mut poller, &pipeline, options, printer).await
+}
+
+/// `purgeflow local`: exits 0 when the pipeline ran, failures reported or not; an error when the
+/// configuration or the endpoint is broken.
+pub async fn run(args: Args) -> anyhow::Result<RunSummary> {
+    let config = Config::from_env().context("the PURGE_* configuration is invalid")?;
+    let sdk = aws::sdk_config(args.endpoint_url.as_deref()).await;
+    let aws = AwsClients::new(&sdk);
+    let provision_options = args.provision.then(|| ProvisionOptions {
+        partition_key: args.partition_key.clone(),
+        queue_name: args.queue_name.clone(),
+        object_lock: args.object_lock,
+    });
+    let connected = connect(&aws, config, provision_options.as_ref()).await?;
+    let printer = Printer::new(if args.json { OutputMode::Json } else { OutputMode::Human });
+    if let Some(p) = &connected.provisioned {
+        printer.note(&format!(
+            "provisioned: table {} (stream {}), bucket {}, distribution {}, topic {}, failure queue {}",
+            p.table, p.stream_arn, p.bucket, p.distribution_id, p.topic_arn, p.queue_url
+        ));
+    }
+    printer.note(&format!(
+        "reading {} from {}; checkpoints in {}",
+        connected.stream_arn,
+        sdk.endpoint_url().unwrap_or("AWS"),
+        checkpoints_path(&args.state_dir).display()
+    ));
+    let options = RunOptions {
+        once: args.once,
+        poll_interval: Duration::from_millis(args.poll_interval_ms),
+        stop_after_batches: None,
+    };
+    run_connected(&aws, &connected, &args.state_dir, args.batch_size, args.concurrency, &options, &printer).await
+}

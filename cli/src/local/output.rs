@@ -1,0 +1,163 @@
+//! What `purgeflow local` prints: one line per finished execution, readable or JSON.
+
+use std::fmt::Write as _;
+
+use serde_json::json;
+
+use crate::local::pipeline::ExecutionReport;
+
+/// How to print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputMode {
+    /// One readable line per execution.
+    Human,
+    /// One JSON object per line (`"event"` says what it is), for scripts.
+    Json,
+    /// Nothing: the caller presents the results itself (the demo, tests).
+    Quiet,
+}
+
+/// Prints events of a run in the chosen mode, to stdout.
+#[derive(Debug, Clone, Copy)]
+pub struct Printer {
+    pub mode: OutputMode,
+}
+
+impl Printer {
+    pub fn new(mode: OutputMode) -> Self {
+        Printer { mode }
+    }
+
+    pub fn execution(&self, report: &ExecutionReport) {
+        match self.mode {
+            OutputMode::Human => println!("{}", human_line(report)),
+            OutputMode::Json => {
+                let mut value = json!({ "event": "execution" });
+                if let (Some(object), Ok(serde_json::Value::Object(fields))) =
+                    (value.as_object_mut(), serde_json::to_value(report))
+                {
+                    object.extend(fields);
+                }
+                println!("{value}");
+            }
+            OutputMode::Quiet => {}
+        }
+    }
+
+    /// Something about the stream itself (records dropped as malformed, a record too large).
+    pub fn note(&self, message: &str) {
+        match self.mode {
+            OutputMode::Human => eprintln!("purgeflow: {message}"),
+            OutputMode::Json => println!("{}", json!({ "event": "note", "message": message })),
+            OutputMode::Quiet => {}
+        }
+    }
+
+    pub fn summary(&self, summary: &serde_json::Value, line: &str) {
+        match self.mode {
+            OutputMode::Human => println!("{line}"),
+            OutputMode::Json => {
+                let mut value = json!({ "event": "summary" });
+                if let (Some(object), Some(fields)) = (value.as_object_mut(), summary.as_object()) {
+                    object.extend(fields.clone());
+                }
+                println!("{value}");
+            }
+            OutputMode::Quiet => {}
+        }
+    }
+}
+
+/// `✔ SUCCEEDED  <name>  3 records  41.2 ms  ValidateRecords 12.0 ms → DeleteObjects 9.1 ms → ...`
+pub fn human_line(report: &ExecutionReport) -> String {
+    let mark = if report.succeeded() { "✔" } else { "✘" };
+    let mut line = format!(
+        "{mark} {:<9} {}  {} record{}  {:.1} ms  ",
+        report.status,
+        report.execution,
+        report.records,
+        if report.records == 1 { "" } else { "s" },
+        report.wall_ms
+    );
+    let states: Vec<String> = report
+        .states
+        .iter()
+        .map(|state| {
+            let mut text = state.name.clone();
+            if state.visits > 1 {
+                let _ = write!(text, "×{}", state.visits);
+            }
+            if let Some(ms) = state.wall_ms {
+                let _ = write!(text, " {ms:.1} ms");
+            }
+            if let Some(failed) = state.failed_calls.filter(|f| *f > 0) {
+                let _ = write!(text, " ({failed} failed call{})", if failed == 1 { "" } else { "s" });
+            }
+            text
+        })
+        .collect();
+    line.push_str(&states.join(" → "));
+    match (&report.error, &report.cause) {
+        (Some(error), Some(cause)) => {
+            let _ = write!(line, "\n    {error}: {cause}");
+        }
+        (Some(error), None) => {
+            let _ = write!(line, "\n    {error}");
+        }
+        _ => {
+            if let Some(output) = &report.output {
+                let _ = write!(line, "\n    {output}");
+            }
+        }
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::local::pipeline::StateReport;
+
+    fn report(status: &str, error: Option<&str>) -> ExecutionReport {
+        ExecutionReport {
+            execution: "0001-2-abcd".into(),
+            records: 2,
+            status: status.into(),
+            error: error.map(str::to_owned),
+            cause: error.map(|_| "1 rejected".to_owned()),
+            states: vec![
+                StateReport {
+                    name: "ValidateRecords".into(),
+                    state_type: "Task".into(),
+                    visits: 1,
+                    task_calls: Some(1),
+                    failed_calls: Some(0),
+                    wall_ms: Some(3.25),
+                },
+                StateReport {
+                    name: "InvalidateCache".into(),
+                    state_type: "Map".into(),
+                    visits: 2,
+                    task_calls: None,
+                    failed_calls: None,
+                    wall_ms: None,
+                },
+            ],
+            wall_ms: 10.0,
+            output: None,
+        }
+    }
+
+    #[test]
+    fn a_failed_execution_shows_its_error_and_cause() {
+        let line = human_line(&report("FAILED", Some("PurgeIncomplete")));
+        assert!(line.starts_with("✘ FAILED    0001-2-abcd  2 records  10.0 ms"), "{line}");
+        assert!(line.contains("ValidateRecords 3.2 ms → InvalidateCache×2"), "{line}");
+        assert!(line.ends_with("PurgeIncomplete: 1 rejected"), "{line}");
+    }
+
+    #[test]
+    fn a_succeeded_execution_is_marked_so() {
+        assert!(human_line(&report("SUCCEEDED", None)).starts_with("✔ SUCCEEDED"));
+    }
+}

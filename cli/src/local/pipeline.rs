@@ -1,0 +1,283 @@
+//! One stream batch through the pipeline, on one machine: the trigger's own code plans the
+//! executions, and `statemachine/purge.asl.json` runs each on purgeflow's engine with the real
+//! task handlers (`in_process::register_handlers`) calling the configured endpoint.
+//!
+//! The engine's clock is virtual (Retry backoffs cost no real time); the durations printed here
+//! are wall-clock times measured around each task call, so they show what the endpoint cost.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow};
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use purgeflow_asl::validate::substitute;
+use purgeflow_asl::{
+    ExecutionOptions, ExecutionResult, ExecutionStatus, MachineType, StateMachine, StatesError, TaskInvoker,
+    TaskRegistry,
+};
+use purgeflow_tasks::config::Config;
+use purgeflow_tasks::in_process::{Clients, register_handlers};
+use purgeflow_tasks::records::{Projection, StreamEvent};
+use purgeflow_tasks::trigger::{PackLimits, Plan, plan};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+/// The purge state machine as checked in, built into the binary so the command runs anywhere.
+pub const PURGE_DEFINITION: &str = include_str!("../../../statemachine/purge.asl.json");
+/// Task resources for a local run: each Lambda ARN resolves to its in-process handler by name.
+pub const LOCAL_SUBSTITUTIONS: &str = include_str!("../../../statemachine/local-substitutions.json");
+/// `$$.StateMachine.Name` of local executions.
+pub const STATE_MACHINE_NAME: &str = "purgeflow-purge";
+/// Executions of one batch run side by side, as Express runs them; small, for two cores.
+pub const DEFAULT_CONCURRENCY: usize = 4;
+
+/// The purge definition with the local substitutions applied, parsed and validated.
+pub fn purge_machine() -> anyhow::Result<StateMachine> {
+    let definition: Value =
+        serde_json::from_str(PURGE_DEFINITION).context("statemachine/purge.asl.json is not valid JSON")?;
+    let substitutions: Map<String, Value> = serde_json::from_str(LOCAL_SUBSTITUTIONS)
+        .context("statemachine/local-substitutions.json is not a JSON object")?;
+    machine_from(&definition, &substitutions)
+}
+
+/// A definition with `substitutions` applied, parsed and validated.
+pub fn machine_from(definition: &Value, substitutions: &Map<String, Value>) -> anyhow::Result<StateMachine> {
+    let substituted = substitute(definition, substitutions).map_err(|diagnostics| {
+        anyhow!("the definition's substitutions failed: {}", join(&diagnostics))
+    })?;
+    StateMachine::from_value(&substituted)
+        .map_err(|diagnostics| anyhow!("the definition is invalid: {}", join(&diagnostics)))
+}
+
+fn join(items: &[impl ToString]) -> String {
+    items.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+}
+
+/// The engine, the handlers and the trigger's packing rules.
+#[derive(Debug)]
+pub struct Pipeline {
+    machine: StateMachine,
+    tasks: Arc<TaskRegistry>,
+    projection: Projection,
+    /// Kept for the trigger's packing, which reads it on every batch.
+    config: Config,
+    concurrency: usize,
+}
+
+impl Pipeline {
+    /// Registers the real handlers with `clients` and `config`; fails, naming the variable, when
+    /// the configuration lacks what a handler needs.
+    pub fn new(machine: StateMachine, clients: Clients, config: Config) -> anyhow::Result<Pipeline> {
+        let projection = Projection::for_template(config.key_template()?);
+        let mut registry = TaskRegistry::new();
+        register_handlers(&mut registry, clients, config.clone())?;
+        Ok(Pipeline { machine, tasks: Arc::new(registry), projection, config, concurrency: DEFAULT_CONCURRENCY })
+    }
+
+    pub fn with_concurrency(mut self, concurrency: usize) -> Self {
+        self.concurrency = concurrency.max(1);
+        self
+    }
+
+    /// What the trigger would do with these stream records (Lambda event shape).
+    pub fn plan(&self, records: &[Value]) -> anyhow::Result<Plan> {
+        let event = serde_json::json!({ "Records": records });
+        let event: StreamEvent =
+            serde_json::from_value(event).context("stream records could not be read as a stream event")?;
+        Ok(plan(&event, &self.projection, PackLimits::from_config(&self.config)))
+    }
+
+    /// Runs every execution of `plan`, side by side, calling `on_finished` as each one ends.
+    pub async fn run_plan(
+        &self,
+        plan: &Plan,
+        on_finished: &(dyn Fn(&ExecutionReport) + Sync),
+    ) -> anyhow::Result<Vec<ExecutionReport>> {
+        let mut runs = futures::stream::iter(plan.executions.iter().map(|execution| async move {
+            let input: Value = serde_json::from_str(&execution.input)
+                .with_context(|| format!("execution {}'s input is not JSON", execution.name))?;
+            anyhow::Ok(self.execute(&execution.name, input, execution.record_count).await)
+        }))
+        .buffer_unordered(self.concurrency);
+        let mut reports = Vec::with_capacity(plan.executions.len());
+        while let Some(report) = runs.next().await {
+            let report = report?;
+            on_finished(&report);
+            reports.push(report);
+        }
+        Ok(reports)
+    }
+
+    /// One execution of the purge machine with `input`.
+    pub async fn execute(&self, name: &str, input: Value, records: usize) -> ExecutionReport {
+        let timed = Arc::new(Timed { inner: self.tasks.clone(), calls: Mutex::new(Vec::new()) });
+        let options = ExecutionOptions {
+            name: name.to_owned(),
+            state_machine_name: STATE_MACHINE_NAME.to_owned(),
+            machine_type: MachineType::Express,
+            tasks: timed.clone(),
+            seed: seed_of(name),
+            start_time: chrono::Utc::now(),
+            ..ExecutionOptions::default()
+        };
+        let started = Instant::now();
+        let result = self.machine.execute(input, &options).await;
+        let wall = started.elapsed();
+        let calls = timed.calls.lock().map(|c| c.clone()).unwrap_or_default();
+        ExecutionReport::new(name, records, &result, &calls, wall)
+    }
+}
+
+/// Retry jitter differs between executions but is the same for a rerun of the same name.
+fn seed_of(name: &str) -> u64 {
+    let digest = Sha256::digest(name.as_bytes());
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    u64::from_le_bytes(bytes)
+}
+
+/// One task call, timed on the wall clock.
+#[derive(Debug, Clone)]
+struct TaskCall {
+    state: String,
+    wall: Duration,
+    failed: bool,
+}
+
+/// Times every task call of one execution.
+#[derive(Debug)]
+struct Timed {
+    inner: Arc<TaskRegistry>,
+    calls: Mutex<Vec<TaskCall>>,
+}
+
+impl TaskInvoker for Timed {
+    fn invoke<'a>(
+        &'a self,
+        state_name: &'a str,
+        resource: &'a str,
+        payload: Value,
+    ) -> BoxFuture<'a, Result<Value, StatesError>> {
+        Box::pin(async move {
+            let started = Instant::now();
+            let result = self.inner.invoke(state_name, resource, payload).await;
+            if let Ok(mut calls) = self.calls.lock() {
+                calls.push(TaskCall { state: state_name.to_owned(), wall: started.elapsed(), failed: result.is_err() });
+            }
+            result
+        })
+    }
+}
+
+/// One state of an execution, with every visit of it folded together (a Map's iterations).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StateReport {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub state_type: String,
+    pub visits: u32,
+    /// Task states: the calls made (retries included) and their wall time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_calls: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed_calls: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wall_ms: Option<f64>,
+}
+
+/// How one execution went.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionReport {
+    pub execution: String,
+    pub records: usize,
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
+    pub states: Vec<StateReport>,
+    pub wall_ms: f64,
+    /// The execution's output (PurgeComplete's counts), when it succeeded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<Value>,
+}
+
+impl ExecutionReport {
+    fn new(name: &str, records: usize, result: &ExecutionResult, calls: &[TaskCall], wall: Duration) -> Self {
+        let mut states: Vec<StateReport> = Vec::new();
+        for visit in &result.states {
+            match states.iter_mut().find(|s| s.name == visit.name) {
+                Some(state) => state.visits += 1,
+                None => states.push(StateReport {
+                    name: visit.name.clone(),
+                    state_type: visit.state_type.clone(),
+                    visits: 1,
+                    task_calls: None,
+                    failed_calls: None,
+                    wall_ms: None,
+                }),
+            }
+        }
+        for state in &mut states {
+            let mine: Vec<&TaskCall> = calls.iter().filter(|c| c.state == state.name).collect();
+            if !mine.is_empty() {
+                state.task_calls = Some(count(mine.len()));
+                state.failed_calls = Some(count(mine.iter().filter(|c| c.failed).count()));
+                state.wall_ms = Some(millis(mine.iter().map(|c| c.wall).sum()));
+            }
+        }
+        ExecutionReport {
+            execution: name.to_owned(),
+            records,
+            status: status_name(result.status).to_owned(),
+            error: result.error.clone(),
+            cause: result.cause.clone(),
+            states,
+            wall_ms: millis(wall),
+            output: result.output.clone(),
+        }
+    }
+
+    pub fn succeeded(&self) -> bool {
+        self.status == status_name(ExecutionStatus::Succeeded)
+    }
+}
+
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// Milliseconds, to the microsecond.
+pub fn millis(duration: Duration) -> f64 {
+    (duration.as_micros() as f64) / 1000.0
+}
+
+fn status_name(status: ExecutionStatus) -> &'static str {
+    match status {
+        ExecutionStatus::Succeeded => "SUCCEEDED",
+        ExecutionStatus::Failed => "FAILED",
+        ExecutionStatus::TimedOut => "TIMED_OUT",
+        ExecutionStatus::Aborted => "ABORTED",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_built_in_definition_is_valid() {
+        let machine = purge_machine().expect("purge.asl.json with local substitutions");
+        assert!(machine.definition().get("States").is_some());
+    }
+
+    #[test]
+    fn seeds_are_stable_per_name() {
+        assert_eq!(seed_of("a"), seed_of("a"));
+        assert_ne!(seed_of("a"), seed_of("b"));
+    }
+}

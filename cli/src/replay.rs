@@ -1,0 +1,467 @@
+//! `purgeflow replay`: start new executions from failure reports' `replayInput`.
+//!
+//! Express has no redrive, so a replay is a new execution whose input holds only what was left
+//! to do. Sources are report files (one report, an array of them, SNS notifications, or a bare
+//! execution input) or the failure queue, drained. `--dry-run` lists what would run; otherwise
+//! each input runs locally on the engine with the real handlers, or on AWS with StartExecution
+//! on `--state-machine-arn`. Every step is idempotent (a missing key counts as deleted, an
+//! invalidation batch keeps its CallerReference), so replaying the same report twice is
+//! harmless; the same input also always gets the same execution name.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use purgeflow_tasks::config::Config;
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::local::aws::{AwsClients, sdk_config};
+use crate::local::output::human_line;
+use crate::local::pipeline::{Pipeline, purge_machine};
+
+/// Above this many inputs a progress bar is shown (on a terminal).
+const PROGRESS_FROM: usize = 5;
+
+/// `purgeflow replay`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Failure report files: a report, a JSON array of reports, SNS notifications, or an
+    /// execution input (a report's `replayInput` saved alone).
+    #[arg(value_name = "FILE", required_unless_present = "queue_url")]
+    pub files: Vec<PathBuf>,
+    /// Drain failure reports from this SQS queue (subscribed to the failure topic). Messages
+    /// are deleted once their replay ran (never in a dry run).
+    #[arg(long, value_name = "URL")]
+    pub queue_url: Option<String>,
+    /// List what would run; start nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Start the executions on AWS, on this state machine, instead of the local engine.
+    #[arg(long, value_name = "ARN")]
+    pub state_machine_arn: Option<String>,
+    /// The endpoint to call (default: `AWS_ENDPOINT_URL`, else AWS itself).
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+}
+
+/// One execution to run again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplayInput {
+    /// Where it came from: `file.json#2`, or the queue's message id.
+    pub source: String,
+    /// The execution name: the same for the same input, so a second replay is recognisable.
+    pub name: String,
+    pub input: Value,
+}
+
+impl ReplayInput {
+    fn new(source: String, input: Value) -> Self {
+        let name = replay_name(&input);
+        ReplayInput { source, name, input }
+    }
+
+    /// `2 target(s), 1 invalidation batch(es), 0 record(s)`.
+    pub fn describe(&self) -> String {
+        let len = |field: &str| self.input.get(field).and_then(Value::as_array).map_or(0, Vec::len);
+        format!(
+            "batch {}: {} record(s), {} target(s), {} invalidation batch(es)",
+            self.input.get("batchId").and_then(Value::as_str).unwrap_or("?"),
+            len("records"),
+            len("targets"),
+            len("batches")
+        )
+    }
+}
+
+/// A report with nothing to replay (rejections only: a replay would reject them again).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotReplayable {
+    pub source: String,
+    pub why: String,
+}
+
+/// Everything found in the sources.
+#[derive(Debug, Clone, Default)]
+pub struct Collected {
+    pub inputs: Vec<ReplayInput>,
+    pub not_replayable: Vec<NotReplayable>,
+    /// The same input found more than once (e.g. a report delivered twice): run once.
+    pub duplicates: usize,
+    /// Queue messages to delete once what they hold ran: (receipt handle, execution names).
+    receipts: Vec<(String, Vec<String>)>,
+}
+
+impl Collected {
+    fn add(&mut self, source: String, document: &Value) {
+        for (source, found) in replay_inputs(source, document) {
+            match found {
+                Ok(input) => {
+                    let input = ReplayInput::new(source, input);
+                    if self.inputs.iter().any(|i| i.name == input.name) {
+                        self.duplicates += 1;
+                    } else {
+                        self.inputs.push(input);
+                    }
+                }
+                Err(why) => self.not_replayable.push(NotReplayable { source, why }),
+            }
+        }
+    }
+}
+
+/// The execution name of a replay: `replay-<batch id, shortened>-<16 hex of the input>`, at
+/// most 80 characters of `[0-9A-Za-z_-]`.
+pub fn replay_name(input: &Value) -> String {
+    let digest = Sha256::digest(input.to_string().as_bytes());
+    let batch: String = input
+        .get("batchId")
+        .and_then(Value::as_str)
+        .unwrap_or("batch")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .take(48)
+        .collect();
+    format!("replay-{batch}-{}", hex::encode(&digest[..8]))
+}
+
+/// The replay inputs in one parsed document, each with where it was found.
+fn replay_inputs(source: String, document: &Value) -> Vec<(String, Result<Value, String>)> {
+    match document {
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .flat_map(|(i, item)| replay_inputs(format!("{source}#{}", i + 1), item))
+            .collect(),
+        // An SNS notification (a queue without raw delivery, or an email/HTTP copy).
+        Value::Object(fields) if fields.get("Type").and_then(Value::as_str) == Some("Notification") => {
+            match fields.get("Message").and_then(Value::as_str).map(serde_json::from_str::<Value>) {
+                Some(Ok(message)) => replay_inputs(source, &message),
+                _ => vec![(source, Err("an SNS notification whose Message is not a JSON failure report".into()))],
+            }
+        }
+        Value::Object(fields) if fields.contains_key("reportVersion") || fields.contains_key("replayInput") => {
+            match fields.get("replayInput") {
+                Some(input @ Value::Object(_)) => vec![(source, Ok(input.clone()))],
+                _ => {
+                    let rejected = fields.get("rejections").and_then(Value::as_array).map_or(0, Vec::len);
+                    vec![(
+                        source,
+                        Err(format!(
+                            "no replayInput: {rejected} rejected record(s) only, which a replay would reject again"
+                        )),
+                    )]
+                }
+            }
+        }
+        Value::Object(fields) if fields.contains_key("batchId") => vec![(source, Ok(document.clone()))],
+        _ => vec![(source, Err("neither a failure report nor an execution input".into()))],
+    }
+}
+
+/// Reads report files.
+pub fn collect_files(files: &[PathBuf]) -> anyhow::Result<Collected> {
+    let mut collected = Collected::default();
+    for file in files {
+        collected.add(file.display().to_string(), &read_document(file)?);
+    }
+    Ok(collected)
+}
+
+/// One JSON document, or JSON lines (one report per line).
+fn read_document(file: &Path) -> anyhow::Result<Value> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    match serde_json::from_str(&text) {
+        Ok(value) => Ok(value),
+        Err(whole) => {
+            let lines: Result<Vec<Value>, _> =
+                text.lines().filter(|l| !l.trim().is_empty()).map(serde_json::from_str).collect();
+            match lines {
+                Ok(values) if !values.is_empty() => Ok(Value::Array(values)),
+                _ => bail!("{} is neither JSON nor JSON lines: {whole}", file.display()),
+            }
+        }
+    }
+}
+
+/// Receives every message on the queue (they stay invisible while the replay runs).
+pub async fn collect_queue(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> anyhow::Result<Collected> {
+    let mut collected = Collected::default();
+    let mut seen = BTreeSet::new();
+    loop {
+        let page = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .visibility_timeout(300)
+            .send()
+            .await
+            .with_context(|| format!("cannot receive from {queue_url}"))?;
+        let messages = page.messages.unwrap_or_default();
+        if messages.is_empty() {
+            break;
+        }
+        for message in messages {
+            let id = message.message_id.clone().unwrap_or_default();
+            if !seen.insert(id.clone()) {
+                continue;
+            }
+            let source = format!("{queue_url} message {id}");
+            let body = message.body.as_deref().unwrap_or_default();
+            let names = match serde_json::from_str::<Value>(body) {
+                Ok(document) => {
+                    let names = replay_inputs(source.clone(), &document)
+                        .into_iter()
+                        .filter_map(|(_, found)| found.ok())
+                        .map(|input| replay_name(&input))
+                        .collect();
+                    collected.add(source, &document);
+                    names
+                }
+                Err(error) => {
+                    collected.not_replayable.push(NotReplayable { source, why: format!("body is not JSON: {error}") });
+                    Vec::new()
+                }
+            };
+            if let Some(receipt) = message.receipt_handle {
+                collected.receipts.push((receipt, names));
+            }
+        }
+    }
+    Ok(collected)
+}
+
+/// Where replays run.
+#[derive(Debug)]
+pub enum Target<'a> {
+    Local(&'a Pipeline),
+    Aws { sfn: &'a aws_sdk_sfn::Client, state_machine_arn: &'a str },
+}
+
+/// One replay's result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplayOutcome {
+    pub name: String,
+    pub source: String,
+    /// SUCCEEDED / FAILED for a local run; STARTED (with the ARN) on AWS.
+    pub status: String,
+    pub detail: String,
+}
+
+/// What a replay run did.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplaySummary {
+    pub outcomes: Vec<ReplayOutcome>,
+    pub not_replayable: usize,
+    pub duplicates: usize,
+}
+
+impl ReplaySummary {
+    pub fn succeeded(&self) -> usize {
+        self.outcomes.iter().filter(|o| o.status == "SUCCEEDED" || o.status == "STARTED").count()
+    }
+
+    pub fn line(&self) -> String {
+        format!(
+            "{} replay(s): {} succeeded or started, {} failed; {} report(s) with nothing to replay; {} duplicate(s) skipped",
+            self.outcomes.len(),
+            self.succeeded(),
+            self.outcomes.len() - self.succeeded(),
+            self.not_replayable,
+            self.duplicates
+        )
+    }
+}
+
+/// Runs every collected input on `target`, with a progress bar when there are many.
+pub async fn replay(collected: &Collected, target: &Target<'_>) -> anyhow::Result<ReplaySummary> {
+    let progress = if collected.inputs.len() >= PROGRESS_FROM {
+        let bar = ProgressBar::new(collected.inputs.len() as u64);
+        if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} replays {msg}") {
+            bar.set_style(style);
+        }
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut summary = ReplaySummary {
+        not_replayable: collected.not_replayable.len(),
+        duplicates: collected.duplicates,
+        ..ReplaySummary::default()
+    };
+    for item in &collected.inputs {
+        progress.set_message(item.name.clone());
+        let outcome = match target {
+            Target::Local(pipeline) => {
+                let records = item.input.get("records").and_then(Value::as_array).map_or(0, Vec::len);
+                let report = pipeline.execute(&item.name, item.input.clone(), records).await;
+                progress.suspend(|| println!("{}", human_line(&report)));
+                ReplayOutcome {
+                    name: item.name.clone(),
+                    source: item.source.clone(),
+                    status: report.status.clone(),
+                    detail: report.cause.clone().or_else(|| report.output.as_ref().map(Value::to_string)).unwrap_or_default(),
+                }
+            }
+            Target::Aws { sfn, state_machine_arn } => start_on_aws(sfn, state_machine_arn, item).await?,
+        };
+        summary.outcomes.push(outcome);
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    Ok(summary)
+}
+
+async fn start_on_aws(sfn: &aws_sdk_sfn::Client, state_machine_arn: &str, item: &ReplayInput) -> anyhow::Result<ReplayOutcome> {
+    let started = sfn
+        .start_execution()
+        .state_machine_arn(state_machine_arn)
+        .name(&item.name)
+        .input(item.input.to_string())
+        .send()
+        .await;
+    let (status, detail) = match started {
+        Ok(output) => ("STARTED".to_owned(), output.execution_arn),
+        Err(error) if error.as_service_error().is_some_and(|e| e.is_execution_already_exists()) => {
+            ("STARTED".to_owned(), "already started with this input before".to_owned())
+        }
+        Err(error) => {
+            return Err(anyhow::Error::new(error).context(format!("StartExecution failed for {}", item.name)));
+        }
+    };
+    Ok(ReplayOutcome { name: item.name.clone(), source: item.source.clone(), status, detail })
+}
+
+/// Deletes the queue messages whose replays succeeded (or that held nothing to replay).
+async fn delete_replayed(sqs: &aws_sdk_sqs::Client, queue_url: &str, collected: &Collected, summary: &ReplaySummary) -> anyhow::Result<usize> {
+    let mut deleted = 0;
+    for (receipt, names) in &collected.receipts {
+        // A message with nothing to replay (rejections only) is done too.
+        let done = names.iter().all(|name| {
+            summary.outcomes.iter().any(|o| &o.name == name && (o.status == "SUCCEEDED" || o.status == "STARTED"))
+        });
+        if done {
+            sqs.delete_message()
+                .queue_url(queue_url)
+                .receipt_handle(receipt)
+                .send()
+                .await
+                .with_context(|| format!("cannot delete a replayed message from {queue_url}"))?;
+            deleted += 1;
+        }
+    }
+    Ok(deleted)
+}
+
+/// `purgeflow replay`.
+pub async fn run(args: Args) -> anyhow::Result<ReplaySummary> {
+    let sdk = sdk_config(args.endpoint_url.as_deref()).await;
+    let aws = AwsClients::new(&sdk);
+    let mut collected = collect_files(&args.files)?;
+    if let Some(queue_url) = &args.queue_url {
+        let from_queue = collect_queue(&aws.sqs, queue_url).await?;
+        for input in from_queue.inputs {
+            if collected.inputs.iter().any(|i| i.name == input.name) {
+                collected.duplicates += 1;
+            } else {
+                collected.inputs.push(input);
+            }
+        }
+        collected.not_replayable.extend(from_queue.not_replayable);
+        collected.duplicates += from_queue.duplicates;
+        collected.receipts = from_queue.receipts;
+    }
+    for skipped in &collected.not_replayable {
+        println!("- {}: nothing to replay ({})", skipped.source, skipped.why);
+    }
+    if args.dry_run {
+        for item in &collected.inputs {
+            println!("would start {}  ({})  from {}", item.name, item.describe(), item.source);
+        }
+        let summary = ReplaySummary { not_replayable: collected.not_replayable.len(), duplicates: collected.duplicates, ..ReplaySummary::default() };
+        println!("dry run: {} execution(s) would start; nothing was started", collected.inputs.len());
+        return Ok(summary);
+    }
+    let summary = match &args.state_machine_arn {
+        Some(arn) => replay(&collected, &Target::Aws { sfn: &aws.sfn, state_machine_arn: arn }).await?,
+        None => {
+            let config = Config::from_env().context("the PURGE_* configuration is invalid")?;
+            let pipeline = Pipeline::new(purge_machine()?, aws.task_clients(config.check_superseded), config)?;
+            replay(&collected, &Target::Local(&pipeline)).await?
+        }
+    };
+    if let Some(queue_url) = &args.queue_url {
+        let deleted = delete_replayed(&aws.sqs, queue_url, &collected, &summary).await?;
+        println!("{deleted} message(s) deleted from the queue");
+    }
+    println!("{}", summary.line());
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn report(replay: Option<Value>) -> Value {
+        json!({
+            "reportVersion": 1,
+            "executionName": "e",
+            "batchId": "b-1",
+            "part": 1,
+            "parts": 1,
+            "rejections": [{"eventId": "x"}],
+            "deleteFailures": [],
+            "failedInvalidations": [],
+            "replayInput": replay
+        })
+    }
+
+    fn input() -> Value {
+        json!({"batchId": "b-1", "records": [], "targets": [{"bucket": "b", "key": "k", "paths": ["/k"], "eventId": "e", "tableKeys": {}}]})
+    }
+
+    #[test]
+    fn reports_arrays_notifications_and_bare_inputs_are_read() {
+        let mut collected = Collected::default();
+        collected.add("a.json".into(), &json!([report(Some(input())), report(None)]));
+        let notification = json!({"Type": "Notification", "Message": report(Some(input())).to_string()});
+        collected.add("b.json".into(), &notification);
+        collected.add("c.json".into(), &input());
+        collected.add("d.json".into(), &json!({"hello": 1}));
+        assert_eq!(collected.inputs.len(), 1, "one distinct input: {:?}", collected.inputs);
+        assert_eq!(collected.inputs[0].source, "a.json#1");
+        assert_eq!(collected.duplicates, 2);
+        let sources: Vec<&str> = collected.not_replayable.iter().map(|n| n.source.as_str()).collect();
+        assert_eq!(sources, ["a.json#2", "d.json"]);
+        assert!(collected.not_replayable[0].why.contains("1 rejected"), "{:?}", collected.not_replayable[0]);
+    }
+
+    #[test]
+    fn replay_names_are_stable_and_valid() {
+        let name = replay_name(&input());
+        assert_eq!(name, replay_name(&input()));
+        assert!(name.len() <= 80);
+        assert!(name.starts_with("replay-b-1-"));
+        assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        let mut other = input();
+        other["targets"] = json!([]);
+        assert_ne!(replay_name(&other), name);
+    }
+
+    #[test]
+    fn json_lines_files_are_read() {
+        let dir = std::env::temp_dir().join(format!("purgeflow-replay-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("reports.jsonl");
+        std::fs::write(&file, format!("{}\n{}\n", report(Some(input())), report(None))).expect("write");
+        let collected = collect_files(&[file]).expect("read");
+        assert_eq!(collected.inputs.len(), 1);
+        assert_eq!(collected.not_replayable.len(), 1);
+    }
+}

@@ -1,0 +1,2 @@
+//! Being written: see the local_purge benchmark in the report.
+fn main() {}

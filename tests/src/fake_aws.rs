@@ -1,0 +1,284 @@
+//! A small fake of the AWS the purge tasks call, behind aws-smithy-mocks clients: the real task
+//! handlers send real SDK requests, and the rules here answer them from one shared [`World`]
+//! and record them, so a test can assert exactly which DeleteObjects, CreateInvalidation and
+//! Publish calls were made with which arguments.
+//!
+//! CloudFront is modelled where idempotency matters: a CreateInvalidation with a
+//! CallerReference already used for the same paths returns the existing invalidation (no new
+//! charge); with other paths it is `InvalidationBatchAlreadyExists`.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use aws_sdk_cloudfront::operation::create_invalidation::{
+    CreateInvalidationError, CreateInvalidationOutput,
+};
+use aws_sdk_cloudfront::types::error::TooManyInvalidationsInProgress;
+use aws_sdk_cloudfront::types::{Invalidation, InvalidationBatch as CfBatch, Paths};
+use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_s3::operation::delete_objects::DeleteObjectsOutput;
+use aws_sdk_sns::operation::publish::PublishOutput;
+use aws_smithy_mocks::{MockResponse, RuleMode, mock, mock_client};
+use aws_smithy_types::error::ErrorMetadata;
+use purgeflow_tasks::in_process::Clients;
+use serde_json::Value;
+
+/// One CreateInvalidation request.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct InvalidationRequest {
+    pub distribution_id: String,
+    pub caller_reference: String,
+    pub paths: Vec<String>,
+}
+
+/// One SNS Publish request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Published {
+    pub topic_arn: String,
+    pub subject: String,
+    /// The message body, parsed (a failure report).
+    pub body: Value,
+}
+
+/// What the fake AWS holds and what it was asked.
+#[derive(Debug, Default)]
+pub struct World {
+    /// Objects in S3: (bucket, key).
+    pub objects: BTreeSet<(String, String)>,
+    /// Keys S3 refuses to delete, per key (AccessDenied in the DeleteObjects answer).
+    pub denied_keys: BTreeSet<String>,
+    /// Each DeleteObjects request: bucket and keys, in request order.
+    pub delete_requests: Vec<(String, Vec<String>)>,
+    /// Objects a delete actually removed (they existed): a second delete of one is not listed.
+    pub removed: Vec<(String, String)>,
+    /// Answer this many coming CreateInvalidation calls with TooManyInvalidationsInProgress.
+    pub too_many_invalidations: usize,
+    pub invalidation_requests: Vec<InvalidationRequest>,
+    /// CloudFront's invalidations by (distribution, CallerReference): id and paths. Each entry
+    /// is one invalidation paid for.
+    pub invalidations: BTreeMap<(String, String), (String, Vec<String>)>,
+    pub published: Vec<Published>,
+    /// Items in the table, for the supersede check's consistent GetItem.
+    pub items: Vec<HashMap<String, AttributeValue>>,
+    /// The key of each GetItem request.
+    pub get_item_requests: Vec<HashMap<String, AttributeValue>>,
+}
+
+/// The shared world and the SDK clients that talk to it.
+#[derive(Debug, Clone)]
+pub struct FakeAws {
+    world: Arc<Mutex<World>>,
+}
+
+impl Default for FakeAws {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FakeAws {
+    pub fn new() -> FakeAws {
+        FakeAws {
+            world: Arc::new(Mutex::new(World::default())),
+        }
+    }
+
+    /// The world, to arrange it or to read what was asked. A panicking test poisons nothing
+    /// another test relies on, so a poisoned lock is just taken over.
+    pub fn world(&self) -> MutexGuard<'_, World> {
+        self.world
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Puts objects in the bucket.
+    pub fn with_objects<'a>(
+        self,
+        bucket: &str,
+        keys: impl IntoIterator<Item = &'a str>,
+    ) -> FakeAws {
+        self.world().objects.extend(
+            keys.into_iter()
+                .map(|key| (bucket.to_owned(), key.to_owned())),
+        );
+        self
+    }
+
+    /// Clients for the task handlers.
+    pub fn clients(&self) -> Clients {
+        Clients {
+            s3: self.s3(),
+            cloudfront: self.cloudfront(),
+            sns: self.sns(),
+            dynamodb: Some(self.dynamodb()),
+        }
+    }
+
+    fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        let world = Arc::clone(&self.world);
+        let get = mock!(aws_sdk_dynamodb::Client::get_item).then_compute_output(move |request| {
+            let mut world = world
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let key = request.key().cloned().unwrap_or_default();
+            world.get_item_requests.push(key.clone());
+            let item = world
+                .items
+                .iter()
+                .find(|item| {
+                    key.iter()
+                        .all(|(name, value)| item.get(name) == Some(value))
+                })
+                .cloned();
+            GetItemOutput::builder().set_item(item).build()
+        });
+        mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&get], |conf| conf
+            .retry_config(
+                aws_sdk_dynamodb::config::retry::RetryConfig::disabled()
+            ))
+    }
+
+    fn s3(&self) -> aws_sdk_s3::Client {
+        let world = Arc::clone(&self.world);
+        let delete =
+            mock!(aws_sdk_s3::Client::delete_objects).then_compute_output(move |request| {
+                let mut world = world
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let bucket = request.bucket().unwrap_or_default().to_owned();
+                let keys: Vec<String> = request
+                    .delete()
+                    .map(|d| d.objects().iter().map(|o| o.key().to_owned()).collect())
+                    .unwrap_or_default();
+                world.delete_requests.push((bucket.clone(), keys.clone()));
+                let mut output = DeleteObjectsOutput::builder();
+                for key in keys {
+                    if world.denied_keys.contains(&key) {
+                        output = output.errors(
+                            aws_sdk_s3::types::Error::builder()
+                                .key(key)
+                                .code("AccessDenied")
+                                .message("Access Denied")
+                                .build(),
+                        );
+                    } else if world.objects.remove(&(bucket.clone(), key.clone())) {
+                        world.removed.push((bucket.clone(), key));
+                    }
+                    // A key that is already gone succeeds silently, as S3 does in Quiet mode.
+                }
+                output.build()
+            });
+        mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&delete], |conf| conf
+            .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled()))
+    }
+
+    fn cloudfront(&self) -> aws_sdk_cloudfront::Client {
+        let world = Arc::clone(&self.world);
+        let create = mock!(aws_sdk_cloudfront::Client::create_invalidation).then_compute_response(move |request| {
+            let mut world = world.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let batch = request.invalidation_batch();
+            let call = InvalidationRequest {
+                distribution_id: request.distribution_id().unwrap_or_default().to_owned(),
+                caller_reference: batch.map(|b| b.caller_reference().to_owned()).unwrap_or_default(),
+                paths: batch.and_then(CfBatch::paths).map(|p| p.items().to_vec()).unwrap_or_default(),
+            };
+            world.invalidation_requests.push(call.clone());
+            if world.too_many_invalidations > 0 {
+                world.too_many_invalidations -= 1;
+                return MockResponse::Error(CreateInvalidationError::TooManyInvalidationsInProgress(
+                    TooManyInvalidationsInProgress::builder()
+                        .message("Processing your request will cause you to exceed the maximum number of in-progress invalidations.")
+                        .build(),
+                ));
+            }
+            let key = (call.distribution_id.clone(), call.caller_reference.clone());
+            let next_id = format!("I{:013}", world.invalidations.len() + 1);
+            let (id, paths) = world.invalidations.entry(key).or_insert_with(|| (next_id, call.paths.clone())).clone();
+            if paths != call.paths {
+                return MockResponse::Error(CreateInvalidationError::generic(
+                    ErrorMetadata::builder()
+                        .code("InvalidationBatchAlreadyExists")
+                        .message("The caller reference was already used for a different invalidation batch.")
+                        .build(),
+                ));
+            }
+            MockResponse::Output(created(&id, &call))
+        });
+        mock_client!(aws_sdk_cloudfront, RuleMode::MatchAny, [&create], |conf| {
+            conf.retry_config(aws_sdk_cloudfront::config::retry::RetryConfig::disabled())
+        })
+    }
+
+    fn sns(&self) -> aws_sdk_sns::Client {
+        let world = Arc::clone(&self.world);
+        let publish = mock!(aws_sdk_sns::Client::publish).then_compute_output(move |request| {
+            let mut world = world
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let body =
+                serde_json::from_str(request.message().unwrap_or_default()).unwrap_or(Value::Null);
+            world.published.push(Published {
+                topic_arn: request.topic_arn().unwrap_or_default().to_owned(),
+                subject: request.subject().unwrap_or_default().to_owned(),
+                body,
+            });
+            PublishOutput::builder()
+                .message_id(format!("message-{}", world.published.len()))
+                .build()
+        });
+        mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&publish], |conf| conf
+            .retry_config(aws_sdk_sns::config::retry::RetryConfig::disabled()))
+    }
+}
+
+/// CloudFront's answer for an invalidation with `id`.
+fn created(id: &str, call: &InvalidationRequest) -> CreateInvalidationOutput {
+    let paths = Paths::builder()
+        .quantity(i32::try_from(call.paths.len()).unwrap_or(i32::MAX))
+        .set_items(Some(call.paths.clone()))
+        .build()
+        .ok();
+    let batch = paths.and_then(|paths| {
+        CfBatch::builder()
+            .paths(paths)
+            .caller_reference(&call.caller_reference)
+            .build()
+            .ok()
+    });
+    CreateInvalidationOutput::builder()
+        .location(format!(
+            "https://cloudfront.example/2020-05-31/distribution/{}/invalidation/{id}",
+            call.distribution_id
+        ))
+        .set_invalidation(
+            Invalidation::builder()
+                .id(id)
+                .status("InProgress")
+                .create_time(aws_smithy_types::DateTime::from_secs(1_700_000_000))
+                .set_invalidation_batch(batch)
+                .build()
+                .ok(),
+        )
+        .build()
+}
+
+impl FakeAws {
+    /// Runs `purge.asl.json` on `input` as execution `name`, with the real task handlers
+    /// (registered by `purgeflow_tasks::in_process`) calling this fake AWS.
+    pub async fn run(
+        &self,
+        config: purgeflow_tasks::config::Config,
+        input: Value,
+        name: &str,
+    ) -> (purgeflow_asl::ExecutionResult, Arc<crate::purge::Recording>) {
+        let mut registry = purgeflow_asl::TaskRegistry::new();
+        purgeflow_tasks::in_process::register_handlers(&mut registry, self.clients(), config)
+            .unwrap_or_else(|e| panic!("the test configuration is incomplete: {e}"));
+        let recording = crate::purge::Recording::new(Arc::new(registry));
+        let result = crate::purge::machine()
+            .execute(input, &crate::purge::options(name, recording.clone()))
+            .await;
+        (result, recording)
+    }
+}

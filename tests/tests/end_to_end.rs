@@ -1,0 +1,337 @@
+//! purge.asl.json on the engine with the real task handlers (not mocks), their SDK clients
+//! answered by aws-smithy-mocks (`purgeflow_tests::fake_aws`), on inputs the trigger's own code
+//! makes of the sample stream events. Asserts exactly which DeleteObjects, CreateInvalidation
+//! and Publish calls were made, and that every task input and output matches its schema.
+
+use purgeflow_asl::ExecutionStatus;
+use purgeflow_tasks::paths::caller_reference;
+use purgeflow_tests::fake_aws::{FakeAws, InvalidationRequest};
+use purgeflow_tests::purge::{self, contract_violations, describe, largest_data};
+use purgeflow_tests::samples::{BUCKET, DISTRIBUTION_ID, LargestShape, SAMPLES, Sample, TOPIC_ARN};
+use serde_json::{Value, json};
+
+const MAX_STATE_DATA_BYTES: usize = 256 * 1024;
+
+fn only_input(sample: &Sample) -> Value {
+    let mut inputs = sample.execution_inputs();
+    assert_eq!(inputs.len(), 1, "{}", sample.file);
+    inputs.remove(0)
+}
+
+fn batch_id(input: &Value) -> String {
+    input["batchId"]
+        .as_str()
+        .expect("the trigger sets batchId")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn one_photo_is_deleted_and_its_path_invalidated() {
+    let sample = Sample::by_file("photo-remove.json");
+    let input = only_input(&sample);
+    let aws = FakeAws::new().with_objects(BUCKET, ["p-20261101-0042.jpeg", "p-20261101-0043.jpeg"]);
+    let (result, recording) = aws
+        .run(sample.config(&[]), input.clone(), &batch_id(&input))
+        .await;
+
+    assert_eq!(
+        result.status,
+        ExecutionStatus::Succeeded,
+        "{}",
+        describe(&result)
+    );
+    assert_eq!(
+        result.output,
+        Some(
+            json!({"batchId": batch_id(&input), "deleted": 1, "superseded": 0, "ignored": 0, "paths": 1, "invalidations": 1})
+        )
+    );
+    let world = aws.world();
+    assert_eq!(
+        world.delete_requests,
+        vec![(BUCKET.to_owned(), vec!["p-20261101-0042.jpeg".to_owned()])]
+    );
+    assert_eq!(
+        world.removed,
+        vec![(BUCKET.to_owned(), "p-20261101-0042.jpeg".to_owned())]
+    );
+    let paths = vec!["/p-20261101-0042.jpeg".to_owned()];
+    assert_eq!(
+        world.invalidation_requests,
+        vec![InvalidationRequest {
+            distribution_id: DISTRIBUTION_ID.to_owned(),
+            caller_reference: caller_reference(&batch_id(&input), DISTRIBUTION_ID, &paths),
+            paths,
+        }]
+    );
+    assert!(
+        world.published.is_empty(),
+        "nothing failed, nothing is reported: {:?}",
+        world.published
+    );
+    assert_eq!(contract_violations(&recording), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn rejected_records_are_published_in_one_report_and_the_valid_one_is_still_purged() {
+    let sample = Sample::by_file("malformed-attributes.json");
+    let input = only_input(&sample);
+    let aws = FakeAws::new().with_objects(BUCKET, ["p-20261101-0600.jpeg"]);
+    let (result, recording) = aws
+        .run(sample.config(&[]), input.clone(), &batch_id(&input))
+        .await;
+
+    assert_eq!(
+        result.status,
+        ExecutionStatus::Failed,
+        "{}",
+        describe(&result)
+    );
+    assert_eq!(result.error.as_deref(), Some("PurgeIncomplete"));
+    assert_eq!(
+        result.cause.as_deref(),
+        Some("5 rejected, 0 delete(s) failed, 0 invalidation batch(es) failed")
+    );
+    let world = aws.world();
+    assert_eq!(
+        world.delete_requests,
+        vec![(BUCKET.to_owned(), vec!["p-20261101-0600.jpeg".to_owned()])]
+    );
+    assert_eq!(world.invalidation_requests.len(), 1);
+    assert_eq!(
+        world.invalidation_requests[0].paths,
+        vec!["/p-20261101-0600.jpeg"]
+    );
+    assert_eq!(world.published.len(), 1, "{:?}", world.published);
+    let report = &world.published[0];
+    assert_eq!(report.topic_arn, TOPIC_ARN);
+    assert!(report.subject.contains("rejected"), "{}", report.subject);
+    let reasons: Vec<&str> = report.body["rejections"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["reason"].as_str())
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "WrongAttributeType",
+            "MissingAttribute",
+            "MalformedRecord",
+            "WrongAttributeType",
+            "WrongAttributeType"
+        ]
+    );
+    assert_eq!(report.body["executionName"], json!(batch_id(&input)));
+    // A replay would reject them again, so the report offers none.
+    assert_eq!(report.body["replayInput"], Value::Null);
+    purgeflow_tests::schemas::check("failure-report.schema.json", &report.body)
+        .unwrap_or_else(|r| panic!("{r}"));
+    assert_eq!(contract_violations(&recording), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_re_created_item_is_superseded_and_nothing_is_deleted() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let sample = Sample::by_file("recreated-item.json");
+    let input = only_input(&sample);
+    let aws = FakeAws::new().with_objects(BUCKET, ["p-20261101-0777.jpeg"]);
+    aws.world().items.push(
+        [
+            ("photo_id", AttributeValue::S("p-20261101-0777".into())),
+            ("type", AttributeValue::S("image/jpeg".into())),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect(),
+    );
+    let config = sample.config(&[("PURGE_CHECK_SUPERSEDED", "true")]);
+    let (result, recording) = aws.run(config, input.clone(), &batch_id(&input)).await;
+
+    assert_eq!(
+        result.status,
+        ExecutionStatus::Succeeded,
+        "{}",
+        describe(&result)
+    );
+    assert_eq!(
+        result.output,
+        Some(
+            json!({"batchId": batch_id(&input), "deleted": 0, "superseded": 1, "ignored": 0, "paths": 0, "invalidations": 0})
+        )
+    );
+    let world = aws.world();
+    assert_eq!(
+        world.get_item_requests.len(),
+        1,
+        "one consistent read for the one record"
+    );
+    assert!(
+        world.delete_requests.is_empty(),
+        "{:?}",
+        world.delete_requests
+    );
+    assert!(world.invalidation_requests.is_empty());
+    assert!(world.published.is_empty());
+    assert!(
+        world
+            .objects
+            .contains(&(BUCKET.to_owned(), "p-20261101-0777.jpeg".to_owned()))
+    );
+    assert_eq!(contract_violations(&recording), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn every_sample_runs_through_the_real_handlers_within_the_contract() {
+    for sample in SAMPLES {
+        let input = only_input(&sample);
+        let aws = FakeAws::new();
+        let (result, recording) = aws
+            .run(sample.config(&[]), input.clone(), &batch_id(&input))
+            .await;
+        let outcome = (result.status, result.error.as_deref());
+        assert!(
+            matches!(
+                outcome,
+                (ExecutionStatus::Succeeded, None)
+                    | (ExecutionStatus::Failed, Some("PurgeIncomplete"))
+            ),
+            "{}: {}",
+            sample.file,
+            describe(&result)
+        );
+        assert_eq!(
+            contract_violations(&recording),
+            Vec::<String>::new(),
+            "{}",
+            sample.file
+        );
+        for published in &aws.world().published {
+            purgeflow_tests::schemas::check("failure-report.schema.json", &published.body)
+                .unwrap_or_else(|r| panic!("{}: {r}", sample.file));
+        }
+    }
+}
+
+/// How a largest input fails, so the failure path carries the most data.
+#[derive(Debug, Clone, Copy)]
+enum Failure {
+    /// S3 refuses every key: every target comes back as a DeleteFailure and goes to
+    /// ReportFailures.
+    EveryDelete,
+    /// Every delete succeeds and CloudFront answers TooManyInvalidationsInProgress until the
+    /// retries run out: every batch, with every encoded path, goes to ReportFailures.
+    EveryInvalidation,
+}
+
+/// Runs the largest input of `shape` failing as `failure` says and checks every state's data
+/// against AWS's 256 KiB.
+async fn largest_input_stays_under_the_limit(shape: LargestShape, failure: Failure) {
+    let input = shape.input();
+    let input_bytes = input.to_string().len();
+    let records = input["records"].as_array().map_or(0, Vec::len);
+    let aws = FakeAws::new();
+    match failure {
+        Failure::EveryDelete => aws.world().denied_keys.extend(aws_keys(&input, shape)),
+        Failure::EveryInvalidation => aws.world().too_many_invalidations = usize::MAX,
+    }
+    let (result, recording) = aws
+        .run(shape.config(), input.clone(), &batch_id(&input))
+        .await;
+    let (largest, place) = largest_data(&result);
+    println!(
+        "{shape:?}, {failure:?} failing: {records} records, input {input_bytes} bytes; largest state data {largest} bytes ({place}); {}",
+        describe_short(&result)
+    );
+    assert_eq!(
+        contract_violations(&recording),
+        Vec::<String>::new(),
+        "{shape:?}"
+    );
+    assert!(
+        largest < MAX_STATE_DATA_BYTES,
+        "{shape:?}, {failure:?} failing: {place} is {largest} bytes"
+    );
+    assert_eq!(
+        result.error.as_deref(),
+        Some("PurgeIncomplete"),
+        "{shape:?}: {}",
+        describe_short(&result)
+    );
+    // The failure really went the way asked, so the data measured is the worst case's.
+    let world = aws.world();
+    match failure {
+        Failure::EveryDelete => assert!(world.invalidation_requests.is_empty(), "{shape:?}"),
+        Failure::EveryInvalidation => {
+            assert!(world.invalidations.is_empty(), "{shape:?}");
+            assert!(!world.invalidation_requests.is_empty(), "{shape:?}");
+        }
+    }
+}
+
+async fn largest_input_stays_under_the_limit_whatever_fails(shape: LargestShape) {
+    for failure in [Failure::EveryDelete, Failure::EveryInvalidation] {
+        largest_input_stays_under_the_limit(shape, failure).await;
+    }
+}
+
+#[tokio::test]
+async fn the_input_with_the_most_records_keeps_every_states_data_under_256_kib() {
+    largest_input_stays_under_the_limit_whatever_fails(LargestShape::MostRecords).await;
+}
+
+/// Records with the longest keys a target may have, all percent-encoded: ValidateRecords repeats
+/// each key in its target and its paths, so the trigger has to budget records by what they
+/// become downstream, not by their input bytes (a 200 KiB input of such records once made a
+/// ~361 KB ValidateRecords result, which Step Functions refuses with States.DataLimitExceeded,
+/// an error no Catch sees).
+#[tokio::test]
+async fn the_input_with_the_most_bytes_keeps_every_states_data_under_256_kib() {
+    largest_input_stays_under_the_limit_whatever_fails(LargestShape::MostBytes).await;
+}
+
+/// The longest keys under four path templates: the most CDN path bytes per record.
+#[tokio::test]
+async fn the_input_with_the_most_paths_keeps_every_states_data_under_256_kib() {
+    largest_input_stays_under_the_limit_whatever_fails(LargestShape::MostPaths).await;
+}
+
+/// The largest input byte for byte: every record rejected, so the report carries them all.
+#[tokio::test]
+async fn the_input_with_the_most_input_bytes_keeps_every_states_data_under_256_kib() {
+    let input = LargestShape::MostInputBytes.input();
+    let bytes = input.to_string().len();
+    assert!(
+        bytes > 190 * 1024,
+        "the trigger's byte budget is used to the full: {bytes} bytes"
+    );
+    largest_input_stays_under_the_limit(LargestShape::MostInputBytes, Failure::EveryDelete).await;
+}
+
+/// The object keys of the largest inputs (what ValidateRecords makes of each record).
+fn aws_keys(input: &Value, shape: LargestShape) -> Vec<String> {
+    input["records"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|record| match shape {
+            LargestShape::MostRecords => Some(format!(
+                "{}.jpeg",
+                record["oldImage"]["photo_id"]["S"].as_str()?
+            )),
+            LargestShape::MostBytes | LargestShape::MostPaths | LargestShape::MostInputBytes => record["oldImage"]["image_key"]["S"]
+                .as_str()
+                .map(str::to_owned),
+        })
+        .collect()
+}
+
+fn describe_short(result: &purgeflow_asl::ExecutionResult) -> String {
+    format!(
+        "{:?} {:?} {:?} via {:?}",
+        result.status,
+        result.error,
+        result.cause,
+        purge::states_entered(result)
+    )
+}
