@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every purgeflow test: formatting, clippy (-D warnings), the whole workspace's tests
-# (unit, handler, property, ASL conformance, CLI) and the doc tests.
+# (unit, handler, property, ASL conformance, CLI, local integration against moto), the doc
+# tests, and the CDK app's checks.
 #
 # Usage: bash tests/all.sh        (from the repository root; CI runs exactly this)
 #
@@ -44,3 +45,8 @@ fi
 
 step "doc tests"
 cargo test --workspace --locked --doc
+
+# The CDK app: type check, node:test suite, cdk synth with cdk-nag, cfn-lint, asl-validator.
+# Installs its npm packages and cfn-lint (into cdk/.venv) when they are missing.
+step "CDK checks (cdk/scripts/test.sh)"
+bash cdk/scripts/test.sh

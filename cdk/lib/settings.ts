@@ -80,7 +80,6 @@ export class SettingsError extends Error {
 }
 
 // Control characters have no place in a key or path template.
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** Applies the defaults and checks each setting; throws a {@link SettingsError} naming the prop. */

@@ -2,8 +2,9 @@
 # Builds the six Lambda bootstraps for arm64 (provided.al2023), synthesizes the CDK app on them,
 # and prints each function's zipped size (the Lambda limit is 50 MB; purgeflow aims at 4 MB).
 #
-#   cdk/scripts/package-lambdas.sh            # build, synth, sizes
-#   SKIP_BUILD=1 cdk/scripts/package-lambdas.sh   # sizes of what target/lambda already holds
+#   cdk/scripts/package-lambdas.sh                    # build all six, synth, sizes
+#   cdk/scripts/package-lambdas.sh report-failures    # rebuild only the named binaries
+#   SKIP_BUILD=1 cdk/scripts/package-lambdas.sh       # synth and sizes of target/lambda as it is
 #
 # What it takes (CPU-heavy: fat LTO and codegen-units=1 from the workspace release profile, once
 # per binary):
@@ -52,7 +53,13 @@ build() {
   rustup target add aarch64-unknown-linux-gnu
   cd "$repo_dir"
   local binary started
-  for binary in "${BINARIES[@]}"; do
+  for binary in "$@"; do
+    if [[ -z "${FEATURES[$binary]:-}" ]]; then
+      echo "unknown binary $binary; expected one of: ${BINARIES[*]}" >&2
+      return 1
+    fi
+  done
+  for binary in "$@"; do
     started=$SECONDS
     echo "=== building $binary (features ${FEATURES[$binary]})"
     cargo lambda build --release --arm64 --package purgeflow-tasks --bin "$binary" \
@@ -100,7 +107,11 @@ PY
 }
 
 if [[ "${SKIP_BUILD:-}" != 1 ]]; then
-  build
+  if (($# > 0)); then
+    build "$@"
+  else
+    build "${BINARIES[@]}"
+  fi
 fi
 synth
 sizes

@@ -22,6 +22,11 @@ pub(crate) enum Command {
     /// Run one execution of a definition on the local engine (simulated time: Waits and
     /// Retry backoffs cost nothing).
     Run(RunArgs),
+    /// Print a definition's Mermaid flowchart.
+    Graph {
+        /// The definition file (ASL JSON).
+        definition: PathBuf,
+    },
     /// Commands about the ASL engine itself.
     Asl {
         #[command(subcommand)]

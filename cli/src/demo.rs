@@ -36,7 +36,8 @@ const BUCKET: &str = "purgeflow-demo-photos";
 const PARTITION_KEY: &str = "photo_id";
 const KEY_PREFIX: &str = "images/";
 const QUEUE: &str = "purgeflow-demo-failures";
-const TOPIC_ARN: &str = "arn:aws:sns:us-east-1:000000000000:purgeflow-demo-failures";
+/// moto's account and region; only the name matters, provisioning answers with the real ARN.
+const TOPIC_ARN: &str = "arn:aws:sns:us-east-1:123456789012:purgeflow-demo-failures";
 const PRIVATE_KEY: &str = "private/contract-scan.pdf";
 /// A key ValidateRecords rejects as unsafe: it climbs out of the prefix.
 const BAD_KEY: &str = "images/../private/contract-scan.pdf";

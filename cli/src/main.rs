@@ -8,6 +8,7 @@
 mod args;
 mod asl_test;
 mod files;
+mod graph;
 mod run;
 mod validate;
 
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate(args) => validate::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::Graph { definition } => graph::run(&definition).map(|()| Verdict::Ok),
         Command::Asl {
             command: AslCommand::Test(args),
         } => asl_test::run(&args),

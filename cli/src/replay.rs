@@ -298,8 +298,12 @@ pub async fn replay(collected: &Collected, target: &Target<'_>) -> anyhow::Resul
         progress.set_message(item.name.clone());
         let outcome = match target {
             Target::Local(pipeline) => {
-                let records = item.input.get("records").and_then(Value::as_array).map_or(0, Vec::len);
-                let report = pipeline.execute(&item.name, item.input.clone(), records).await;
+                // What the replay carries: records to validate again, targets to delete again.
+                let items = ["records", "targets"]
+                    .iter()
+                    .map(|field| item.input.get(*field).and_then(Value::as_array).map_or(0, Vec::len))
+                    .sum();
+                let report = pipeline.execute(&item.name, item.input.clone(), items).await;
                 progress.suspend(|| println!("{}", human_line(&report)));
                 ReplayOutcome {
                     name: item.name.clone(),

@@ -430,3 +430,14 @@ fn asl_test_on_a_missing_folder_is_an_error() {
         stderr(&out)
     );
 }
+
+// ---- graph ----
+
+#[test]
+fn graph_prints_a_mermaid_flowchart() {
+    let out = purgeflow(&["graph", &path_arg("hello.asl.json")]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.starts_with("flowchart TD\n"), "{text}");
+    assert!(text.contains("PickLanguage"), "{text}");
+}

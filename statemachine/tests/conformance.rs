@@ -71,7 +71,7 @@ fn recorded_aws_executions() {
     }
     if dir.join("test_state").is_dir() {
         println!(
-            "note: the TestState cases in {} are not run (the engine has no TestState API yet)",
+            "note: the TestState cases in {} are checked by tests/test_state.rs, not here",
             dir.join("test_state").display()
         );
     }

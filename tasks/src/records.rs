@@ -27,8 +27,8 @@
 //! whatever identifies it: DynamoDB never writes such a record, and no retry could fix it.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::Range;
 
 use aws_lambda_events::event::dynamodb::UserIdentity;
 use serde::{Deserialize, Serialize};
@@ -62,8 +62,8 @@ impl Projection {
         Projection { template_fields: template.fields().into_iter().map(str::to_owned).collect() }
     }
 
-    fn keeps(&self, name: &Name<'_>, keys: &BTreeMap<Name<'_>, &RawValue>) -> bool {
-        self.template_fields.iter().any(|field| *field == name.0) || keys.contains_key(name)
+    fn keeps(&self, name: &Name<'_>, keys: &Attributes<'_>) -> bool {
+        self.template_fields.iter().any(|field| *field == name.0) || keys.contains(name)
     }
 }
 
@@ -80,6 +80,21 @@ pub struct HandedOver {
     pub delete_kind: DeleteKind,
     /// A serialised [`RemovedRecord`].
     pub json: String,
+    /// Where parts of `json` sit. Crate-private, so only [`classify_record`], which wrote
+    /// `json`, can describe it.
+    pub(crate) layout: JsonLayout,
+}
+
+/// Byte ranges of a [`HandedOver`]'s JSON, so the trigger can cost a record without parsing the
+/// whole of it again (see [`crate::trigger::DownstreamCost`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct JsonLayout {
+    /// The `eventId` value, quotes included.
+    pub(crate) event_id: Range<usize>,
+    /// The `keys` object.
+    pub(crate) keys: Range<usize>,
+    /// The projected `oldImage` object; `None` when it is `null`.
+    pub(crate) old_image: Option<Range<usize>>,
 }
 
 impl HandedOver {
@@ -142,7 +157,7 @@ pub fn classify_event(event: &StreamEvent, projection: &Projection) -> Vec<Class
 }
 
 /// A stream record, borrowing from the event's bytes. Attribute maps are sorted by name
-/// (`BTreeMap`), so the same record always serialises to the same bytes.
+/// ([`Attributes`]), so the same record always serialises to the same bytes.
 #[derive(Debug, Deserialize)]
 struct LeanRecord<'a> {
     #[serde(rename = "eventID", borrow, default)]
@@ -158,12 +173,60 @@ struct LeanRecord<'a> {
 #[derive(Debug, Deserialize)]
 struct LeanChange<'a> {
     #[serde(rename = "Keys", borrow, default)]
-    keys: Option<BTreeMap<Name<'a>, &'a RawValue>>,
+    keys: Option<Attributes<'a>>,
     /// `null` and absent both mean no image (KEYS_ONLY).
     #[serde(rename = "OldImage", borrow, default)]
-    old_image: Option<BTreeMap<Name<'a>, &'a RawValue>>,
+    old_image: Option<Attributes<'a>>,
     #[serde(rename = "SequenceNumber", borrow, default)]
     sequence_number: Option<Cow<'a, str>>,
+}
+
+/// A DynamoDB attribute map with its values still raw JSON, sorted by name; a name given twice
+/// keeps its last value, as a JSON object read into a map does. An image holds a dozen
+/// attributes at most, usually: one sorted list costs one allocation, a `BTreeMap` one per
+/// node and a comparison-heavy insert per name.
+#[derive(Debug)]
+struct Attributes<'a>(Vec<(Name<'a>, &'a RawValue)>);
+
+impl<'a> Attributes<'a> {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn contains(&self, name: &Name<'_>) -> bool {
+        self.0.binary_search_by(|(held, _)| held.0.as_ref().cmp(name.0.as_ref())).is_ok()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &(Name<'a>, &'a RawValue)> {
+        self.0.iter()
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Attributes<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Attributes<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a DynamoDB attribute map")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut attributes: Vec<(Name<'de>, &'de RawValue)> = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                while let Some(entry) = map.next_entry()? {
+                    attributes.push(entry);
+                }
+                // Last one wins: reversed, a stable sort puts a name's last value first among
+                // its duplicates, and `dedup_by` keeps the first.
+                attributes.reverse();
+                attributes.sort_by(|a, b| a.0.cmp(&b.0));
+                attributes.dedup_by(|later, kept| later.0 == kept.0);
+                Ok(Attributes(attributes))
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
 }
 
 /// An attribute name, borrowed from the event unless it holds escapes. (`Cow<str>` inside a
@@ -229,46 +292,60 @@ pub fn classify_record(raw: &str, projection: &Projection) -> ClassifiedRecord {
     let old_image = old_image.filter(|image| !image.is_empty());
     let delete_kind = delete_kind(&event_id, record.user_identity);
     let sequence = sequence_number.clone().unwrap_or_default();
-    let json = match write_removed_record(&event_id, &sequence, delete_kind, &keys, old_image.as_ref(), projection) {
-        Ok(json) => json,
-        Err(err) => return malformed(Some(event_id), sequence_number, format!("cannot write the record: {err}")),
-    };
-    let outcome = Classified::Removed(HandedOver { event_id, sequence_number: sequence, delete_kind, json });
+    let (json, layout) =
+        match write_removed_record(&event_id, &sequence, delete_kind, &keys, old_image.as_ref(), projection) {
+            Ok(written) => written,
+            Err(err) => return malformed(Some(event_id), sequence_number, format!("cannot write the record: {err}")),
+        };
+    let outcome = Classified::Removed(HandedOver { event_id, sequence_number: sequence, delete_kind, json, layout });
     ClassifiedRecord { sequence_number, outcome }
 }
 
 /// Writes a [`RemovedRecord`]'s JSON (the contract's camelCase field names) with the kept
-/// attribute values copied verbatim from the stream.
+/// attribute values copied verbatim from the stream, and where its parts sit.
 fn write_removed_record(
     event_id: &str,
     sequence_number: &str,
     delete_kind: DeleteKind,
-    keys: &BTreeMap<Name<'_>, &RawValue>,
-    old_image: Option<&BTreeMap<Name<'_>, &RawValue>>,
+    keys: &Attributes<'_>,
+    old_image: Option<&Attributes<'_>>,
     projection: &Projection,
-) -> Result<String, serde_json::Error> {
+) -> Result<(String, JsonLayout), serde_json::Error> {
     let mut out: Vec<u8> = Vec::with_capacity(256);
     out.extend_from_slice(br#"{"eventId":"#);
+    let event_id_at = out.len();
     serde_json::to_writer(&mut out, event_id)?;
+    let event_id_span = event_id_at..out.len();
     out.extend_from_slice(br#","sequenceNumber":"#);
     serde_json::to_writer(&mut out, sequence_number)?;
     out.extend_from_slice(br#","deleteKind":"#);
     serde_json::to_writer(&mut out, &delete_kind)?;
     out.extend_from_slice(br#","keys":"#);
+    let keys_at = out.len();
     write_attributes(&mut out, keys.iter())?;
+    let keys_span = keys_at..out.len();
     out.extend_from_slice(br#","oldImage":"#);
-    match old_image {
-        None => out.extend_from_slice(b"null"),
-        Some(image) => write_attributes(&mut out, image.iter().filter(|(name, _)| projection.keeps(name, keys)))?,
-    }
+    let old_image_span = match old_image {
+        None => {
+            out.extend_from_slice(b"null");
+            None
+        }
+        Some(image) => {
+            let at = out.len();
+            write_attributes(&mut out, image.iter().filter(|(name, _)| projection.keeps(name, keys)))?;
+            Some(at..out.len())
+        }
+    };
     out.push(b'}');
+    let layout = JsonLayout { event_id: event_id_span, keys: keys_span, old_image: old_image_span };
     // Everything written is UTF-8 (serde_json output and slices of a `str`).
-    String::from_utf8(out).map_err(|e| serde::ser::Error::custom(e.to_string()))
+    let json = String::from_utf8(out).map_err(|e| serde::ser::Error::custom(e.to_string()))?;
+    Ok((json, layout))
 }
 
 fn write_attributes<'a, 'b: 'a>(
     out: &mut Vec<u8>,
-    attributes: impl Iterator<Item = (&'a Name<'b>, &'a &'b RawValue)>,
+    attributes: impl Iterator<Item = &'a (Name<'b>, &'b RawValue)>,
 ) -> Result<(), serde_json::Error> {
     out.push(b'{');
     for (i, (name, value)) in attributes.enumerate() {
@@ -364,10 +441,39 @@ pub(crate) mod tests {
                 let record = r.record().expect("handed-over JSON is a RemovedRecord");
                 assert_eq!((r.event_id.as_str(), r.sequence_number.as_str()), (record.event_id.as_str(), record.sequence_number.as_str()));
                 assert_eq!(r.delete_kind, record.delete_kind);
+                check_layout(&r, &record);
                 record
             }
             other => panic!("expected a removed record, got {other:?}"),
         }
+    }
+
+    /// The layout points at exactly the JSON of the record's event id, keys and old image.
+    pub(crate) fn check_layout(handed_over: &HandedOver, record: &RemovedRecord) {
+        let part = |range: &Range<usize>| -> Value {
+            serde_json::from_str(&handed_over.json[range.clone()]).expect("a layout range holds one JSON value")
+        };
+        let layout = &handed_over.layout;
+        assert_eq!(part(&layout.event_id), json!(record.event_id));
+        assert_eq!(part(&layout.keys), Value::Object(record.keys.clone()));
+        assert_eq!(layout.old_image.as_ref().map(part), record.old_image.clone().map(Value::Object));
+    }
+
+    #[test]
+    fn a_repeated_attribute_name_keeps_its_last_value_and_names_come_out_sorted() {
+        // Values are copied verbatim, spaces included; `title` is projected away.
+        let raw = r#"{"eventID": "e1", "eventName": "REMOVE", "dynamodb": {"SequenceNumber": "1",
+            "Keys": {"photo_id": {"S": "p0"}, "photo_id": {"S": "p1"}},
+            "OldImage": {"type": {"S": "image/gif"}, "title": {"S": "t"}, "photo_id": {"S": "p1"}, "type": {"S": "image/png"}}}}"#;
+        let Classified::Removed(handed_over) = classify_record(raw, &photo_projection()).outcome else {
+            panic!("a REMOVE record")
+        };
+        assert!(
+            handed_over.json.ends_with(r#""keys":{"photo_id":{"S": "p1"}},"oldImage":{"photo_id":{"S": "p1"},"type":{"S": "image/png"}}}"#),
+            "{}",
+            handed_over.json
+        );
+        check_layout(&handed_over, &handed_over.record().expect("a RemovedRecord"));
     }
 
     #[test]
@@ -539,7 +645,11 @@ mod properties {
             let projection = Projection::for_template(&Template::parse("{a}").expect("template"));
             let classified = classify_record(&raw, &projection);
             if let Classified::Removed(handed_over) = &classified.outcome {
-                prop_assert!(handed_over.record().is_ok(), "{}", handed_over.json);
+                let record = handed_over.record();
+                prop_assert!(record.is_ok(), "{}", handed_over.json);
+                if let Ok(record) = record {
+                    tests::check_layout(handed_over, &record);
+                }
             }
         }
     }

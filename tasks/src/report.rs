@@ -9,9 +9,18 @@
 //!   failures listed next to it);
 //! - rejections alone → no replay input: a replay would reject them again.
 //!
+//! A replay input holds one kind of work only: records, targets or batches, never two. The
+//! state machine's InvalidateCache Map runs one wave of at most two batches (MaxConcurrency 2),
+//! and its retry budget is sized for that wave. An execution's failed deletes make at most two
+//! new batches when replayed, and its failed batches are at most two, but a replay input with
+//! both would make up to four and overrun the budget. So when both are left, they go into
+//! separate parts (`part` of `parts`), each replaying its own kind; rejections ride along with
+//! either. A caught error's original input is replayed as it was given, split the same way in
+//! the (never written by purgeflow) case that it mixes kinds.
+//!
 //! SNS takes at most 256 KiB per message, counting the body and the message attributes. When
-//! one report would be larger, its lists are split over several messages (`part` of `parts`),
-//! each with the replay input for its own share, so replaying every part replays everything once.
+//! one report would be larger, its lists are split over several messages, each with the replay
+//! input for its own share, so replaying every part replays everything once.
 
 use std::collections::BTreeSet;
 
@@ -85,6 +94,28 @@ enum Item<'a> {
     Batch(&'a InvalidationBatch),
 }
 
+/// What a replay input holds, for the one-kind-per-part rule (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReplayKind {
+    Records,
+    Targets,
+    Batches,
+}
+
+impl Item<'_> {
+    /// What this item puts into its part's replay input; `None` if nothing (a rejection, or a
+    /// listed failure that the replayed original input already covers).
+    fn replay_kind(self, whole: bool) -> Option<ReplayKind> {
+        match self {
+            Item::Rejection(_) => None,
+            Item::DeleteFailure(_) | Item::FailedInvalidation(_) if whole => None,
+            Item::DeleteFailure(_) | Item::Target(_) => Some(ReplayKind::Targets),
+            Item::FailedInvalidation(_) | Item::Batch(_) => Some(ReplayKind::Batches),
+            Item::Record(_) => Some(ReplayKind::Records),
+        }
+    }
+}
+
 /// The console link of an execution: the Express execution details page. Its `startDate` (epoch
 /// milliseconds) tells the console where to look in the execution's logs. `None` when the ARN
 /// is not a Step Functions ARN of a known partition.
@@ -133,21 +164,27 @@ pub fn build_messages(input: &ReportInput, max_bytes: usize) -> Result<Vec<Repor
     let console = input.execution_arn.as_deref().and_then(|arn| console_url(arn, input.execution_start_time.as_deref()));
     let whole = whole_replay.is_some();
 
-    // Pack greedily by an estimate (the envelope plus each item's own JSON), then measure every
-    // message for real and halve any that is still too big, so the limit holds whatever the
-    // estimate missed.
+    // Pack greedily by an estimate (the envelope plus each item's own JSON), starting a new part
+    // wherever the replay kind changes, then measure every message for real and halve any that
+    // is still too big, so the limit holds whatever the estimate missed. Halving a part keeps
+    // it to one replay kind.
     let envelope = build_message(input, console.as_deref(), &[], whole, (u32::MAX, u32::MAX), true)?.size();
     let mut groups: Vec<Vec<Item<'_>>> = Vec::new();
     let mut current: Vec<Item<'_>> = Vec::new();
     let mut current_size = envelope;
+    let mut current_kind: Option<ReplayKind> = None;
     for item in items {
         let cost = item_cost(item, whole)?;
-        if current_size + cost > max_bytes && !current.is_empty() {
+        let kind = item.replay_kind(whole);
+        let other_kind = matches!((current_kind, kind), (Some(current), Some(next)) if current != next);
+        if (current_size + cost > max_bytes || other_kind) && !current.is_empty() {
             groups.push(std::mem::take(&mut current));
             current_size = envelope;
+            current_kind = None;
         }
         current.push(item);
         current_size += cost;
+        current_kind = current_kind.or(kind);
     }
     groups.push(current);
 
@@ -439,6 +476,10 @@ mod tests {
         if let Some(replay) = body.get("replayInput").filter(|r| !r.is_null()) {
             assert_valid("execution-input.schema.json", replay);
         }
+        if let Some(replay) = &message.report.replay_input {
+            let kinds = [!replay.records.is_empty(), !replay.targets.is_empty(), !replay.batches.is_empty()];
+            assert!(kinds.iter().filter(|&&held| held).count() <= 1, "a replay input of one kind: {replay:?}");
+        }
         assert!(message.subject.len() <= 100 && message.subject.is_ascii());
     }
 
@@ -472,25 +513,68 @@ mod tests {
     }
 
     #[test]
-    fn failed_deletes_and_invalidations_are_replayed_and_nothing_else() {
+    fn failed_deletes_and_invalidations_are_replayed_in_separate_parts_and_nothing_else() {
         let mut input = report_input();
         input.rejections = vec![rejection(1)];
-        input.delete_failures = vec![delete_failure("a.jpg")];
-        input.failed_invalidations = vec![failed_invalidation(7)];
+        input.delete_failures = vec![delete_failure("a.jpg"), delete_failure("b.jpg")];
+        input.failed_invalidations = vec![failed_invalidation(7), failed_invalidation(8)];
         let messages = build_messages(&input, SNS_MAX_MESSAGE_BYTES).expect("builds");
-        assert_eq!(messages.len(), 1);
-        check(&messages[0]);
-        let replay = messages[0].report.replay_input.as_ref().expect("replayable");
+        assert_eq!(messages.len(), 2, "one part per replay kind, though both would fit one message");
+        for message in &messages {
+            check(message);
+            assert_eq!(message.report.parts, 2);
+        }
+        let (deletes, invalidations) = (&messages[0], &messages[1]);
+
+        let replay = deletes.report.replay_input.as_ref().expect("replayable");
         assert_eq!(replay.batch_id, "batch-1");
-        assert!(replay.records.is_empty());
-        assert_eq!(replay.targets, vec![target("a.jpg")]);
-        assert_eq!(replay.batches, vec![failed_invalidation(7).batch]);
-        assert!(messages[0].attributes.contains(&(
-            attributes::KIND,
-            "String.Array",
-            r#"["rejected","delete_failed","invalidation_failed"]"#.to_owned()
-        )));
-        assert!(messages[0].subject.starts_with("purgeflow: purge incomplete (rejected, delete_failed, invalidation_failed)"));
+        assert!(replay.records.is_empty() && replay.batches.is_empty());
+        assert_eq!(replay.targets, vec![target("a.jpg"), target("b.jpg")]);
+        assert_eq!(deletes.report.rejections, vec![rejection(1)], "rejections ride along, listed once");
+        assert!(deletes.report.failed_invalidations.is_empty());
+        assert!(deletes.attributes.contains(&(attributes::KIND, "String.Array", r#"["rejected","delete_failed"]"#.to_owned())));
+        assert!(deletes.subject.starts_with("purgeflow: purge incomplete (rejected, delete_failed) 1/2: "), "{}", deletes.subject);
+
+        let replay = invalidations.report.replay_input.as_ref().expect("replayable");
+        assert_eq!(replay.batch_id, "batch-1");
+        assert!(replay.records.is_empty() && replay.targets.is_empty());
+        assert_eq!(replay.batches, vec![failed_invalidation(7).batch, failed_invalidation(8).batch]);
+        assert!(invalidations.report.rejections.is_empty() && invalidations.report.delete_failures.is_empty());
+        assert!(invalidations.attributes.contains(&(attributes::KIND, "String.Array", r#"["invalidation_failed"]"#.to_owned())));
+        assert!(invalidations.attributes.contains(&(attributes::REPLAYABLE, "String", "true".to_owned())));
+    }
+
+    #[test]
+    fn a_report_with_both_kinds_in_one_part_breaks_the_schema() {
+        let mut input = report_input();
+        input.delete_failures = vec![delete_failure("a.jpg")];
+        let messages = build_messages(&input, SNS_MAX_MESSAGE_BYTES).expect("builds");
+        let mut body: serde_json::Value = serde_json::from_str(&messages[0].body).expect("JSON");
+        body["replayInput"]["batches"] = serde_json::to_value([failed_invalidation(7).batch]).expect("serialisable");
+        crate::schema_check::assert_invalid("failure-report.schema.json", &body);
+    }
+
+    #[test]
+    fn a_caught_error_replays_a_mixed_original_input_one_kind_per_part() {
+        let original = ExecutionInput {
+            batch_id: "batch-1".into(),
+            records: vec![],
+            targets: vec![target("a.jpg")],
+            batches: vec![failed_invalidation(7).batch],
+        };
+        let mut input = report_input();
+        input.caught = Some(CaughtError { error: "Lambda.ServiceException".into(), cause: "boom".into() });
+        input.original_input = Some(original.clone());
+        input.delete_failures = vec![delete_failure("a.jpg")];
+        let messages = build_messages(&input, SNS_MAX_MESSAGE_BYTES).expect("builds");
+        assert_eq!(messages.len(), 2);
+        messages.iter().for_each(check);
+        let replays: Vec<&ExecutionInput> =
+            messages.iter().map(|m| m.report.replay_input.as_ref().expect("replayable")).collect();
+        assert_eq!((replays[0].targets.as_slice(), replays[0].batches.len()), (original.targets.as_slice(), 0));
+        assert_eq!((replays[1].targets.len(), replays[1].batches.as_slice()), (0, original.batches.as_slice()));
+        assert_eq!(messages[0].report.delete_failures.len(), 1, "the listed failure is not replayed again");
+        assert!(messages.iter().all(|m| m.report.caught.is_some()));
     }
 
     #[test]
@@ -573,6 +657,8 @@ mod tests {
             if let Some(replay) = &message.report.replay_input {
                 let listed: Vec<&PurgeTarget> = message.report.delete_failures.iter().map(|f| &f.target).collect();
                 assert_eq!(replay.targets.iter().collect::<Vec<_>>(), listed, "a part replays exactly its own failures");
+                let listed: Vec<&InvalidationBatch> = message.report.failed_invalidations.iter().map(|f| &f.batch).collect();
+                assert_eq!(replay.batches.iter().collect::<Vec<_>>(), listed, "a part replays exactly its own failures");
                 replayed_targets.extend(replay.targets.iter().cloned());
                 replayed_batches.extend(replay.batches.iter().cloned());
             }

@@ -22,13 +22,18 @@
 //! A structurally broken record (see [`crate::records`]) is counted and logged as malformed
 //! instead: no retry could ever fix it, and retrying would block the shard.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
+use serde_json::value::RawValue;
+
 use crate::config::{Config, TtlPolicy};
-use crate::contract::RemovedRecord;
+use crate::contract::{AttributeMap, RemovedRecord};
+use crate::key_safety::check_key;
+use crate::key_template::{RenderError, scalar_attribute};
 use crate::paths::encode_path;
 use crate::records::{Classified, ClassifiedRecord, HandedOver, Projection, RecordCounts, StreamEvent, classify_event};
 use crate::validation::{Rules, Verdict, validate_record};
@@ -43,7 +48,9 @@ use crate::validation::{Rules, Verdict, validate_record};
 /// execution's name, ARN, start time and batch id (< 1 KiB), and either one caught error or
 /// the error of each of at most two failed invalidation batches (with its distribution id and
 /// CallerReference), where the definition cuts every `Error` to 256 and every `Cause` to 1000
-/// characters, 6 bytes each at most once JSON-escaped.
+/// characters, 6 bytes each at most once JSON-escaped. Because a record's encoded paths are
+/// costed twice, the budget also keeps any one failed invalidation batch, which
+/// ReportFailures writes twice into a single message, under SNS's 256 KiB.
 pub const MAX_INPUT_BYTES: usize = 200 * 1024;
 
 /// Execution names: at most 80 characters of `[0-9A-Za-z_-]`.
@@ -114,9 +121,9 @@ impl Packing<'_> {
 ///   CallerReference names its exact paths).
 ///
 /// The verdict is computed with the trigger's configuration, which must match
-/// validate-records' (`PURGE_KEY_TEMPLATE`, `PURGE_KEY_PREFIX`, `PURGE_PATH_TEMPLATES`); the
-/// bucket name, which the trigger may not know, is taken at S3's maximum length, and a TTL
-/// delete is costed as a purge (the larger outcome) whatever `PURGE_TTL_DELETES` says.
+/// validate-records' (`PURGE_KEY_TEMPLATE`, `PURGE_KEY_PREFIX`, `PURGE_PATH_TEMPLATES`,
+/// `PURGE_BUCKET`); without `PURGE_BUCKET` the bucket name is taken at S3's maximum length, and
+/// a TTL delete is costed as a purge (the larger outcome) whatever `PURGE_TTL_DELETES` says.
 #[derive(Debug, Clone, Copy)]
 pub struct DownstreamCost<'a> {
     rules: Rules<'a>,
@@ -146,28 +153,138 @@ impl<'a> DownstreamCost<'a> {
 
     /// The bound for one record, its separating comma included.
     pub fn cost(&self, record: &HandedOver) -> usize {
-        let input = record.json.len();
+        let largest = self.target_bound(record).unwrap_or_else(|| self.verdict_bound(record));
+        record.json.len().max(largest) + 1
+    }
+
+    /// The common case, a record that becomes a target, bounded without building the target:
+    /// the trigger costs every record of a 10,000-record batch, so this parses only the
+    /// projected old image (found through the record's [`crate::records::JsonLayout`]), borrowed
+    /// (no attribute map, no owned strings for what it only measures), and skips everything
+    /// [`validate_record`] clones. `None` for any other record, which [`Self::verdict_bound`]
+    /// then costs exactly.
+    ///
+    /// The target's `eventId` and `tableKeys` are counted at their length in the record's JSON:
+    /// the trigger wrote the event id with serde_json, and copied the keys verbatim from the
+    /// stream, which serde_json can only write back as long or shorter (it drops insignificant
+    /// whitespace and escapes no more than JSON requires). Paths are counted once per path
+    /// template, before ValidateRecords drops duplicates: never less than it keeps.
+    fn target_bound(&self, record: &HandedOver) -> Option<usize> {
+        let layout = &record.layout;
+        let image: RawImage<'_> = serde_json::from_str(record.json.get(layout.old_image.clone()?)?).ok()?;
+        let (event_id_bytes, keys_bytes) = (layout.event_id.len(), layout.keys.len());
+        // validate_record's order: the old image, the key it renders, the key's safety.
+        let key = self.rules.key_template.render_with(|name| image.scalar(name)).ok()?;
+        check_key(&key, self.rules.key_prefix).ok()?;
+        let mut paths_json = 0;
+        let mut encoded_paths = 0;
+        for template in self.rules.path_templates {
+            // Path templates are checked at config load to use only `{key}`; this can't fail.
+            let path = template.render_with(|_| Ok(Cow::Borrowed(key.as_str()))).ok()?;
+            paths_json += json_len(&path) + 1;
+            encoded_paths += encode_path(&path).len() + 3;
+        }
+        let target = TARGET_FRAME_BYTES
+            + json_len(self.rules.bucket)
+            + json_len(&key)
+            + paths_json
+            + event_id_bytes
+            + keys_bytes;
+        // Malformed table keys (checked first, but not parsed here) make a rejection instead,
+        // which can echo one key attribute in its detail, escaped once more.
+        let malformed_keys = event_id_bytes + 3 * keys_bytes + MALFORMED_KEYS_EXTRA_BYTES;
+        Some(Self::largest_target_form(target, encoded_paths).max(malformed_keys))
+    }
+
+    /// Any record, exactly: its verdict by ValidateRecords' own rules.
+    fn verdict_bound(&self, record: &HandedOver) -> usize {
         // The trigger wrote this JSON itself, so it parses; if it ever did not, ValidateRecords
         // would refuse the whole input before any state grew, and its input bytes are all it
         // could cost.
-        let Ok(parsed) = record.record() else { return input + 1 };
-        let largest = match validate_record(&parsed, &self.rules) {
+        let Ok(parsed) = record.record() else { return record.json.len() };
+        match validate_record(&parsed, &self.rules) {
             Verdict::Target(target) => {
-                let as_failure = json_len(&target) + DELETE_FAILURE_EXTRA_BYTES;
-                // `"<path>",` per encoded path (encoded paths need no JSON escaping), twice in a
-                // failure report's message.
-                let encoded_paths: usize = target.paths.iter().map(|path| encode_path(path).len() + 3).sum();
-                as_failure.max(2 * encoded_paths)
+                let encoded_paths = target.paths.iter().map(|path| encode_path(path).len() + 3).sum();
+                Self::largest_target_form(json_len(&target), encoded_paths)
             }
             Verdict::Rejected(rejection) => json_len(&rejection),
             Verdict::Ignored(ignored) => json_len(&ignored),
-        };
-        input.max(largest) + 1
+        }
+    }
+
+    /// The larger of a target's forms: as a `DeleteFailure`, and as encoded paths, counted twice
+    /// for a failure report's message. `encoded_paths` counts `"<path>",` per path (encoded
+    /// paths need no escaping).
+    fn largest_target_form(target_bytes: usize, encoded_paths: usize) -> usize {
+        (target_bytes + DELETE_FAILURE_EXTRA_BYTES).max(2 * encoded_paths)
     }
 }
 
+/// A projected old image with its values still raw JSON: a handful of attributes, so a list
+/// searched by name beats building a map. Names holding JSON escapes can't be borrowed and fail
+/// the parse, which sends the record to the exact path.
+struct RawImage<'a>(Vec<(&'a str, &'a RawValue)>);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for RawImage<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RawImage<'de>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a DynamoDB attribute map")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut attributes = Vec::with_capacity(map.size_hint().unwrap_or(4));
+                while let Some(entry) = map.next_entry::<&'de str, &'de RawValue>()? {
+                    attributes.push(entry);
+                }
+                Ok(RawImage(attributes))
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
+impl<'a> RawImage<'a> {
+    /// The S or N value of attribute `name`, exactly as
+    /// [`crate::key_template::scalar_attribute`] reads it from an attribute map (where a
+    /// repeated name keeps its last value). The usual `{"S": "..."}` is borrowed; anything else
+    /// goes through `scalar_attribute` itself.
+    fn scalar(&self, name: &str) -> Result<Cow<'a, str>, RenderError> {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct PlainString<'a> {
+            #[serde(rename = "S")]
+            s: &'a str,
+        }
+        let Some(&(_, raw)) = self.0.iter().rev().find(|(attribute, _)| *attribute == name) else {
+            return Err(RenderError::MissingAttribute { name: name.to_owned() });
+        };
+        if let Ok(plain) = serde_json::from_str::<PlainString<'a>>(raw.get()) {
+            return Ok(Cow::Borrowed(plain.s));
+        }
+        let value: serde_json::Value = serde_json::from_str(raw.get()).map_err(|err| RenderError::MalformedAttribute {
+            name: name.to_owned(),
+            detail: err.to_string(),
+        })?;
+        let item: AttributeMap = std::iter::once((name.to_owned(), value)).collect();
+        scalar_attribute(&item, name).map(|value| Cow::Owned(value.to_owned()))
+    }
+}
+
+/// A serialised [`crate::contract::PurgeTarget`] around its values (a path's separating comma
+/// is counted with the path, one too many, to keep the sum simple).
+const TARGET_FRAME_BYTES: usize = r#"{"bucket":,"key":,"paths":[],"eventId":,"tableKeys":}"#.len();
+
+/// A MalformedRecord rejection around its event id, keys and echoed attribute: the field
+/// names, the reason and the detail's words (`key attribute `…` is not a DynamoDB S, N or B
+/// value: …`, whose attribute name is counted within the keys).
+const MALFORMED_KEYS_EXTRA_BYTES: usize = 160;
+
 /// Serialised size of `value`, without building the string.
-fn json_len(value: &impl serde::Serialize) -> usize {
+fn json_len<T: serde::Serialize + ?Sized>(value: &T) -> usize {
     struct Counter(usize);
     impl std::io::Write for Counter {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -722,6 +839,108 @@ mod tests {
         }
     }
 
+    /// Every REMOVE record of `raw` (a stream event's JSON), as the trigger hands them over.
+    fn handed_over(raw: &str, projection: &Projection) -> Vec<HandedOver> {
+        let event: StreamEvent = serde_json::from_str(raw).expect("a stream event");
+        crate::records::classify_event(&event, projection)
+            .into_iter()
+            .filter_map(|r| match r.outcome {
+                Classified::Removed(record) => Some(record),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn photo_config() -> Config {
+        config_with(&[
+            ("PURGE_KEY_TEMPLATE", "{photo_id}.{type|subtype}"),
+            ("PURGE_KEY_PREFIX", "p"),
+            ("PURGE_PATH_TEMPLATES", "/{key},/t/{key}"),
+        ])
+    }
+
+    #[test]
+    fn the_quick_bound_covers_keys_copied_verbatim_with_whitespace_and_escapes() {
+        let config = photo_config();
+        let cost = DownstreamCost::from_config(&config).expect("a key template");
+        let projection = Projection::for_template(config.key_template().expect("set"));
+        // Keys and attributes as a stream may write them: spaces, escapes serde_json writes
+        // shorter (`\u0070` is `p`, `\/` is `/`), and a malformed key attribute.
+        let raw = r#"{"Records": [
+            {"eventID": "e1", "eventName": "REMOVE", "dynamodb": {"SequenceNumber": "1",
+              "Keys": { "photo_id" : { "S" : "\u0070-1\/a" } },
+              "OldImage": { "photo_id" : { "S" : "p-1\/a" }, "type": {"S": "image/jpeg"} }}},
+            {"eventID": "e2", "eventName": "REMOVE", "dynamodb": {"SequenceNumber": "2",
+              "Keys": {"photo_id": {"S": 7}},
+              "OldImage": {"photo_id": {"S": "p-2"}, "type": {"S": "image/jpeg"}}}},
+            {"eventID": "e3", "eventName": "REMOVE", "dynamodb": {"SequenceNumber": "3",
+              "Keys": {"photo_id": {"S": "q-3"}},
+              "OldImage": {"photo_id": {"S": "q-3"}, "type": {"S": "image/jpeg"}}}},
+            {"eventID": "e4", "eventName": "REMOVE", "dynamodb": {"SequenceNumber": "4",
+              "Keys": {"photo_id": {"S": "p-4"}},
+              "OldImage": {"photo_id": {"S": "p-4"}, "type": {"S": "not a media type \"quoted\""}}}}
+        ]}"#;
+        let records = handed_over(raw, &projection);
+        assert_eq!(records.len(), 4);
+        for record in &records {
+            let exact = cost.verdict_bound(record);
+            if let Some(quick) = cost.target_bound(record) {
+                assert!(quick >= exact, "{}: quick {quick} < exact {exact}", record.event_id);
+            }
+            assert!(cost.cost(record) > exact, "{}", record.event_id);
+        }
+        // Only the safe key inside the prefix takes the quick path; the others are costed
+        // by their real verdict.
+        let quick: Vec<bool> = records.iter().map(|r| cost.target_bound(r).is_some()).collect();
+        assert_eq!(quick, [true, true, false, false]);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// The quick bound never undercounts what ValidateRecords really makes of a record,
+        /// and stays close to it (it only skips work, it does not guess).
+        #[test]
+        fn the_quick_bound_is_never_below_the_exact_one(
+            id in "p[a-z0-9 ~%\"\\\\é/._\u{2028}\u{1F34C}-]{0,40}",
+            subtype in "[a-z+\"é]{1,10}",
+            extra_key in proptest::option::of("[a-z\"]{1,8}"),
+            type_shape in 0usize..6,
+        ) {
+            let config = photo_config();
+            let cost = DownstreamCost::from_config(&config).expect("a key template");
+            let projection = Projection::for_template(config.key_template().expect("set"));
+            let mut keys = json!({"photo_id": {"S": id}});
+            if let Some(extra) = &extra_key {
+                keys["sort"] = json!({"S": extra});
+            }
+            // The usual `{"S": ...}`, and the shapes the quick path hands to scalar_attribute.
+            let media_type = format!("image/{subtype}");
+            let type_value = match type_shape {
+                0 | 1 => json!({"S": media_type}),
+                2 => json!({"N": "42"}),
+                3 => json!({"S": 5}),
+                4 => json!({"SS": [media_type]}),
+                _ => json!({"S": media_type, "N": "1"}),
+            };
+            let image = json!({"photo_id": {"S": id}, "type": type_value});
+            let raw = json!({"Records": [stream_record("REMOVE", "1", keys, Some(image))]}).to_string();
+            let records = handed_over(&raw, &projection);
+            proptest::prop_assert_eq!(records.len(), 1);
+            let record = &records[0];
+            let exact = cost.verdict_bound(record);
+            let is_target = record.record().ok().is_some_and(|r| matches!(validate_record(&r, &cost.rules), Verdict::Target(_)));
+            match cost.target_bound(record) {
+                Some(quick) => {
+                    proptest::prop_assert!(is_target);
+                    proptest::prop_assert!(quick >= exact, "quick {} < exact {}", quick, exact);
+                    proptest::prop_assert!(quick <= exact + 3 * record.json.len() + 200, "quick {} far above exact {}", quick, exact);
+                }
+                None => proptest::prop_assert!(!is_target),
+            }
+        }
+    }
+
     /// Records whose paths BatchPaths turns into at most two batches and 3000 paths: the bound
     /// the InvalidateCache Map's single wave relies on.
     fn keys_for(count: usize, directories: usize) -> Vec<String> {
@@ -820,6 +1039,25 @@ mod tests {
             let response = handle_stream_event(event(records), &config("3"), &sfn).await.expect("handled");
             assert!(response.batch_item_failures.is_empty());
             assert_eq!(*names.lock().expect("lock"), [3, 3, 1]);
+        }
+
+        #[tokio::test]
+        async fn the_handler_packs_by_what_records_become_downstream() {
+            let rule = mock!(Client::start_execution).then_output(|| {
+                StartExecutionOutput::builder()
+                    .execution_arn("arn:x")
+                    .start_date(aws_smithy_types::DateTime::from_secs(0))
+                    .build()
+                    .expect("complete output")
+            });
+            let sfn = mock_client!(aws_sdk_sfn, RuleMode::MatchAny, &[&rule], |conf| conf.retry_config(RetryConfig::disabled()));
+            // 60 records of ~1.1 KB: 66 KB of input, one execution by input bytes alone; but each
+            // key's path is 3 KB percent-encoded, counted twice for a failure report.
+            let records: Vec<Value> =
+                (0..60).map(|i| remove_with_key(i, &format!("images/{i:04}/{}", "~".repeat(1000)))).collect();
+            let response = handle_stream_event(event(records), &config("10000"), &sfn).await.expect("handled");
+            assert!(response.batch_item_failures.is_empty());
+            assert_eq!(rule.num_calls(), 2, "the byte budget splits the batch in two");
         }
 
         #[tokio::test]

@@ -1,2 +1,263 @@
-//! Being written: see the local_purge benchmark in the report.
-fn main() {}
+//! Side by side against one local endpoint (moto): purge 1000 deleted items end to end, two ways.
+//!
+//! - **purgeflow**: the stream poller, the trigger's packing, purge.asl.json on the engine with
+//!   the real handlers (DeleteObjects up to 1000 keys a request, batched and folded paths).
+//! - **baseline**: what the classic hand-written handlers do, in Rust with the same SDK: for each
+//!   REMOVE record of the same stream batches, one DeleteObject, then one CreateInvalidation per
+//!   path with a fresh CallerReference.
+//!
+//! Both read the table's stream the same way (same poller, same batch size), so the stream
+//! reads are listed apart from the purge calls. The supersede check is off for purgeflow
+//! (the baseline has none); a third row shows purgeflow with it on (one GetItem per record).
+//! Each way runs on fresh resources every round; medians over the rounds are printed.
+//!
+//!     cargo bench -p purgeflow-tests --bench local_purge
+//!     LOCAL_PURGE_RECORDS=200 LOCAL_PURGE_ROUNDS=1 LOCAL_PURGE_VERBOSE=1 cargo bench -p purgeflow-tests --bench local_purge
+//!
+//! (`LOCAL_PURGE_VERBOSE` prints each purgeflow execution with its states' wall times.)
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use purgeflow_cli::local::checkpoints::CheckpointStore;
+use purgeflow_cli::local::output::{OutputMode, Printer};
+use purgeflow_cli::local::runner::RunOptions;
+use purgeflow_cli::local::stream::StreamPoller;
+use purgeflow_cli::local::{Connected, ProvisionOptions, checkpoints_path, connect, run_connected};
+use purgeflow_tests::local_env::{LocalEnv, PARTITION_KEY};
+use serde_json::Value;
+
+/// Stream records per GetRecords, for both ways.
+const BATCH_SIZE: i32 = 1000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Way {
+    Purgeflow,
+    PurgeflowWithSupersedeCheck,
+    Baseline,
+}
+
+impl Way {
+    fn label(self) -> &'static str {
+        match self {
+            Way::Purgeflow => "purgeflow",
+            Way::PurgeflowWithSupersedeCheck => "purgeflow + supersede check",
+            Way::Baseline => "baseline (1 call per record/path)",
+        }
+    }
+
+    fn slug(self) -> &'static str {
+        match self {
+            Way::Purgeflow => "pf",
+            Way::PurgeflowWithSupersedeCheck => "pfc",
+            Way::Baseline => "base",
+        }
+    }
+}
+
+/// One measured purge.
+#[derive(Debug, Clone)]
+struct Measure {
+    wall: Duration,
+    /// Requests other than stream reads, per operation.
+    purge_calls: BTreeMap<String, u64>,
+    stream_calls: u64,
+}
+
+impl Measure {
+    fn purge_total(&self) -> u64 {
+        self.purge_calls.values().sum()
+    }
+}
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn main() {
+    let records = env_number("LOCAL_PURGE_RECORDS", 1000);
+    let rounds = env_number("LOCAL_PURGE_ROUNDS", 3).max(1);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    runtime.block_on(bench(records, rounds));
+}
+
+async fn bench(records: usize, rounds: usize) {
+    let env = LocalEnv::start("local_purge_bench").await;
+    println!("local_purge: {records} deletes, {rounds} round(s) per way, moto at {}", env.endpoint_url);
+    let mut results: BTreeMap<Way, Vec<Measure>> = BTreeMap::new();
+    for round in 0..rounds {
+        for way in [Way::Baseline, Way::Purgeflow, Way::PurgeflowWithSupersedeCheck] {
+            let measure = one_round(&env, way, round, records).await;
+            println!(
+                "  round {} {:<34} {:>9.1} ms  {:>5} purge calls  {:>3} stream reads",
+                round + 1,
+                way.label(),
+                measure.wall.as_secs_f64() * 1000.0,
+                measure.purge_total(),
+                measure.stream_calls
+            );
+            results.entry(way).or_default().push(measure);
+        }
+    }
+    report(&results, records);
+}
+
+/// Provisions fresh resources, uploads and deletes `records` photos, then times the purge.
+async fn one_round(env: &LocalEnv, way: Way, round: usize, records: usize) -> Measure {
+    let name = format!("bench-{}-{round}", way.slug());
+    let check = if way == Way::PurgeflowWithSupersedeCheck { "true" } else { "false" };
+    let config = LocalEnv::config(&[
+        ("PURGE_TABLE_NAME", &name),
+        ("PURGE_BUCKET", &name),
+        ("PURGE_KEY_TEMPLATE", "{image_key}"),
+        ("PURGE_KEY_PREFIX", "images/"),
+        ("PURGE_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:bench-failures"),
+        ("PURGE_CHECK_SUPERSEDED", check),
+        ("PURGE_MAX_RECORDS_PER_EXECUTION", "1000"),
+    ]);
+    let options = ProvisionOptions { partition_key: PARTITION_KEY.into(), queue_name: "bench-failures".into(), object_lock: false };
+    let connected = connect(&env.aws, config, Some(&options)).await.expect("provision");
+    let state_dir = env.state_dir.join(&name);
+    let photos: Vec<(String, String)> =
+        (0..records).map(|n| (format!("p{n:05}"), format!("images/p{n:05}.jpg"))).collect();
+    for (_, key) in &photos {
+        env.put_object(&name, key).await;
+    }
+    env.put_items(&name, &photos).await;
+    // Read past the inserts, so the timed part reads only the deletes.
+    skip_to_end(env, &connected, &state_dir).await;
+    let ids: Vec<String> = photos.iter().map(|(id, _)| id.clone()).collect();
+    env.delete_items(&name, &ids).await;
+
+    env.calls.reset();
+    let started = Instant::now();
+    match way {
+        Way::Baseline => baseline(env, &connected, &state_dir).await,
+        Way::Purgeflow | Way::PurgeflowWithSupersedeCheck => {
+            let summary = run_connected(
+                &env.aws,
+                &connected,
+                &state_dir,
+                BATCH_SIZE,
+                purgeflow_cli::local::pipeline::DEFAULT_CONCURRENCY,
+                &RunOptions { poll_interval: Duration::from_millis(20), ..RunOptions::default() },
+                &Printer::new(if std::env::var_os("LOCAL_PURGE_VERBOSE").is_some() { OutputMode::Human } else { OutputMode::Quiet }),
+            )
+            .await
+            .expect("purgeflow ran");
+            assert_eq!(summary.failed, 0, "{:?}", summary.reports);
+            assert_eq!(summary.removed, records);
+        }
+    }
+    let wall = started.elapsed();
+    let calls = env.calls.snapshot();
+    let left = env.keys(&name).await.len();
+    assert_eq!(left, 0, "{} left {left} objects", way.label());
+    let (stream, purge): (BTreeMap<String, u64>, BTreeMap<String, u64>) =
+        calls.into_iter().partition(|(operation, _)| operation.starts_with("DynamoDB Streams"));
+    Measure { wall, purge_calls: purge, stream_calls: stream.values().sum() }
+}
+
+/// Reads the stream to its end without purging anything, checkpointing as it goes.
+async fn skip_to_end(env: &LocalEnv, connected: &Connected, state_dir: &std::path::Path) {
+    let checkpoints = CheckpointStore::load(&checkpoints_path(state_dir)).expect("checkpoints");
+    let mut poller = StreamPoller::new(env.aws.streams.clone(), &connected.stream_arn, checkpoints, BATCH_SIZE);
+    loop {
+        let started = Instant::now();
+        let batches = poller.poll().await.expect("poll");
+        if std::env::var_os("LOCAL_PURGE_VERBOSE").is_some() {
+            let records: usize = batches.iter().map(|b| b.records.len()).sum();
+            println!("  (setup: one poll of {records} insert records took {:.1} ms)", started.elapsed().as_secs_f64() * 1000.0);
+        }
+        if batches.iter().all(|b| b.records.is_empty()) {
+            return;
+        }
+        for batch in &batches {
+            poller.commit(batch).expect("commit");
+        }
+    }
+}
+
+/// The classic handlers: per REMOVE record, one DeleteObject and one CreateInvalidation per path.
+async fn baseline(env: &LocalEnv, connected: &Connected, state_dir: &std::path::Path) {
+    let bucket = connected.config.bucket().expect("bucket").to_owned();
+    let distribution_id = connected.config.distribution_id().expect("distribution").to_owned();
+    let checkpoints = CheckpointStore::load(&checkpoints_path(state_dir)).expect("checkpoints");
+    let mut poller = StreamPoller::new(env.aws.streams.clone(), &connected.stream_arn, checkpoints, BATCH_SIZE);
+    let mut empty_rounds = 0;
+    while empty_rounds < 2 {
+        let batches = poller.poll().await.expect("poll");
+        if batches.iter().all(|b| b.records.is_empty()) {
+            empty_rounds += 1;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        }
+        empty_rounds = 0;
+        for batch in &batches {
+            for record in &batch.records {
+                if record["eventName"] != "REMOVE" {
+                    continue;
+                }
+                let Some(key) = record["dynamodb"]["OldImage"]["image_key"]["S"].as_str() else { continue };
+                env.aws.s3.delete_object().bucket(&bucket).key(key).send().await.expect("DeleteObject");
+                invalidate_one(env, &distribution_id, &format!("/{key}"), record).await;
+            }
+            poller.commit(batch).expect("commit");
+        }
+    }
+}
+
+async fn invalidate_one(env: &LocalEnv, distribution_id: &str, path: &str, record: &Value) {
+    use aws_sdk_cloudfront::types::{InvalidationBatch, Paths};
+    // Classic handlers make the reference unique with the time: every call is a new invalidation.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let reference = format!("{}-{}", record["eventID"].as_str().unwrap_or("record"), now.as_nanos());
+    env.aws
+        .cloudfront
+        .create_invalidation()
+        .distribution_id(distribution_id)
+        .invalidation_batch(
+            InvalidationBatch::builder()
+                .caller_reference(reference)
+                .paths(Paths::builder().quantity(1).items(path).build().expect("paths"))
+                .build()
+                .expect("an invalidation batch"),
+        )
+        .send()
+        .await
+        .expect("CreateInvalidation");
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len() % 2 == 0 { (values[mid - 1] + values[mid]) / 2.0 } else { values[mid] }
+}
+
+fn report(results: &BTreeMap<Way, Vec<Measure>>, records: usize) {
+    let wall = |way: Way| median(results[&way].iter().map(|m| m.wall.as_secs_f64() * 1000.0).collect());
+    let calls = |way: Way| median(results[&way].iter().map(|m| m.purge_total() as f64).collect());
+    let reads = |way: Way| median(results[&way].iter().map(|m| m.stream_calls as f64).collect());
+    println!("\nmedians over {} round(s), {records} deletes:", results[&Way::Baseline].len());
+    println!("  {:<34} {:>10} {:>12} {:>13}", "way", "wall ms", "purge calls", "stream reads");
+    for way in [Way::Baseline, Way::Purgeflow, Way::PurgeflowWithSupersedeCheck] {
+        println!("  {:<34} {:>10.1} {:>12} {:>13}", way.label(), wall(way), calls(way), reads(way));
+        if let Some(last) = results[&way].last() {
+            let detail: Vec<String> = last.purge_calls.iter().map(|(op, n)| format!("{op}={n}")).collect();
+            println!("  {:<34} {}", "", detail.join(" "));
+        }
+    }
+    for way in [Way::Purgeflow, Way::PurgeflowWithSupersedeCheck] {
+        println!(
+            "  baseline / {}: {:.1}x wall time, {:.0}x purge calls, {:.0}x all calls",
+            way.label(),
+            wall(Way::Baseline) / wall(way),
+            calls(Way::Baseline) / calls(way).max(1.0),
+            (calls(Way::Baseline) + reads(Way::Baseline)) / (calls(way) + reads(way)).max(1.0)
+        );
+    }
+}

@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use purgeflow_asl::validate::validate_definition;
 use purgeflow_tasks::batch_paths::{batch_paths, wildcard_prefixes};
+use purgeflow_tasks::config::MAX_PATHS_PER_EXECUTION;
 use purgeflow_tasks::contract::{BatchPathsInput, ExecutionInput};
 use purgeflow_tasks::error::names::RETRYABLE;
-use purgeflow_tasks::config::MAX_PATHS_PER_EXECUTION;
 use purgeflow_tasks::paths::{
     CLOUDFRONT_MAX_PATHS_PER_BATCH, CLOUDFRONT_MAX_WILDCARD_PATHS, FoldPolicy,
 };
@@ -287,7 +287,9 @@ async fn the_worst_case_retry_budget_fits_in_expresss_five_minutes_with_margin()
         .and_then(|c| usize::try_from(c).ok())
         .expect("InvalidateCache has a MaxConcurrency");
     let waves = batches.div_ceil(concurrency);
-    println!("at most {batches} invalidation batches at MaxConcurrency {concurrency}: {waves} wave(s)");
+    println!(
+        "at most {batches} invalidation batches at MaxConcurrency {concurrency}: {waves} wave(s)"
+    );
     assert_eq!(
         waves, 1,
         "every batch of an execution must be in flight at once, or the budget doubles"

@@ -319,9 +319,11 @@ fn aws_keys(input: &Value, shape: LargestShape) -> Vec<String> {
                 "{}.jpeg",
                 record["oldImage"]["photo_id"]["S"].as_str()?
             )),
-            LargestShape::MostBytes | LargestShape::MostPaths | LargestShape::MostInputBytes => record["oldImage"]["image_key"]["S"]
-                .as_str()
-                .map(str::to_owned),
+            LargestShape::MostBytes | LargestShape::MostPaths | LargestShape::MostInputBytes => {
+                record["oldImage"]["image_key"]["S"]
+                    .as_str()
+                    .map(str::to_owned)
+            }
         })
         .collect()
 }

@@ -187,3 +187,40 @@ pub async fn run(args: Args) -> anyhow::Result<RunSummary> {
     };
     run_connected(&aws, &connected, &args.state_dir, args.batch_size, args.concurrency, &options, &printer).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Config {
+        Config::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned()))
+            .expect("a valid configuration")
+    }
+
+    async fn unreachable_endpoint() -> AwsClients {
+        // Port 1 on loopback: nothing listens, the connection is refused at once.
+        AwsClients::new(&aws::sdk_config(Some("http://127.0.0.1:1")).await)
+    }
+
+    #[tokio::test]
+    async fn a_broken_endpoint_is_named_with_what_to_check() {
+        let aws = unreachable_endpoint().await;
+        let error = connect(&aws, config(&[("PURGE_TABLE_NAME", "photos")]), None)
+            .await
+            .expect_err("nothing listens there");
+        let message = format!("{error:#}");
+        assert!(message.contains("cannot describe table photos at http://127.0.0.1:1"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn a_missing_table_name_is_named_before_any_call() {
+        let aws = unreachable_endpoint().await;
+        let error = connect(&aws, config(&[]), None).await.expect_err("no table");
+        assert!(format!("{error:#}").contains("PURGE_TABLE_NAME"), "{error:#}");
+    }
+
+    #[test]
+    fn checkpoints_live_in_the_state_directory() {
+        assert_eq!(checkpoints_path(Path::new(".local")), Path::new(".local/checkpoints.json"));
+    }
+}

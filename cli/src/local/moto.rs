@@ -133,6 +133,9 @@ pub struct MotoServer {
     stdin: Option<ChildStdin>,
     port: u16,
     log: PathBuf,
+    /// Once moto answered, its log is of no further use and is removed with it; a start-up
+    /// failure keeps the log for the error message to point at.
+    ready: bool,
 }
 
 impl MotoServer {
@@ -159,7 +162,7 @@ impl MotoServer {
             .stderr(log_file)
             .spawn()
             .with_context(|| format!("cannot start moto from {}", venv.display()))?;
-        let mut server = MotoServer { stdin: None, child, port, log };
+        let mut server = MotoServer { stdin: None, child, port, log, ready: false };
         server.stdin = server.child.stdin.take();
         server.wait_ready()?;
         Ok(server)
@@ -186,6 +189,7 @@ impl MotoServer {
                 );
             }
             if answers_http(self.port) {
+                self.ready = true;
                 return Ok(());
             }
             if Instant::now() > deadline {
@@ -211,6 +215,9 @@ impl Drop for MotoServer {
             }
         }
         let _ = self.child.wait();
+        if self.ready {
+            let _ = std::fs::remove_file(&self.log);
+        }
     }
 }
 
