@@ -6,7 +6,7 @@
 #   4. cdk synth, with cdk-nag's AwsSolutions checks (bin/app.ts): any unacknowledged finding fails
 #   5. cfn-lint on the synthesized template (cdk/.venv, pinned; ignores in cdk/.cfnlintrc.yaml)
 #   6. asl-validator --json-path on statemachine/purge.asl.json
-# Every step runs even when an earlier one failed; the last line is "cdk checks: N passed, N failed"
+# Every step runs even when an earlier one failed; the last line is "cdk: N passed, N failed"
 # and the exit status is non-zero when anything failed.
 set -uo pipefail
 
@@ -110,5 +110,5 @@ run "asl-validator --json-path" asl_validator
 if ((failed > 0)); then
   printf 'failed: %s\n' "${failures[@]}"
 fi
-echo "cdk checks: $passed passed, $failed failed"
+echo "cdk: $passed passed, $failed failed"
 ((failed == 0))

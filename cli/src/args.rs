@@ -27,6 +27,16 @@ pub(crate) enum Command {
         /// The definition file (ASL JSON).
         definition: PathBuf,
     },
+    /// Run the purge pipeline on this machine: poll the table's stream and run purge.asl.json
+    /// on the engine with the real task handlers, against AWS_ENDPOINT_URL (or AWS). Reads the
+    /// PURGE_* variables.
+    Local(purgeflow_cli::local::Args),
+    /// The whole story on one machine: start moto (installing it if missing), provision,
+    /// upload photos, delete some, run the pipeline, show the outcome, replay, stop moto.
+    Demo(purgeflow_cli::demo::Args),
+    /// Start new executions from failure reports' replayInput: report files or the failure
+    /// queue; locally on the engine, or on AWS with --state-machine-arn.
+    Replay(purgeflow_cli::replay::Args),
     /// Commands about the ASL engine itself.
     Asl {
         #[command(subcommand)]

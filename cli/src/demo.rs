@@ -97,18 +97,29 @@ fn demo_config(distribution_id: Option<&str>) -> anyhow::Result<Config> {
     .into_iter()
     .chain(distribution_id.map(|id| ("PURGE_DISTRIBUTION_ID", id)))
     .collect();
-    Ok(Config::from_lookup(|name| vars.get(name).map(|v| (*v).to_owned()))?)
+    Ok(Config::from_lookup(|name| {
+        vars.get(name).map(|v| (*v).to_owned())
+    })?)
 }
 
 /// `purgeflow demo`.
 pub async fn run(args: Args) -> anyhow::Result<DemoOutcome> {
     let started = Instant::now();
     println!("== 1. Starting the local AWS endpoint (moto)");
-    let moto = tokio::task::spawn_blocking(MotoServer::start).await.context("the moto start-up thread failed")??;
-    println!("   moto listening on {} (PID {})", moto.endpoint_url(), moto.pid());
+    let moto = tokio::task::spawn_blocking(MotoServer::start)
+        .await
+        .context("the moto start-up thread failed")??;
+    println!(
+        "   moto listening on {} (PID {})",
+        moto.endpoint_url(),
+        moto.pid()
+    );
     let outcome = run_against(&moto.endpoint_url(), &args).await;
     drop(moto);
-    println!("\n== 6. moto stopped. Demo took {:.1} s.", started.elapsed().as_secs_f64());
+    println!(
+        "\n== 6. moto stopped. Demo took {:.1} s.",
+        started.elapsed().as_secs_f64()
+    );
     outcome
 }
 
@@ -118,7 +129,11 @@ pub async fn run_against(endpoint_url: &str, args: &Args) -> anyhow::Result<Demo
     let aws = AwsClients::new(&sdk);
 
     println!("\n== 2. Provisioning and uploading {} photos", args.photos);
-    let options = ProvisionOptions { partition_key: PARTITION_KEY.into(), queue_name: QUEUE.into(), object_lock: true };
+    let options = ProvisionOptions {
+        partition_key: PARTITION_KEY.into(),
+        queue_name: QUEUE.into(),
+        object_lock: true,
+    };
     let connected = connect(&aws, demo_config(None)?, Some(&options)).await?;
     let provisioned = connected.provisioned.clone().context("provisioning ran")?;
     println!(
@@ -135,11 +150,18 @@ pub async fn run_against(endpoint_url: &str, args: &Args) -> anyhow::Result<Demo
         .put_object_legal_hold()
         .bucket(BUCKET)
         .key(&held)
-        .legal_hold(ObjectLockLegalHold::builder().status(ObjectLockLegalHoldStatus::On).build())
+        .legal_hold(
+            ObjectLockLegalHold::builder()
+                .status(ObjectLockLegalHoldStatus::On)
+                .build(),
+        )
         .send()
         .await
         .with_context(|| format!("cannot put a legal hold on {held}"))?;
-    println!("   {} photos under {KEY_PREFIX}, plus {PRIVATE_KEY}; legal hold on {held}", args.photos);
+    println!(
+        "   {} photos under {KEY_PREFIX}, plus {PRIVATE_KEY}; legal hold on {held}",
+        args.photos
+    );
 
     let deleted_photos: Vec<u32> = (1..=args.photos / 2).collect();
     let recreated = 4;
@@ -174,7 +196,12 @@ pub async fn run_against(endpoint_url: &str, args: &Args) -> anyhow::Result<Demo
     let objects = object_fates(&aws, args.photos, &deleted_photos, recreated, &reports).await?;
     println!("   Objects:");
     for fate in &objects {
-        println!("     {} {:<32} {}", if fate.present { "KEPT" } else { "GONE" }, fate.key, fate.why);
+        println!(
+            "     {} {:<32} {}",
+            if fate.present { "KEPT" } else { "GONE" },
+            fate.key,
+            fate.why
+        );
     }
     let invalidations = invalidations(&aws, &provisioned.distribution_id).await?;
     println!("   Invalidations on {}:", provisioned.distribution_id);
@@ -187,14 +214,21 @@ pub async fn run_against(endpoint_url: &str, args: &Args) -> anyhow::Result<Demo
     }
     let replay_file = args.state_dir.join("failure-reports.json");
     write_reports(&replay_file, &reports)?;
-    println!("   Replay file: {} (purgeflow replay {0} --dry-run)", replay_file.display());
+    println!(
+        "   Replay file: {} (purgeflow replay {0} --dry-run)",
+        replay_file.display()
+    );
 
     println!("\n   Releasing the legal hold on {held} and replaying the file:");
     aws.s3
         .put_object_legal_hold()
         .bucket(BUCKET)
         .key(&held)
-        .legal_hold(ObjectLockLegalHold::builder().status(ObjectLockLegalHoldStatus::Off).build())
+        .legal_hold(
+            ObjectLockLegalHold::builder()
+                .status(ObjectLockLegalHoldStatus::Off)
+                .build(),
+        )
         .send()
         .await
         .with_context(|| format!("cannot release the legal hold on {held}"))?;
@@ -203,12 +237,26 @@ pub async fn run_against(endpoint_url: &str, args: &Args) -> anyhow::Result<Demo
     let summary = replay(&collected, &Target::Local(&pipeline)).await?;
     println!("   {}", summary.line());
     let remaining_after_replay = present_keys(&aws).await?;
-    println!("   Objects left in the bucket: {}", remaining_after_replay.join(", "));
-    Ok(DemoOutcome { run, objects, invalidations, reports, replay_file, remaining_after_replay })
+    println!(
+        "   Objects left in the bucket: {}",
+        remaining_after_replay.join(", ")
+    );
+    Ok(DemoOutcome {
+        run,
+        objects,
+        invalidations,
+        reports,
+        replay_file,
+        remaining_after_replay,
+    })
 }
 
 fn replay_pipeline(aws: &AwsClients, connected: &Connected) -> anyhow::Result<Pipeline> {
-    Pipeline::new(purge_machine()?, aws.task_clients(connected.config.check_superseded), connected.config.clone())
+    Pipeline::new(
+        purge_machine()?,
+        aws.task_clients(connected.config.check_superseded),
+        connected.config.clone(),
+    )
 }
 
 async fn put_photo(aws: &AwsClients, id: &str, key: &str) -> anyhow::Result<()> {
@@ -217,7 +265,9 @@ async fn put_photo(aws: &AwsClients, id: &str, key: &str) -> anyhow::Result<()> 
         .bucket(BUCKET)
         .key(key)
         .content_type("image/jpeg")
-        .body(ByteStream::from(format!("pretend JPEG bytes of {id}").into_bytes()))
+        .body(ByteStream::from(
+            format!("pretend JPEG bytes of {id}").into_bytes(),
+        ))
         .send()
         .await
         .with_context(|| format!("cannot upload {key}"))?;
@@ -270,7 +320,13 @@ async fn drain_reports(aws: &AwsClients, queue_url: &str) -> anyhow::Result<Vec<
                 reports.push(serde_json::from_str(body).context("a failure report is not JSON")?);
             }
             if let Some(receipt) = &message.receipt_handle {
-                aws.sqs.delete_message().queue_url(queue_url).receipt_handle(receipt).send().await.context("cannot delete a report")?;
+                aws.sqs
+                    .delete_message()
+                    .queue_url(queue_url)
+                    .receipt_handle(receipt)
+                    .send()
+                    .await
+                    .context("cannot delete a report")?;
             }
         }
     }
@@ -279,10 +335,19 @@ async fn drain_reports(aws: &AwsClients, queue_url: &str) -> anyhow::Result<Vec<
 /// Keys of the objects currently in the bucket.
 async fn present_keys(aws: &AwsClients) -> anyhow::Result<Vec<String>> {
     let mut keys = Vec::new();
-    let mut pages = aws.s3.list_objects_v2().bucket(BUCKET).into_paginator().send();
+    let mut pages = aws
+        .s3
+        .list_objects_v2()
+        .bucket(BUCKET)
+        .into_paginator()
+        .send();
     while let Some(page) = pages.next().await {
         let page = page.context("cannot list the bucket")?;
-        keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
+        keys.extend(
+            page.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_owned)),
+        );
     }
     Ok(keys)
 }
@@ -297,9 +362,18 @@ async fn object_fates(
 ) -> anyhow::Result<Vec<ObjectFate>> {
     let present = present_keys(aws).await?;
     let delete_failure = |key: &str| {
-        reports.iter().flat_map(|r| r["deleteFailures"].as_array().cloned().unwrap_or_default()).find_map(|f| {
-            (f["target"]["key"] == key).then(|| format!("{} {}", f["code"].as_str().unwrap_or("?"), f["message"].as_str().unwrap_or("")))
-        })
+        reports
+            .iter()
+            .flat_map(|r| r["deleteFailures"].as_array().cloned().unwrap_or_default())
+            .find_map(|f| {
+                (f["target"]["key"] == key).then(|| {
+                    format!(
+                        "{} {}",
+                        f["code"].as_str().unwrap_or("?"),
+                        f["message"].as_str().unwrap_or("")
+                    )
+                })
+            })
     };
     let mut fates = Vec::new();
     for n in 1..=photos {
@@ -308,7 +382,8 @@ async fn object_fates(
         let why = if !deleted.contains(&n) {
             "item still in the table: nothing to purge".to_owned()
         } else if n == recreated {
-            "item re-created right after its delete: the record was superseded, the object kept".to_owned()
+            "item re-created right after its delete: the record was superseded, the object kept"
+                .to_owned()
         } else if let Some(failure) = delete_failure(&key) {
             format!("delete failed ({failure}): reported, replayable")
         } else if is_present {
@@ -316,12 +391,25 @@ async fn object_fates(
         } else {
             "item deleted: object purged, paths invalidated".to_owned()
         };
-        fates.push(ObjectFate { key, present: is_present, why });
+        fates.push(ObjectFate {
+            key,
+            present: is_present,
+            why,
+        });
     }
     let rejection = |id: &str| {
-        reports.iter().flat_map(|r| r["rejections"].as_array().cloned().unwrap_or_default()).find_map(|r| {
-            (r["keys"][PARTITION_KEY]["S"] == id).then(|| format!("{}: {}", r["reason"].as_str().unwrap_or("?"), r["detail"].as_str().unwrap_or("")))
-        })
+        reports
+            .iter()
+            .flat_map(|r| r["rejections"].as_array().cloned().unwrap_or_default())
+            .find_map(|r| {
+                (r["keys"][PARTITION_KEY]["S"] == id).then(|| {
+                    format!(
+                        "{}: {}",
+                        r["reason"].as_str().unwrap_or("?"),
+                        r["detail"].as_str().unwrap_or("")
+                    )
+                })
+            })
     };
     fates.push(ObjectFate {
         key: PRIVATE_KEY.to_owned(),
@@ -335,7 +423,10 @@ async fn object_fates(
     Ok(fates)
 }
 
-async fn invalidations(aws: &AwsClients, distribution_id: &str) -> anyhow::Result<BTreeMap<String, Vec<String>>> {
+async fn invalidations(
+    aws: &AwsClients,
+    distribution_id: &str,
+) -> anyhow::Result<BTreeMap<String, Vec<String>>> {
     let listed = aws
         .cloudfront
         .list_invalidations()
@@ -344,7 +435,11 @@ async fn invalidations(aws: &AwsClients, distribution_id: &str) -> anyhow::Resul
         .await
         .context("cannot list invalidations")?;
     let mut found = BTreeMap::new();
-    for summary in listed.invalidation_list().map(|l| l.items()).unwrap_or_default() {
+    for summary in listed
+        .invalidation_list()
+        .map(|l| l.items())
+        .unwrap_or_default()
+    {
         let invalidation = aws
             .cloudfront
             .get_invalidation()
@@ -373,7 +468,11 @@ fn describe_report(report: &Value) {
         count("rejections"),
         count("deleteFailures"),
         count("failedInvalidations"),
-        if report["replayInput"].is_object() { "yes" } else { "none (a replay would reject them again)" }
+        if report["replayInput"].is_object() {
+            "yes"
+        } else {
+            "none (a replay would reject them again)"
+        }
     );
     for rejection in report["rejections"].as_array().into_iter().flatten() {
         println!(

@@ -3,6 +3,6 @@
 //! `replay` (failure reports, run again). A library so the workspace integration tests and the
 //! side-by-side benchmark drive exactly the code the command runs.
 
+pub mod demo;
 pub mod local;
 pub mod replay;
-pub mod demo;

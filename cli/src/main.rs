@@ -27,12 +27,31 @@ pub(crate) enum Verdict {
     NotOk,
 }
 
+/// Runs an async command (`local`, `demo`, `replay`: SDK calls) to completion.
+fn block_on<T>(command: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?
+        .block_on(command)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Validate(args) => validate::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Graph { definition } => graph::run(&definition).map(|()| Verdict::Ok),
+        // The pipeline ran: exit 0 even when executions reported failures (they are on the topic).
+        Command::Local(args) => block_on(purgeflow_cli::local::run(args)).map(|_| Verdict::Ok),
+        Command::Demo(args) => block_on(purgeflow_cli::demo::run(args)).map(|_| Verdict::Ok),
+        Command::Replay(args) => block_on(purgeflow_cli::replay::run(args)).map(|summary| {
+            if summary.succeeded() == summary.outcomes.len() {
+                Verdict::Ok
+            } else {
+                Verdict::NotOk
+            }
+        }),
         Command::Asl {
             command: AslCommand::Test(args),
         } => asl_test::run(&args),

@@ -33,7 +33,7 @@ pub struct Args {
     #[arg(value_name = "FILE", required_unless_present = "queue_url")]
     pub files: Vec<PathBuf>,
     /// Drain failure reports from this SQS queue (subscribed to the failure topic). Messages
-    /// are deleted once their replay ran (never in a dry run).
+    /// are deleted once their replay ran; a dry run leaves them on the queue.
     #[arg(long, value_name = "URL")]
     pub queue_url: Option<String>,
     /// List what would run; start nothing.
@@ -60,15 +60,27 @@ pub struct ReplayInput {
 impl ReplayInput {
     fn new(source: String, input: Value) -> Self {
         let name = replay_name(&input);
-        ReplayInput { source, name, input }
+        ReplayInput {
+            source,
+            name,
+            input,
+        }
     }
 
     /// `2 target(s), 1 invalidation batch(es), 0 record(s)`.
     pub fn describe(&self) -> String {
-        let len = |field: &str| self.input.get(field).and_then(Value::as_array).map_or(0, Vec::len);
+        let len = |field: &str| {
+            self.input
+                .get(field)
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len)
+        };
         format!(
             "batch {}: {} record(s), {} target(s), {} invalidation batch(es)",
-            self.input.get("batchId").and_then(Value::as_str).unwrap_or("?"),
+            self.input
+                .get("batchId")
+                .and_then(Value::as_str)
+                .unwrap_or("?"),
             len("records"),
             len("targets"),
             len("batches")
@@ -136,17 +148,31 @@ fn replay_inputs(source: String, document: &Value) -> Vec<(String, Result<Value,
             .flat_map(|(i, item)| replay_inputs(format!("{source}#{}", i + 1), item))
             .collect(),
         // An SNS notification (a queue without raw delivery, or an email/HTTP copy).
-        Value::Object(fields) if fields.get("Type").and_then(Value::as_str) == Some("Notification") => {
-            match fields.get("Message").and_then(Value::as_str).map(serde_json::from_str::<Value>) {
+        Value::Object(fields)
+            if fields.get("Type").and_then(Value::as_str) == Some("Notification") =>
+        {
+            match fields
+                .get("Message")
+                .and_then(Value::as_str)
+                .map(serde_json::from_str::<Value>)
+            {
                 Some(Ok(message)) => replay_inputs(source, &message),
-                _ => vec![(source, Err("an SNS notification whose Message is not a JSON failure report".into()))],
+                _ => vec![(
+                    source,
+                    Err("an SNS notification whose Message is not a JSON failure report".into()),
+                )],
             }
         }
-        Value::Object(fields) if fields.contains_key("reportVersion") || fields.contains_key("replayInput") => {
+        Value::Object(fields)
+            if fields.contains_key("reportVersion") || fields.contains_key("replayInput") =>
+        {
             match fields.get("replayInput") {
                 Some(input @ Value::Object(_)) => vec![(source, Ok(input.clone()))],
                 _ => {
-                    let rejected = fields.get("rejections").and_then(Value::as_array).map_or(0, Vec::len);
+                    let rejected = fields
+                        .get("rejections")
+                        .and_then(Value::as_array)
+                        .map_or(0, Vec::len);
                     vec![(
                         source,
                         Err(format!(
@@ -156,8 +182,13 @@ fn replay_inputs(source: String, document: &Value) -> Vec<(String, Result<Value,
                 }
             }
         }
-        Value::Object(fields) if fields.contains_key("batchId") => vec![(source, Ok(document.clone()))],
-        _ => vec![(source, Err("neither a failure report nor an execution input".into()))],
+        Value::Object(fields) if fields.contains_key("batchId") => {
+            vec![(source, Ok(document.clone()))]
+        }
+        _ => vec![(
+            source,
+            Err("neither a failure report nor an execution input".into()),
+        )],
     }
 }
 
@@ -172,12 +203,16 @@ pub fn collect_files(files: &[PathBuf]) -> anyhow::Result<Collected> {
 
 /// One JSON document, or JSON lines (one report per line).
 fn read_document(file: &Path) -> anyhow::Result<Value> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     match serde_json::from_str(&text) {
         Ok(value) => Ok(value),
         Err(whole) => {
-            let lines: Result<Vec<Value>, _> =
-                text.lines().filter(|l| !l.trim().is_empty()).map(serde_json::from_str).collect();
+            let lines: Result<Vec<Value>, _> = text
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(serde_json::from_str)
+                .collect();
             match lines {
                 Ok(values) if !values.is_empty() => Ok(Value::Array(values)),
                 _ => bail!("{} is neither JSON nor JSON lines: {whole}", file.display()),
@@ -187,7 +222,10 @@ fn read_document(file: &Path) -> anyhow::Result<Value> {
 }
 
 /// Receives every message on the queue (they stay invisible while the replay runs).
-pub async fn collect_queue(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> anyhow::Result<Collected> {
+pub async fn collect_queue(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+) -> anyhow::Result<Collected> {
     let mut collected = Collected::default();
     let mut seen = BTreeSet::new();
     loop {
@@ -222,7 +260,10 @@ pub async fn collect_queue(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> anyhow
                     names
                 }
                 Err(error) => {
-                    collected.not_replayable.push(NotReplayable { source, why: format!("body is not JSON: {error}") });
+                    collected.not_replayable.push(NotReplayable {
+                        source,
+                        why: format!("body is not JSON: {error}"),
+                    });
                     Vec::new()
                 }
             };
@@ -238,7 +279,10 @@ pub async fn collect_queue(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> anyhow
 #[derive(Debug)]
 pub enum Target<'a> {
     Local(&'a Pipeline),
-    Aws { sfn: &'a aws_sdk_sfn::Client, state_machine_arn: &'a str },
+    Aws {
+        sfn: &'a aws_sdk_sfn::Client,
+        state_machine_arn: &'a str,
+    },
 }
 
 /// One replay's result.
@@ -263,7 +307,10 @@ pub struct ReplaySummary {
 
 impl ReplaySummary {
     pub fn succeeded(&self) -> usize {
-        self.outcomes.iter().filter(|o| o.status == "SUCCEEDED" || o.status == "STARTED").count()
+        self.outcomes
+            .iter()
+            .filter(|o| o.status == "SUCCEEDED" || o.status == "STARTED")
+            .count()
     }
 
     pub fn line(&self) -> String {
@@ -301,18 +348,32 @@ pub async fn replay(collected: &Collected, target: &Target<'_>) -> anyhow::Resul
                 // What the replay carries: records to validate again, targets to delete again.
                 let items = ["records", "targets"]
                     .iter()
-                    .map(|field| item.input.get(*field).and_then(Value::as_array).map_or(0, Vec::len))
+                    .map(|field| {
+                        item.input
+                            .get(*field)
+                            .and_then(Value::as_array)
+                            .map_or(0, Vec::len)
+                    })
                     .sum();
-                let report = pipeline.execute(&item.name, item.input.clone(), items).await;
+                let report = pipeline
+                    .execute(&item.name, item.input.clone(), items)
+                    .await;
                 progress.suspend(|| println!("{}", human_line(&report)));
                 ReplayOutcome {
                     name: item.name.clone(),
                     source: item.source.clone(),
                     status: report.status.clone(),
-                    detail: report.cause.clone().or_else(|| report.output.as_ref().map(Value::to_string)).unwrap_or_default(),
+                    detail: report
+                        .cause
+                        .clone()
+                        .or_else(|| report.output.as_ref().map(Value::to_string))
+                        .unwrap_or_default(),
                 }
             }
-            Target::Aws { sfn, state_machine_arn } => start_on_aws(sfn, state_machine_arn, item).await?,
+            Target::Aws {
+                sfn,
+                state_machine_arn,
+            } => start_on_aws(sfn, state_machine_arn, item).await?,
         };
         summary.outcomes.push(outcome);
         progress.inc(1);
@@ -321,7 +382,11 @@ pub async fn replay(collected: &Collected, target: &Target<'_>) -> anyhow::Resul
     Ok(summary)
 }
 
-async fn start_on_aws(sfn: &aws_sdk_sfn::Client, state_machine_arn: &str, item: &ReplayInput) -> anyhow::Result<ReplayOutcome> {
+async fn start_on_aws(
+    sfn: &aws_sdk_sfn::Client,
+    state_machine_arn: &str,
+    item: &ReplayInput,
+) -> anyhow::Result<ReplayOutcome> {
     let started = sfn
         .start_execution()
         .state_machine_arn(state_machine_arn)
@@ -331,23 +396,62 @@ async fn start_on_aws(sfn: &aws_sdk_sfn::Client, state_machine_arn: &str, item: 
         .await;
     let (status, detail) = match started {
         Ok(output) => ("STARTED".to_owned(), output.execution_arn),
-        Err(error) if error.as_service_error().is_some_and(|e| e.is_execution_already_exists()) => {
-            ("STARTED".to_owned(), "already started with this input before".to_owned())
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_execution_already_exists()) =>
+        {
+            (
+                "STARTED".to_owned(),
+                "already started with this input before".to_owned(),
+            )
         }
         Err(error) => {
-            return Err(anyhow::Error::new(error).context(format!("StartExecution failed for {}", item.name)));
+            return Err(anyhow::Error::new(error)
+                .context(format!("StartExecution failed for {}", item.name)));
         }
     };
-    Ok(ReplayOutcome { name: item.name.clone(), source: item.source.clone(), status, detail })
+    Ok(ReplayOutcome {
+        name: item.name.clone(),
+        source: item.source.clone(),
+        status,
+        detail,
+    })
+}
+
+/// Makes every received message visible again at once: a dry run consumes nothing.
+async fn release_all(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    collected: &Collected,
+) -> anyhow::Result<()> {
+    for (receipt, _) in &collected.receipts {
+        sqs.change_message_visibility()
+            .queue_url(queue_url)
+            .receipt_handle(receipt)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .with_context(|| format!("cannot release a message back to {queue_url}"))?;
+    }
+    Ok(())
 }
 
 /// Deletes the queue messages whose replays succeeded (or that held nothing to replay).
-async fn delete_replayed(sqs: &aws_sdk_sqs::Client, queue_url: &str, collected: &Collected, summary: &ReplaySummary) -> anyhow::Result<usize> {
+async fn delete_replayed(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    collected: &Collected,
+    summary: &ReplaySummary,
+) -> anyhow::Result<usize> {
     let mut deleted = 0;
     for (receipt, names) in &collected.receipts {
         // A message with nothing to replay (rejections only) is done too.
         let done = names.iter().all(|name| {
-            summary.outcomes.iter().any(|o| &o.name == name && (o.status == "SUCCEEDED" || o.status == "STARTED"))
+            summary
+                .outcomes
+                .iter()
+                .any(|o| &o.name == name && (o.status == "SUCCEEDED" || o.status == "STARTED"))
         });
         if done {
             sqs.delete_message()
@@ -385,17 +489,45 @@ pub async fn run(args: Args) -> anyhow::Result<ReplaySummary> {
     }
     if args.dry_run {
         for item in &collected.inputs {
-            println!("would start {}  ({})  from {}", item.name, item.describe(), item.source);
+            println!(
+                "would start {}  ({})  from {}",
+                item.name,
+                item.describe(),
+                item.source
+            );
         }
-        let summary = ReplaySummary { not_replayable: collected.not_replayable.len(), duplicates: collected.duplicates, ..ReplaySummary::default() };
-        println!("dry run: {} execution(s) would start; nothing was started", collected.inputs.len());
+        let summary = ReplaySummary {
+            not_replayable: collected.not_replayable.len(),
+            duplicates: collected.duplicates,
+            ..ReplaySummary::default()
+        };
+        if let Some(queue_url) = &args.queue_url {
+            release_all(&aws.sqs, queue_url, &collected).await?;
+        }
+        println!(
+            "dry run: {} execution(s) would start; nothing was started",
+            collected.inputs.len()
+        );
         return Ok(summary);
     }
     let summary = match &args.state_machine_arn {
-        Some(arn) => replay(&collected, &Target::Aws { sfn: &aws.sfn, state_machine_arn: arn }).await?,
+        Some(arn) => {
+            replay(
+                &collected,
+                &Target::Aws {
+                    sfn: &aws.sfn,
+                    state_machine_arn: arn,
+                },
+            )
+            .await?
+        }
         None => {
             let config = Config::from_env().context("the PURGE_* configuration is invalid")?;
-            let pipeline = Pipeline::new(purge_machine()?, aws.task_clients(config.check_superseded), config)?;
+            let pipeline = Pipeline::new(
+                purge_machine()?,
+                aws.task_clients(config.check_superseded),
+                config,
+            )?;
             replay(&collected, &Target::Local(&pipeline)).await?
         }
     };
@@ -433,17 +565,34 @@ mod tests {
     #[test]
     fn reports_arrays_notifications_and_bare_inputs_are_read() {
         let mut collected = Collected::default();
-        collected.add("a.json".into(), &json!([report(Some(input())), report(None)]));
-        let notification = json!({"Type": "Notification", "Message": report(Some(input())).to_string()});
+        collected.add(
+            "a.json".into(),
+            &json!([report(Some(input())), report(None)]),
+        );
+        let notification =
+            json!({"Type": "Notification", "Message": report(Some(input())).to_string()});
         collected.add("b.json".into(), &notification);
         collected.add("c.json".into(), &input());
         collected.add("d.json".into(), &json!({"hello": 1}));
-        assert_eq!(collected.inputs.len(), 1, "one distinct input: {:?}", collected.inputs);
+        assert_eq!(
+            collected.inputs.len(),
+            1,
+            "one distinct input: {:?}",
+            collected.inputs
+        );
         assert_eq!(collected.inputs[0].source, "a.json#1");
         assert_eq!(collected.duplicates, 2);
-        let sources: Vec<&str> = collected.not_replayable.iter().map(|n| n.source.as_str()).collect();
+        let sources: Vec<&str> = collected
+            .not_replayable
+            .iter()
+            .map(|n| n.source.as_str())
+            .collect();
         assert_eq!(sources, ["a.json#2", "d.json"]);
-        assert!(collected.not_replayable[0].why.contains("1 rejected"), "{:?}", collected.not_replayable[0]);
+        assert!(
+            collected.not_replayable[0].why.contains("1 rejected"),
+            "{:?}",
+            collected.not_replayable[0]
+        );
     }
 
     #[test]
@@ -452,7 +601,10 @@ mod tests {
         assert_eq!(name, replay_name(&input()));
         assert!(name.len() <= 80);
         assert!(name.starts_with("replay-b-1-"));
-        assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert!(
+            name.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        );
         let mut other = input();
         other["targets"] = json!([]);
         assert_ne!(replay_name(&other), name);
@@ -463,7 +615,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("purgeflow-replay-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
         let file = dir.join("reports.jsonl");
-        std::fs::write(&file, format!("{}\n{}\n", report(Some(input())), report(None))).expect("write");
+        std::fs::write(
+            &file,
+            format!("{}\n{}\n", report(Some(input())), report(None)),
+        )
+        .expect("write");
         let collected = collect_files(&[file]).expect("read");
         assert_eq!(collected.inputs.len(), 1);
         assert_eq!(collected.not_replayable.len(), 1);

@@ -62,6 +62,8 @@ pub enum MachineType {
 pub enum ExecutionStatus {
     Succeeded,
     Failed,
+    /// AWS spells it `TIMED_OUT`.
+    #[serde(rename = "TIMED_OUT")]
     TimedOut,
     Aborted,
 }

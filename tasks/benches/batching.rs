@@ -30,8 +30,15 @@ fn targets(directories: usize) -> Vec<PurgeTarget> {
 
 fn bench(c: &mut Criterion) {
     let policy = FoldPolicy::default();
-    for (name, directories) in [("batch_10k_paths_spread", 5_000), ("batch_10k_paths_crowded", 20)] {
-        let input = BatchPathsInput { batch_id: "bench-batch".to_owned(), deleted: targets(directories), batches: vec![] };
+    for (name, directories) in [
+        ("batch_10k_paths_spread", 5_000),
+        ("batch_10k_paths_crowded", 20),
+    ] {
+        let input = BatchPathsInput {
+            batch_id: "bench-batch".to_owned(),
+            deleted: targets(directories),
+            batches: vec![],
+        };
         c.bench_function(name, |b| {
             b.iter_batched(
                 || input.clone(),

@@ -32,10 +32,17 @@ fn photo_config() -> Config {
         ("PURGE_KEY_TEMPLATE", "{photo_id}.{type|subtype}"),
         ("PURGE_KEY_PREFIX", "p-"),
         ("PURGE_PATH_TEMPLATES", "/{key},/thumbs/{key}"),
-        ("PURGE_STATE_MACHINE_ARN", "arn:aws:states:eu-west-1:123456789012:stateMachine:purge"),
+        (
+            "PURGE_STATE_MACHINE_ARN",
+            "arn:aws:states:eu-west-1:123456789012:stateMachine:purge",
+        ),
     ];
-    Config::from_lookup(|name| vars.iter().find(|(var, _)| *var == name).map(|(_, value)| (*value).to_owned()))
-        .expect("the bench configuration is valid")
+    Config::from_lookup(|name| {
+        vars.iter()
+            .find(|(var, _)| *var == name)
+            .map(|(_, value)| (*value).to_owned())
+    })
+    .expect("the bench configuration is valid")
 }
 
 /// A realistic photo-table record (~600 bytes, like `events/stream/photo-remove.json`, so the
@@ -68,7 +75,8 @@ fn record(i: usize) -> Value {
         "eventSourceARN": "arn:aws:dynamodb:eu-west-1:123456789012:table/photos/stream/2026-11-01T09:30:12.345"
     });
     if i.is_multiple_of(50) {
-        record["userIdentity"] = json!({"type": "Service", "principalId": "dynamodb.amazonaws.com"});
+        record["userIdentity"] =
+            json!({"type": "Service", "principalId": "dynamodb.amazonaws.com"});
     }
     record
 }
@@ -84,7 +92,11 @@ fn bench_trigger(c: &mut Criterion) {
     let event_json = json!({ "Records": records }).to_string();
     drop(records);
     let config = photo_config();
-    let projection = Projection::for_template(config.key_template().expect("the bench sets a key template"));
+    let projection = Projection::for_template(
+        config
+            .key_template()
+            .expect("the bench sets a key template"),
+    );
     let max_records = PackLimits::from_config(&config).limits.max_records;
 
     // One measured run for the peak and a sanity check of the result.
@@ -92,9 +104,18 @@ fn bench_trigger(c: &mut Criterion) {
     let result = transform(&event_json, &config, &projection);
     let peak = GLOBAL.get_peak_memory();
     let handed_over: usize = result.executions.iter().map(|e| e.record_count).sum();
-    assert_eq!(handed_over, RECORDS - RECORDS / 10, "every REMOVE is packed");
+    assert_eq!(
+        handed_over,
+        RECORDS - RECORDS / 10,
+        "every REMOVE is packed"
+    );
     assert!(result.stopped.is_none());
-    assert!(result.executions.iter().all(|e| e.record_count <= max_records));
+    assert!(
+        result
+            .executions
+            .iter()
+            .all(|e| e.record_count <= max_records)
+    );
     let input_bytes: usize = result.executions.iter().map(|e| e.input.len()).sum();
     println!(
         "trigger transform: event {:.1} MB, {} executions ({:.2} MB of inputs), peak {:.1} MB above the event, {:.1} MB with it",
@@ -111,10 +132,17 @@ fn bench_trigger(c: &mut Criterion) {
     if let Some(start) = thread_cpu_ns() {
         const RUNS: u64 = 50;
         for _ in 0..RUNS {
-            black_box(transform(black_box(&event_json), &config, black_box(&projection)));
+            black_box(transform(
+                black_box(&event_json),
+                &config,
+                black_box(&projection),
+            ));
         }
         if let Some(end) = thread_cpu_ns() {
-            println!("trigger transform: {:.1} ms of CPU per run (mean of {RUNS})", (end - start) as f64 / RUNS as f64 / 1e6);
+            println!(
+                "trigger transform: {:.1} ms of CPU per run (mean of {RUNS})",
+                (end - start) as f64 / RUNS as f64 / 1e6
+            );
         }
     }
 

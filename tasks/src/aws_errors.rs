@@ -105,11 +105,17 @@ where
         // Never got a response: the request may or may not have reached AWS, and every
         // operation purgeflow makes is idempotent, so a retry is safe.
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
-            return TaskError::Transient { service, message: full_message };
+            return TaskError::Transient {
+                service,
+                message: full_message,
+            };
         }
         // A response that could not be parsed: usually a connection cut mid-body.
         SdkError::ResponseError(_) => {
-            return TaskError::Transient { service, message: full_message };
+            return TaskError::Transient {
+                service,
+                message: full_message,
+            };
         }
         _ => {}
     }
@@ -119,29 +125,59 @@ where
     let status = err.raw_response().map(|raw| raw.status().as_u16());
 
     match classify_code(&code) {
-        ErrorClass::Throttled => TaskError::Throttled { service, code, message },
-        ErrorClass::AccessDenied => TaskError::AccessDenied { service, code, message },
-        ErrorClass::Transient => TaskError::Transient { service, message: with_code(&code, message) },
+        ErrorClass::Throttled => TaskError::Throttled {
+            service,
+            code,
+            message,
+        },
+        ErrorClass::AccessDenied => TaskError::AccessDenied {
+            service,
+            code,
+            message,
+        },
+        ErrorClass::Transient => TaskError::Transient {
+            service,
+            message: with_code(&code, message),
+        },
         ErrorClass::Other => match status {
             // 429 without a recognised code is still throttling.
-            Some(429) => TaskError::Throttled { service, code: code_or_status(code, 429), message },
-            Some(status) if (500..=599).contains(&status) => {
-                TaskError::Transient { service, message: with_code(&code_or_status(code, status), message) }
-            }
-            Some(403) if code.is_empty() => {
-                TaskError::AccessDenied { service, code: code_or_status(code, 403), message }
-            }
-            _ => TaskError::Aws { service, code: code_or_status_opt(code, status), message },
+            Some(429) => TaskError::Throttled {
+                service,
+                code: code_or_status(code, 429),
+                message,
+            },
+            Some(status) if (500..=599).contains(&status) => TaskError::Transient {
+                service,
+                message: with_code(&code_or_status(code, status), message),
+            },
+            Some(403) if code.is_empty() => TaskError::AccessDenied {
+                service,
+                code: code_or_status(code, 403),
+                message,
+            },
+            _ => TaskError::Aws {
+                service,
+                code: code_or_status_opt(code, status),
+                message,
+            },
         },
     }
 }
 
 fn with_code(code: &str, message: String) -> String {
-    if code.is_empty() { message } else { format!("{code}: {message}") }
+    if code.is_empty() {
+        message
+    } else {
+        format!("{code}: {message}")
+    }
 }
 
 fn code_or_status(code: String, status: u16) -> String {
-    if code.is_empty() { format!("HTTP {status}") } else { code }
+    if code.is_empty() {
+        format!("HTTP {status}")
+    } else {
+        code
+    }
 }
 
 fn code_or_status_opt(code: String, status: Option<u16>) -> String {
@@ -180,24 +216,44 @@ mod tests {
         if let Some(code) = code {
             meta = meta.code(code);
         }
-        let raw = HttpResponse::new(StatusCode::try_from(status).expect("valid status"), SdkBody::empty());
+        let raw = HttpResponse::new(
+            StatusCode::try_from(status).expect("valid status"),
+            SdkBody::empty(),
+        );
         SdkError::service_error(FakeError(meta.build()), raw)
     }
 
     #[test]
     fn throttling_codes_are_throttled_whatever_the_status() {
-        for (code, status) in [("SlowDown", 503), ("ThrottlingException", 400), ("Throttling", 400), ("TooManyRequestsException", 429), ("RequestLimitExceeded", 400)] {
+        for (code, status) in [
+            ("SlowDown", 503),
+            ("ThrottlingException", 400),
+            ("Throttling", 400),
+            ("TooManyRequestsException", 429),
+            ("RequestLimitExceeded", 400),
+        ] {
             let err = classify("s3", &service_error(Some(code), status));
-            assert!(matches!(&err, TaskError::Throttled { code: c, .. } if c == code), "{code}: {err:?}");
+            assert!(
+                matches!(&err, TaskError::Throttled { code: c, .. } if c == code),
+                "{code}: {err:?}"
+            );
             assert!(err.is_retryable());
         }
     }
 
     #[test]
     fn access_denied_codes_are_access_denied() {
-        for code in ["AccessDenied", "AccessDeniedException", "AuthorizationError", "ExpiredToken"] {
+        for code in [
+            "AccessDenied",
+            "AccessDeniedException",
+            "AuthorizationError",
+            "ExpiredToken",
+        ] {
             let err = classify("sns", &service_error(Some(code), 403));
-            assert!(matches!(&err, TaskError::AccessDenied { code: c, service: "sns", .. } if c == code), "{err:?}");
+            assert!(
+                matches!(&err, TaskError::AccessDenied { code: c, service: "sns", .. } if c == code),
+                "{err:?}"
+            );
             assert!(!err.is_retryable());
         }
     }
@@ -205,23 +261,38 @@ mod tests {
     #[test]
     fn server_errors_without_a_known_code_are_transient() {
         let err = classify("cloudfront", &service_error(Some("SomethingNew"), 502));
-        assert!(matches!(&err, TaskError::Transient { message, .. } if message.contains("SomethingNew")), "{err:?}");
+        assert!(
+            matches!(&err, TaskError::Transient { message, .. } if message.contains("SomethingNew")),
+            "{err:?}"
+        );
         let err = classify("s3", &service_error(None, 500));
-        assert!(matches!(&err, TaskError::Transient { message, .. } if message.contains("HTTP 500")), "{err:?}");
+        assert!(
+            matches!(&err, TaskError::Transient { message, .. } if message.contains("HTTP 500")),
+            "{err:?}"
+        );
         let err = classify("s3", &service_error(Some("InternalError"), 200));
         assert!(matches!(err, TaskError::Transient { .. }));
     }
 
     #[test]
     fn bare_429_is_throttled_and_bare_403_is_access_denied() {
-        assert!(matches!(classify("s3", &service_error(None, 429)), TaskError::Throttled { .. }));
-        assert!(matches!(classify("s3", &service_error(None, 403)), TaskError::AccessDenied { .. }));
+        assert!(matches!(
+            classify("s3", &service_error(None, 429)),
+            TaskError::Throttled { .. }
+        ));
+        assert!(matches!(
+            classify("s3", &service_error(None, 403)),
+            TaskError::AccessDenied { .. }
+        ));
     }
 
     #[test]
     fn other_client_errors_are_plain_aws_errors() {
         let err = classify("s3", &service_error(Some("NoSuchBucket"), 404));
-        assert!(matches!(&err, TaskError::Aws { code, message, .. } if code == "NoSuchBucket" && message == "it went wrong"), "{err:?}");
+        assert!(
+            matches!(&err, TaskError::Aws { code, message, .. } if code == "NoSuchBucket" && message == "it went wrong"),
+            "{err:?}"
+        );
         assert!(!err.is_retryable());
     }
 
@@ -229,18 +300,25 @@ mod tests {
     fn dispatch_and_timeout_failures_are_transient() {
         let timeout: SdkError<FakeError, HttpResponse> = SdkError::timeout_error("read timed out");
         let err = classify("sfn", &timeout);
-        assert!(matches!(&err, TaskError::Transient { message, .. } if message.contains("read timed out")), "{err:?}");
+        assert!(
+            matches!(&err, TaskError::Transient { message, .. } if message.contains("read timed out")),
+            "{err:?}"
+        );
 
         let cut: SdkError<FakeError, HttpResponse> = SdkError::response_error(
             "connection closed mid-body",
-            HttpResponse::new(StatusCode::try_from(200).expect("valid status"), SdkBody::empty()),
+            HttpResponse::new(
+                StatusCode::try_from(200).expect("valid status"),
+                SdkBody::empty(),
+            ),
         );
         assert!(matches!(classify("s3", &cut), TaskError::Transient { .. }));
     }
 
     #[test]
     fn construction_failures_are_not_retried() {
-        let err: SdkError<FakeError, HttpResponse> = SdkError::construction_failure("bucket is required");
+        let err: SdkError<FakeError, HttpResponse> =
+            SdkError::construction_failure("bucket is required");
         assert!(matches!(classify("s3", &err), TaskError::Aws { .. }));
     }
 }

@@ -45,9 +45,16 @@ use crate::key_template::Template;
 #[derive(Debug, Error)]
 pub enum ConfigError {
     #[error("{variable} is not set; expected {expected}")]
-    Missing { variable: &'static str, expected: &'static str },
+    Missing {
+        variable: &'static str,
+        expected: &'static str,
+    },
     #[error("{variable}={value:?} is invalid; expected {expected}")]
-    Invalid { variable: &'static str, value: String, expected: String },
+    Invalid {
+        variable: &'static str,
+        value: String,
+        expected: String,
+    },
 }
 
 /// What to do with items removed by DynamoDB's TTL.
@@ -95,7 +102,9 @@ impl Var {
         match self {
             Var::TableName => "a DynamoDB table name (3-255 characters of A-Za-z0-9_.-)",
             Var::Bucket => "an S3 bucket name (3-63 characters of a-z0-9.-)",
-            Var::KeyTemplate => "a key template such as `{photo_id}.{type|subtype}` or `{image_key}`",
+            Var::KeyTemplate => {
+                "a key template such as `{photo_id}.{type|subtype}` or `{image_key}`"
+            }
             Var::DistributionId => "a CloudFront distribution id such as `E2QWRUHEXAMPLE`",
             Var::TopicArn => "an SNS topic ARN (arn:aws:sns:region:account:name)",
             Var::StateMachineArn => {
@@ -170,24 +179,37 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
 
-        let key_template = get(KEY_TEMPLATE).map(|v| parse_key_template(&v)).transpose()?;
-        let path_templates =
-            parse_path_templates(&get(PATH_TEMPLATES).unwrap_or_else(|| DEFAULT_PATH_TEMPLATES.into()))?;
+        let key_template = get(KEY_TEMPLATE)
+            .map(|v| parse_key_template(&v))
+            .transpose()?;
+        let path_templates = parse_path_templates(
+            &get(PATH_TEMPLATES).unwrap_or_else(|| DEFAULT_PATH_TEMPLATES.into()),
+        )?;
         let key_prefix = lookup(KEY_PREFIX).unwrap_or_default();
         check_key_prefix(&key_prefix)?;
 
         Ok(Config {
-            table_name: get(TABLE_NAME).map(|v| checked(Var::TableName, v, is_table_name)).transpose()?,
-            bucket: get(BUCKET).map(|v| checked(Var::Bucket, v, is_bucket_name)).transpose()?,
+            table_name: get(TABLE_NAME)
+                .map(|v| checked(Var::TableName, v, is_table_name))
+                .transpose()?,
+            bucket: get(BUCKET)
+                .map(|v| checked(Var::Bucket, v, is_bucket_name))
+                .transpose()?,
             key_template,
             key_prefix,
             path_templates,
             distribution_id: get(DISTRIBUTION_ID)
                 .map(|v| checked(Var::DistributionId, v, is_distribution_id))
                 .transpose()?,
-            topic_arn: get(TOPIC_ARN).map(|v| checked(Var::TopicArn, v, |v| is_arn(v, "sns"))).transpose()?,
+            topic_arn: get(TOPIC_ARN)
+                .map(|v| checked(Var::TopicArn, v, |v| is_arn(v, "sns")))
+                .transpose()?,
             state_machine_arn: get(STATE_MACHINE_ARN)
-                .map(|v| checked(Var::StateMachineArn, v, |v| is_arn(v, "states") && v.contains(":stateMachine:")))
+                .map(|v| {
+                    checked(Var::StateMachineArn, v, |v| {
+                        is_arn(v, "states") && v.contains(":stateMachine:")
+                    })
+                })
                 .transpose()?,
             ttl_deletes: match get(TTL_DELETES).as_deref() {
                 None | Some("purge") => TtlPolicy::Purge,
@@ -225,7 +247,9 @@ impl Config {
     /// template) fit in [`MAX_PATHS_PER_EXECUTION`]. See the module docs for why.
     pub fn max_records_per_execution_for_paths(&self) -> usize {
         let paths_per_record = self.path_templates.len().max(1);
-        self.max_records_per_execution.min(MAX_PATHS_PER_EXECUTION / paths_per_record).max(1)
+        self.max_records_per_execution
+            .min(MAX_PATHS_PER_EXECUTION / paths_per_record)
+            .max(1)
     }
 
     /// Fails with [`ConfigError::Missing`] for the first variable in `required` that is unset.
@@ -259,7 +283,9 @@ impl Config {
     }
 
     pub fn distribution_id(&self) -> Result<&str, ConfigError> {
-        self.distribution_id.as_deref().ok_or(missing(Var::DistributionId))
+        self.distribution_id
+            .as_deref()
+            .ok_or(missing(Var::DistributionId))
     }
 
     pub fn topic_arn(&self) -> Result<&str, ConfigError> {
@@ -267,20 +293,33 @@ impl Config {
     }
 
     pub fn state_machine_arn(&self) -> Result<&str, ConfigError> {
-        self.state_machine_arn.as_deref().ok_or(missing(Var::StateMachineArn))
+        self.state_machine_arn
+            .as_deref()
+            .ok_or(missing(Var::StateMachineArn))
     }
 }
 
 fn missing(var: Var) -> ConfigError {
-    ConfigError::Missing { variable: var.name(), expected: var.expected() }
+    ConfigError::Missing {
+        variable: var.name(),
+        expected: var.expected(),
+    }
 }
 
 fn invalid(variable: &'static str, value: &str, expected: &str) -> ConfigError {
-    ConfigError::Invalid { variable, value: value.to_owned(), expected: expected.to_owned() }
+    ConfigError::Invalid {
+        variable,
+        value: value.to_owned(),
+        expected: expected.to_owned(),
+    }
 }
 
 fn checked(var: Var, value: String, ok: impl Fn(&str) -> bool) -> Result<String, ConfigError> {
-    if ok(&value) { Ok(value) } else { Err(invalid(var.name(), &value, var.expected())) }
+    if ok(&value) {
+        Ok(value)
+    } else {
+        Err(invalid(var.name(), &value, var.expected()))
+    }
 }
 
 /// A key template must insert at least one attribute: a constant key would delete the same
@@ -306,14 +345,17 @@ fn parse_path_templates(value: &str) -> Result<Vec<Template>, ConfigError> {
         return Err(invalid(
             PATH_TEMPLATES,
             &format!("<{count} templates>"),
-            &format!("at most {MAX_PATHS_PER_EXECUTION} path templates, CloudFront's in-progress path limit less its wildcards"),
+            &format!(
+                "at most {MAX_PATHS_PER_EXECUTION} path templates, CloudFront's in-progress path limit less its wildcards"
+            ),
         ));
     }
     value
         .split(',')
         .map(str::trim)
         .map(|one| {
-            let template = Template::parse(one).map_err(|e| invalid(PATH_TEMPLATES, value, &format!("{expected} ({e})")))?;
+            let template = Template::parse(one)
+                .map_err(|e| invalid(PATH_TEMPLATES, value, &format!("{expected} ({e})")))?;
             let fields = template.fields();
             if !one.starts_with('/') || fields != ["key"] {
                 return Err(invalid(PATH_TEMPLATES, value, expected));
@@ -331,8 +373,12 @@ fn check_key_prefix(prefix: &str) -> Result<(), ConfigError> {
     }
     let bad = prefix.starts_with('/')
         || prefix.len() > 1024
-        || prefix.split('/').any(|segment| segment == ".." || segment == ".")
-        || prefix.chars().any(|c| c.is_control() || c == '*' || c == '?');
+        || prefix
+            .split('/')
+            .any(|segment| segment == ".." || segment == ".")
+        || prefix
+            .chars()
+            .any(|c| c.is_control() || c == '*' || c == '?');
     if bad {
         return Err(invalid(
             KEY_PREFIX,
@@ -345,7 +391,8 @@ fn check_key_prefix(prefix: &str) -> Result<(), ConfigError> {
 
 fn is_bucket_name(v: &str) -> bool {
     (3..=63).contains(&v.len())
-        && v.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && v.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
         && v.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
         && v.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric())
 }
@@ -354,11 +401,15 @@ fn is_table_name(v: &str) -> bool {
     // A table ARN is accepted too: GetItem takes either.
     v.starts_with("arn:")
         || ((3..=255).contains(&v.len())
-            && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.'))
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.'))
 }
 
 fn is_distribution_id(v: &str) -> bool {
-    !v.is_empty() && v.len() <= 32 && v.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    !v.is_empty()
+        && v.len() <= 32
+        && v.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
 /// `arn:<partition>:<service>:...` with non-empty partition.
@@ -379,8 +430,10 @@ mod tests {
     const SM_ARN: &str = "arn:aws:states:eu-west-1:123456789012:stateMachine:purge";
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         Config::from_lookup(|name| map.get(name).cloned())
     }
 
@@ -410,7 +463,10 @@ mod tests {
             (KEY_PREFIX, "images/"),
             (PATH_TEMPLATES, "/{key}, /thumbs/{key}"),
             (DISTRIBUTION_ID, "E2QWRUHEXAMPLE"),
-            (TOPIC_ARN, "arn:aws:sns:eu-west-1:123456789012:purge-failures"),
+            (
+                TOPIC_ARN,
+                "arn:aws:sns:eu-west-1:123456789012:purge-failures",
+            ),
             (STATE_MACHINE_ARN, SM_ARN),
             (TTL_DELETES, "ignore"),
             (CHECK_SUPERSEDED, "false"),
@@ -420,7 +476,10 @@ mod tests {
         .expect("valid");
         assert_eq!(c.table_name().ok(), Some("photos"));
         assert_eq!(c.bucket().ok(), Some("photo-bucket"));
-        assert_eq!(c.key_template().map(|t| t.fields()).ok(), Some(vec!["photo_id", "type"]));
+        assert_eq!(
+            c.key_template().map(|t| t.fields()).ok(),
+            Some(vec!["photo_id", "type"])
+        );
         assert_eq!(c.key_prefix, "images/");
         let paths: Vec<&str> = c.path_templates.iter().map(Template::source).collect();
         assert_eq!(paths, ["/{key}", "/thumbs/{key}"]);
@@ -431,23 +490,40 @@ mod tests {
         assert!(!c.check_superseded);
         assert_eq!(c.versions, VersionsPolicy::All);
         assert_eq!(c.max_records_per_execution, 250);
-        c.require(&[Var::TableName, Var::Bucket, Var::KeyTemplate, Var::DistributionId, Var::TopicArn, Var::StateMachineArn])
-            .expect("all set");
+        c.require(&[
+            Var::TableName,
+            Var::Bucket,
+            Var::KeyTemplate,
+            Var::DistributionId,
+            Var::TopicArn,
+            Var::StateMachineArn,
+        ])
+        .expect("all set");
     }
 
     #[test]
     fn missing_required_variable_is_named_with_what_is_expected() {
         let c = config(&[(BUCKET, "b-1")]).expect("valid");
-        let err = c.require(&[Var::Bucket, Var::StateMachineArn]).expect_err("arn missing");
+        let err = c
+            .require(&[Var::Bucket, Var::StateMachineArn])
+            .expect_err("arn missing");
         assert_eq!(
             err.to_string(),
             "PURGE_STATE_MACHINE_ARN is not set; expected a state machine ARN (arn:aws:states:region:account:stateMachine:name)"
         );
         let err = c.key_template().expect_err("unset").to_string();
-        assert!(err.starts_with("PURGE_KEY_TEMPLATE is not set; expected a key template"), "{err}");
+        assert!(
+            err.starts_with("PURGE_KEY_TEMPLATE is not set; expected a key template"),
+            "{err}"
+        );
         // An empty value is unset.
         let c = config(&[(BUCKET, "  ")]).expect("valid");
-        assert!(c.bucket().expect_err("empty").to_string().starts_with("PURGE_BUCKET is not set"));
+        assert!(
+            c.bucket()
+                .expect_err("empty")
+                .to_string()
+                .starts_with("PURGE_BUCKET is not set")
+        );
     }
 
     #[test]
@@ -470,25 +546,43 @@ mod tests {
     fn max_records_must_be_in_range() {
         for bad in ["0", "-1", "ten", "10001", "1.5"] {
             let m = message(&[(MAX_RECORDS_PER_EXECUTION, bad)]);
-            assert!(m.starts_with(&format!("PURGE_MAX_RECORDS_PER_EXECUTION=\"{bad}\" is invalid")), "{m}");
-            assert!(m.ends_with("expected a whole number from 1 to 10000"), "{m}");
+            assert!(
+                m.starts_with(&format!(
+                    "PURGE_MAX_RECORDS_PER_EXECUTION=\"{bad}\" is invalid"
+                )),
+                "{m}"
+            );
+            assert!(
+                m.ends_with("expected a whole number from 1 to 10000"),
+                "{m}"
+            );
         }
-        assert_eq!(config(&[(MAX_RECORDS_PER_EXECUTION, "10000")]).map(|c| c.max_records_per_execution).ok(), Some(10_000));
+        assert_eq!(
+            config(&[(MAX_RECORDS_PER_EXECUTION, "10000")])
+                .map(|c| c.max_records_per_execution)
+                .ok(),
+            Some(10_000)
+        );
     }
 
     #[test]
     fn the_record_limit_keeps_every_execution_within_cloudfronts_path_limit() {
         let limit = |max: &str, templates: &str| {
-            config(&[(MAX_RECORDS_PER_EXECUTION, max), (PATH_TEMPLATES, templates)])
-                .expect("valid")
-                .max_records_per_execution_for_paths()
+            config(&[
+                (MAX_RECORDS_PER_EXECUTION, max),
+                (PATH_TEMPLATES, templates),
+            ])
+            .expect("valid")
+            .max_records_per_execution_for_paths()
         };
         assert_eq!(MAX_PATHS_PER_EXECUTION, 2985);
         assert_eq!(limit("500", "/{key}"), 500, "the default is not lowered");
         assert_eq!(limit("10000", "/{key}"), 2985);
         assert_eq!(limit("10000", "/{key},/thumbs/{key},/small/{key}"), 995);
         assert_eq!(limit("900", "/{key},/thumbs/{key},/small/{key}"), 900);
-        let many: Vec<String> = (0..MAX_PATHS_PER_EXECUTION).map(|i| format!("/{i}/{{key}}")).collect();
+        let many: Vec<String> = (0..MAX_PATHS_PER_EXECUTION)
+            .map(|i| format!("/{i}/{{key}}"))
+            .collect();
         assert_eq!(limit("500", &many.join(",")), 1);
         let too_many = format!("{},/x/{{key}}", many.join(","));
         let m = message(&[(PATH_TEMPLATES, &too_many)]);
@@ -498,7 +592,12 @@ mod tests {
     #[test]
     fn key_template_errors_are_explained() {
         let m = message(&[(KEY_TEMPLATE, "{photo_id")]);
-        assert!(m.starts_with("PURGE_KEY_TEMPLATE=\"{photo_id\" is invalid; expected a valid key template"), "{m}");
+        assert!(
+            m.starts_with(
+                "PURGE_KEY_TEMPLATE=\"{photo_id\" is invalid; expected a valid key template"
+            ),
+            "{m}"
+        );
         assert!(m.contains("never closed"), "{m}");
         let m = message(&[(KEY_TEMPLATE, "{type|upper}")]);
         assert!(m.contains("unknown filter `upper`"), "{m}");
@@ -521,7 +620,13 @@ mod tests {
             let m = message(&[(KEY_PREFIX, bad)]);
             assert!(m.starts_with("PURGE_KEY_PREFIX="), "{bad}: {m}");
         }
-        assert_eq!(config(&[(KEY_PREFIX, "images/")]).map(|c| c.key_prefix).ok().as_deref(), Some("images/"));
+        assert_eq!(
+            config(&[(KEY_PREFIX, "images/")])
+                .map(|c| c.key_prefix)
+                .ok()
+                .as_deref(),
+            Some("images/")
+        );
     }
 
     #[test]
@@ -537,7 +642,10 @@ mod tests {
         ];
         for (var, value) in cases {
             let m = message(&[(var, value)]);
-            assert!(m.starts_with(&format!("{var}={value:?} is invalid; expected ")), "{m}");
+            assert!(
+                m.starts_with(&format!("{var}={value:?} is invalid; expected ")),
+                "{m}"
+            );
         }
     }
 }

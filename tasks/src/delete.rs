@@ -59,7 +59,10 @@ mod with_s3 {
     use aws_sdk_s3::types::{Delete, ObjectIdentifier};
     use futures::{StreamExt, TryStreamExt};
 
-    use super::{MAX_ERROR_CODE_BYTES, MAX_ERROR_MESSAGE_BYTES, MAX_KEYS_PER_REQUEST, VersionsPolicy, bounded_error_text};
+    use super::{
+        MAX_ERROR_CODE_BYTES, MAX_ERROR_MESSAGE_BYTES, MAX_KEYS_PER_REQUEST, VersionsPolicy,
+        bounded_error_text,
+    };
     use crate::TaskError;
     use crate::aws_errors::classify;
     use crate::contract::{DeleteFailure, DeleteInput, DeleteOutput, PurgeTarget};
@@ -93,7 +96,12 @@ mod with_s3 {
         // bucket → key → the targets naming it (two records may point at one object).
         let mut by_bucket: BTreeMap<&str, BTreeMap<&str, Vec<&PurgeTarget>>> = BTreeMap::new();
         for target in &input.targets {
-            by_bucket.entry(&target.bucket).or_default().entry(&target.key).or_default().push(target);
+            by_bucket
+                .entry(&target.bucket)
+                .or_default()
+                .entry(&target.key)
+                .or_default()
+                .push(target);
         }
 
         let mut requests = 0u32;
@@ -101,15 +109,23 @@ mod with_s3 {
         let mut key_errors: HashMap<(String, String), KeyError> = HashMap::new();
         for (bucket, keys) in &by_bucket {
             let identifiers: Vec<Identifier> = match versions {
-                VersionsPolicy::Marker => {
-                    keys.keys().map(|key| Identifier { key: (*key).to_owned(), version_id: None }).collect()
+                VersionsPolicy::Marker => keys
+                    .keys()
+                    .map(|key| Identifier {
+                        key: (*key).to_owned(),
+                        version_id: None,
+                    })
+                    .collect(),
+                VersionsPolicy::All => {
+                    list_all_versions(client, bucket, keys.keys().copied()).await?
                 }
-                VersionsPolicy::All => list_all_versions(client, bucket, keys.keys().copied()).await?,
             };
             for chunk in identifiers.chunks(MAX_KEYS_PER_REQUEST) {
                 requests += 1;
                 for (key, error) in delete_chunk(client, bucket, chunk).await? {
-                    key_errors.entry(((*bucket).to_owned(), key)).or_insert(error);
+                    key_errors
+                        .entry(((*bucket).to_owned(), key))
+                        .or_insert(error);
                 }
             }
         }
@@ -118,12 +134,26 @@ mod with_s3 {
         let mut failed = Vec::new();
         for target in input.targets {
             match key_errors.get(&(target.bucket.clone(), target.key.clone())) {
-                Some(error) => failed.push(DeleteFailure { code: error.code.clone(), message: error.message.clone(), target }),
+                Some(error) => failed.push(DeleteFailure {
+                    code: error.code.clone(),
+                    message: error.message.clone(),
+                    target,
+                }),
                 None => deleted.push(target),
             }
         }
-        tracing::info!(deleted = deleted.len(), failed = failed.len(), requests, ?versions, "deleted objects");
-        Ok(DeleteOutput { deleted, failed, requests })
+        tracing::info!(
+            deleted = deleted.len(),
+            failed = failed.len(),
+            requests,
+            ?versions,
+            "deleted objects"
+        );
+        Ok(DeleteOutput {
+            deleted,
+            failed,
+            requests,
+        })
     }
 
     /// One DeleteObjects request. Returns the per-key errors that are real failures.
@@ -146,7 +176,9 @@ mod with_s3 {
             .set_objects(Some(objects))
             .quiet(true)
             .build()
-            .map_err(|e| TaskError::InvalidInput(format!("delete request for bucket {bucket}: {e}")))?;
+            .map_err(|e| {
+                TaskError::InvalidInput(format!("delete request for bucket {bucket}: {e}"))
+            })?;
         let output = client
             .delete_objects()
             .bucket(bucket)
@@ -167,15 +199,22 @@ mod with_s3 {
                 return Err(TaskError::Aws {
                     service: "s3",
                     code: code.to_owned(),
-                    message: format!("DeleteObjects on {bucket} reported an error without a key: {}", error.message().unwrap_or_default()),
+                    message: format!(
+                        "DeleteObjects on {bucket} reported an error without a key: {}",
+                        error.message().unwrap_or_default()
+                    ),
                 });
             };
             let message = match error.version_id() {
-                Some(version) => format!("version {version}: {}", error.message().unwrap_or_default()),
+                Some(version) => {
+                    format!("version {version}: {}", error.message().unwrap_or_default())
+                }
                 None => error.message().unwrap_or_default().to_owned(),
             };
-            let (code, message) =
-                (bounded_error_text(code, MAX_ERROR_CODE_BYTES), bounded_error_text(&message, MAX_ERROR_MESSAGE_BYTES));
+            let (code, message) = (
+                bounded_error_text(code, MAX_ERROR_CODE_BYTES),
+                bounded_error_text(&message, MAX_ERROR_MESSAGE_BYTES),
+            );
             failures.push((key.to_owned(), KeyError { code, message }));
         }
         Ok(failures)
@@ -191,15 +230,23 @@ mod with_s3 {
         // Built eagerly, then streamed: mapping the stream with a closure over borrowed data
         // makes the future impossible for rustc to prove `Send` (rust-lang/rust#64552). A
         // listing future does nothing until polled, so `buffered` still bounds the calls.
-        let listings: Vec<_> = keys.map(|key| list_versions_of(client, bucket, key)).collect();
-        let per_key: Vec<Vec<Identifier>> =
-            futures::stream::iter(listings).buffered(LIST_CONCURRENCY).try_collect().await?;
+        let listings: Vec<_> = keys
+            .map(|key| list_versions_of(client, bucket, key))
+            .collect();
+        let per_key: Vec<Vec<Identifier>> = futures::stream::iter(listings)
+            .buffered(LIST_CONCURRENCY)
+            .try_collect()
+            .await?;
         // Sorted and deduplicated: a stable request layout whatever the listing order.
         let all: BTreeSet<Identifier> = per_key.into_iter().flatten().collect();
         Ok(all.into_iter().collect())
     }
 
-    async fn list_versions_of(client: &Client, bucket: &str, key: &str) -> Result<Vec<Identifier>, TaskError> {
+    async fn list_versions_of(
+        client: &Client,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Vec<Identifier>, TaskError> {
         let mut found = Vec::new();
         let mut key_marker: Option<String> = None;
         let mut version_marker: Option<String> = None;
@@ -214,15 +261,23 @@ mod with_s3 {
                 .await
                 .map_err(|e| classify("s3", &e))?;
             let versions = page.versions().iter().map(|v| (v.key(), v.version_id()));
-            let markers = page.delete_markers().iter().map(|m| (m.key(), m.version_id()));
+            let markers = page
+                .delete_markers()
+                .iter()
+                .map(|m| (m.key(), m.version_id()));
             for (listed_key, version_id) in versions.chain(markers) {
                 if listed_key == Some(key) {
                     // A version without an id is "null" in S3's terms (an unversioned object).
                     let version_id = version_id.unwrap_or("null").to_owned();
-                    found.push(Identifier { key: key.to_owned(), version_id: Some(version_id) });
+                    found.push(Identifier {
+                        key: key.to_owned(),
+                        version_id: Some(version_id),
+                    });
                 }
             }
-            let next_key = page.next_key_marker().filter(|_| page.is_truncated() == Some(true));
+            let next_key = page
+                .next_key_marker()
+                .filter(|_| page.is_truncated() == Some(true));
             match next_key {
                 // Keys come back in order, so once the listing has moved past our key, the
                 // remaining pages hold only longer keys that share the prefix.
@@ -257,23 +312,34 @@ mod s3_tests {
             key: key.into(),
             paths: vec![format!("/{key}")],
             event_id: format!("event-{key}"),
-            table_keys: serde_json::from_value(serde_json::json!({"image_key": {"S": key}})).expect("valid map"),
+            table_keys: serde_json::from_value(serde_json::json!({"image_key": {"S": key}}))
+                .expect("valid map"),
         }
     }
 
     fn input(targets: Vec<PurgeTarget>) -> DeleteInput {
-        DeleteInput { batch_id: "batch-1".into(), targets }
+        DeleteInput {
+            batch_id: "batch-1".into(),
+            targets,
+        }
     }
 
     /// The SDK's own retries are off: retrying is the state machine's job, and a mock rule is
     /// consumed by each attempt.
     fn client(mode: RuleMode, rules: &[&Rule]) -> Client {
-        mock_client!(aws_sdk_s3, mode, rules, |conf| conf.retry_config(RetryConfig::disabled()))
+        mock_client!(aws_sdk_s3, mode, rules, |conf| conf
+            .retry_config(RetryConfig::disabled()))
     }
 
     fn check_schemas(input: &DeleteInput, output: &DeleteOutput) {
-        assert_valid("delete-objects.input.schema.json", &serde_json::to_value(input).expect("serialisable"));
-        assert_valid("delete-objects.output.schema.json", &serde_json::to_value(output).expect("serialisable"));
+        assert_valid(
+            "delete-objects.input.schema.json",
+            &serde_json::to_value(input).expect("serialisable"),
+        );
+        assert_valid(
+            "delete-objects.output.schema.json",
+            &serde_json::to_value(output).expect("serialisable"),
+        );
     }
 
     fn keys_of(targets: &[PurgeTarget]) -> Vec<&str> {
@@ -287,17 +353,29 @@ mod s3_tests {
                 let delete = req.delete().expect("delete body");
                 req.bucket() == Some("photos")
                     && delete.quiet() == Some(true)
-                    && delete.objects().iter().map(|o| o.key()).collect::<Vec<_>>() == ["a.jpg", "gone.jpg"]
+                    && delete.objects().iter().map(|o| o.key()).collect::<Vec<_>>()
+                        == ["a.jpg", "gone.jpg"]
                     && delete.objects().iter().all(|o| o.version_id().is_none())
             })
             .then_output(|| {
                 DeleteObjectsOutput::builder()
-                    .errors(S3Error::builder().key("gone.jpg").code("NoSuchKey").message("The specified key does not exist.").build())
+                    .errors(
+                        S3Error::builder()
+                            .key("gone.jpg")
+                            .code("NoSuchKey")
+                            .message("The specified key does not exist.")
+                            .build(),
+                    )
                     .build()
             });
         let client = client(RuleMode::Sequential, &[&rule]);
-        let input = input(vec![target("photos", "a.jpg"), target("photos", "gone.jpg")]);
-        let output = delete_objects(&client, input.clone(), VersionsPolicy::Marker).await.expect("request succeeds");
+        let input = input(vec![
+            target("photos", "a.jpg"),
+            target("photos", "gone.jpg"),
+        ]);
+        let output = delete_objects(&client, input.clone(), VersionsPolicy::Marker)
+            .await
+            .expect("request succeeds");
         check_schemas(&input, &output);
         assert_eq!(keys_of(&output.deleted), ["a.jpg", "gone.jpg"]);
         assert!(output.failed.is_empty());
@@ -309,14 +387,26 @@ mod s3_tests {
     async fn per_key_errors_are_reported_not_thrown() {
         let rule = mock!(Client::delete_objects).then_output(|| {
             DeleteObjectsOutput::builder()
-                .errors(S3Error::builder().key("locked.jpg").code("AccessDenied").message("Access Denied").build())
+                .errors(
+                    S3Error::builder()
+                        .key("locked.jpg")
+                        .code("AccessDenied")
+                        .message("Access Denied")
+                        .build(),
+                )
                 .build()
         });
         let client = client(RuleMode::Sequential, &[&rule]);
         // Two records naming the same locked object both report the failure; it is sent once.
-        let targets = vec![target("photos", "ok.jpg"), target("photos", "locked.jpg"), target("photos", "locked.jpg")];
+        let targets = vec![
+            target("photos", "ok.jpg"),
+            target("photos", "locked.jpg"),
+            target("photos", "locked.jpg"),
+        ];
         let input = input(targets);
-        let output = delete_objects(&client, input.clone(), VersionsPolicy::Marker).await.expect("request succeeds");
+        let output = delete_objects(&client, input.clone(), VersionsPolicy::Marker)
+            .await
+            .expect("request succeeds");
         check_schemas(&input, &output);
         assert_eq!(keys_of(&output.deleted), ["ok.jpg"]);
         assert_eq!(output.failed.len(), 2);
@@ -331,47 +421,77 @@ mod s3_tests {
     async fn splits_more_than_1000_keys_into_requests_per_bucket() {
         let sizes = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let seen = sizes.clone();
-        let rule = mock!(Client::delete_objects)
-            .then_compute_output(move |req| {
-                let count = req.delete().map_or(0, |d| d.objects().len());
-                seen.lock().expect("lock").push((req.bucket().unwrap_or_default().to_owned(), count));
-                DeleteObjectsOutput::builder().build()
-            });
+        let rule = mock!(Client::delete_objects).then_compute_output(move |req| {
+            let count = req.delete().map_or(0, |d| d.objects().len());
+            seen.lock()
+                .expect("lock")
+                .push((req.bucket().unwrap_or_default().to_owned(), count));
+            DeleteObjectsOutput::builder().build()
+        });
         let client = client(RuleMode::MatchAny, &[&rule]);
-        let mut targets: Vec<PurgeTarget> = (0..2500).map(|i| target("big", &format!("k{i:04}.jpg"))).collect();
+        let mut targets: Vec<PurgeTarget> = (0..2500)
+            .map(|i| target("big", &format!("k{i:04}.jpg")))
+            .collect();
         targets.push(target("small", "one.jpg"));
         let input = input(targets);
-        let output = delete_objects(&client, input.clone(), VersionsPolicy::Marker).await.expect("requests succeed");
+        let output = delete_objects(&client, input.clone(), VersionsPolicy::Marker)
+            .await
+            .expect("requests succeed");
         check_schemas(&input, &output);
         assert_eq!(output.deleted.len(), 2501);
         assert_eq!(output.requests, 4);
         let sizes = sizes.lock().expect("lock").clone();
         assert_eq!(
             sizes,
-            vec![("big".to_owned(), 1000), ("big".to_owned(), 1000), ("big".to_owned(), 500), ("small".to_owned(), 1)]
+            vec![
+                ("big".to_owned(), 1000),
+                ("big".to_owned(), 1000),
+                ("big".to_owned(), 500),
+                ("small".to_owned(), 1)
+            ]
         );
     }
 
     #[tokio::test]
     async fn throttling_fails_the_task_with_a_retryable_error() {
-        let rule = mock!(Client::delete_objects)
-            .then_error(|| DeleteObjectsError::generic(ErrorMetadata::builder().code("SlowDown").message("Please reduce your request rate.").build()));
+        let rule = mock!(Client::delete_objects).then_error(|| {
+            DeleteObjectsError::generic(
+                ErrorMetadata::builder()
+                    .code("SlowDown")
+                    .message("Please reduce your request rate.")
+                    .build(),
+            )
+        });
         let client = client(RuleMode::Sequential, &[&rule]);
-        let err = delete_objects(&client, input(vec![target("photos", "a.jpg")]), VersionsPolicy::Marker)
-            .await
-            .expect_err("throttled");
+        let err = delete_objects(
+            &client,
+            input(vec![target("photos", "a.jpg")]),
+            VersionsPolicy::Marker,
+        )
+        .await
+        .expect_err("throttled");
         assert_eq!(err.error_type(), names::THROTTLED);
         assert!(err.is_retryable());
     }
 
     #[tokio::test]
     async fn access_denied_on_the_request_is_not_retryable() {
-        let rule = mock!(Client::delete_objects)
-            .then_error(|| DeleteObjectsError::generic(ErrorMetadata::builder().code("AccessDenied").message("Access Denied").build()));
+        let rule = mock!(Client::delete_objects).then_error(|| {
+            DeleteObjectsError::generic(
+                ErrorMetadata::builder()
+                    .code("AccessDenied")
+                    .message("Access Denied")
+                    .build(),
+            )
+        });
         let client = client(RuleMode::Sequential, &[&rule]);
-        let err = delete_objects(&client, input(vec![target("photos", "a.jpg")]), VersionsPolicy::Marker)
-            .await
-            .expect_err("denied");
+        let err = delete_objects(
+            &client,
+            input(vec![target("photos", "a.jpg")]),
+            VersionsPolicy::Marker,
+        )
+        .await
+        .expect_err("denied");
         assert_eq!(err.error_type(), names::ACCESS_DENIED);
         assert!(!err.is_retryable());
     }
@@ -381,13 +501,19 @@ mod s3_tests {
         let rule = mock!(Client::delete_objects).then_http_response(|| {
             aws_smithy_runtime_api::http::Response::new(
                 aws_smithy_runtime_api::http::StatusCode::try_from(503).expect("valid status"),
-                aws_smithy_types::body::SdkBody::from("<Error><Code>ServiceUnavailable</Code><Message>busy</Message></Error>"),
+                aws_smithy_types::body::SdkBody::from(
+                    "<Error><Code>ServiceUnavailable</Code><Message>busy</Message></Error>",
+                ),
             )
         });
         let client = client(RuleMode::Sequential, &[&rule]);
-        let err = delete_objects(&client, input(vec![target("photos", "a.jpg")]), VersionsPolicy::Marker)
-            .await
-            .expect_err("503");
+        let err = delete_objects(
+            &client,
+            input(vec![target("photos", "a.jpg")]),
+            VersionsPolicy::Marker,
+        )
+        .await
+        .expect_err("503");
         assert_eq!(err.error_type(), names::TRANSIENT);
     }
 
@@ -397,19 +523,43 @@ mod s3_tests {
             .match_requests(|req| req.prefix() == Some("a.jpg") && req.key_marker().is_none())
             .then_output(|| {
                 ListObjectVersionsOutput::builder()
-                    .versions(ObjectVersion::builder().key("a.jpg").version_id("v2").build())
+                    .versions(
+                        ObjectVersion::builder()
+                            .key("a.jpg")
+                            .version_id("v2")
+                            .build(),
+                    )
                     .is_truncated(true)
                     .next_key_marker("a.jpg")
                     .next_version_id_marker("v2")
                     .build()
             });
         let second_page = mock!(Client::list_object_versions)
-            .match_requests(|req| req.prefix() == Some("a.jpg") && req.key_marker() == Some("a.jpg") && req.version_id_marker() == Some("v2"))
+            .match_requests(|req| {
+                req.prefix() == Some("a.jpg")
+                    && req.key_marker() == Some("a.jpg")
+                    && req.version_id_marker() == Some("v2")
+            })
             .then_output(|| {
                 ListObjectVersionsOutput::builder()
-                    .versions(ObjectVersion::builder().key("a.jpg").version_id("v1").build())
-                    .versions(ObjectVersion::builder().key("a.jpg.bak").version_id("other").build())
-                    .delete_markers(DeleteMarkerEntry::builder().key("a.jpg").version_id("m1").build())
+                    .versions(
+                        ObjectVersion::builder()
+                            .key("a.jpg")
+                            .version_id("v1")
+                            .build(),
+                    )
+                    .versions(
+                        ObjectVersion::builder()
+                            .key("a.jpg.bak")
+                            .version_id("other")
+                            .build(),
+                    )
+                    .delete_markers(
+                        DeleteMarkerEntry::builder()
+                            .key("a.jpg")
+                            .version_id("m1")
+                            .build(),
+                    )
                     .is_truncated(true)
                     .next_key_marker("a.jpg.bak")
                     .next_version_id_marker("other")
@@ -417,44 +567,94 @@ mod s3_tests {
             });
         let absent = mock!(Client::list_object_versions)
             .match_requests(|req| req.prefix() == Some("never-existed.jpg"))
-            .then_output(|| ListObjectVersionsOutput::builder().is_truncated(false).build());
+            .then_output(|| {
+                ListObjectVersionsOutput::builder()
+                    .is_truncated(false)
+                    .build()
+            });
         let delete = mock!(Client::delete_objects)
             .match_requests(|req| {
-                let ids: Vec<(&str, Option<&str>)> =
-                    req.delete().expect("body").objects().iter().map(|o| (o.key(), o.version_id())).collect();
-                ids == [("a.jpg", Some("m1")), ("a.jpg", Some("v1")), ("a.jpg", Some("v2"))]
+                let ids: Vec<(&str, Option<&str>)> = req
+                    .delete()
+                    .expect("body")
+                    .objects()
+                    .iter()
+                    .map(|o| (o.key(), o.version_id()))
+                    .collect();
+                ids == [
+                    ("a.jpg", Some("m1")),
+                    ("a.jpg", Some("v1")),
+                    ("a.jpg", Some("v2")),
+                ]
             })
             .then_output(|| {
                 DeleteObjectsOutput::builder()
-                    .errors(S3Error::builder().key("a.jpg").version_id("v1").code("NoSuchVersion").message("gone").build())
+                    .errors(
+                        S3Error::builder()
+                            .key("a.jpg")
+                            .version_id("v1")
+                            .code("NoSuchVersion")
+                            .message("gone")
+                            .build(),
+                    )
                     .build()
             });
-        let client = client(RuleMode::MatchAny, &[&first_page, &second_page, &absent, &delete]);
-        let input = input(vec![target("photos", "a.jpg"), target("photos", "never-existed.jpg")]);
-        let output = delete_objects(&client, input.clone(), VersionsPolicy::All).await.expect("requests succeed");
+        let client = client(
+            RuleMode::MatchAny,
+            &[&first_page, &second_page, &absent, &delete],
+        );
+        let input = input(vec![
+            target("photos", "a.jpg"),
+            target("photos", "never-existed.jpg"),
+        ]);
+        let output = delete_objects(&client, input.clone(), VersionsPolicy::All)
+            .await
+            .expect("requests succeed");
         check_schemas(&input, &output);
         assert_eq!(keys_of(&output.deleted), ["a.jpg", "never-existed.jpg"]);
         assert!(output.failed.is_empty());
         assert_eq!(output.requests, 1);
         // The listing stopped once it moved past `a.jpg`: no third page was asked for.
-        assert_eq!((first_page.num_calls(), second_page.num_calls(), absent.num_calls(), delete.num_calls()), (1, 1, 1, 1));
+        assert_eq!(
+            (
+                first_page.num_calls(),
+                second_page.num_calls(),
+                absent.num_calls(),
+                delete.num_calls()
+            ),
+            (1, 1, 1, 1)
+        );
     }
 
     #[tokio::test]
     async fn versions_all_reports_a_failed_version_against_its_target() {
         let list = mock!(Client::list_object_versions).then_output(|| {
             ListObjectVersionsOutput::builder()
-                .versions(ObjectVersion::builder().key("held.jpg").version_id("v1").build())
+                .versions(
+                    ObjectVersion::builder()
+                        .key("held.jpg")
+                        .version_id("v1")
+                        .build(),
+                )
                 .build()
         });
         let delete = mock!(Client::delete_objects).then_output(|| {
             DeleteObjectsOutput::builder()
-                .errors(S3Error::builder().key("held.jpg").version_id("v1").code("AccessDenied").message("object lock").build())
+                .errors(
+                    S3Error::builder()
+                        .key("held.jpg")
+                        .version_id("v1")
+                        .code("AccessDenied")
+                        .message("object lock")
+                        .build(),
+                )
                 .build()
         });
         let client = client(RuleMode::Sequential, &[&list, &delete]);
         let input = input(vec![target("photos", "held.jpg")]);
-        let output = delete_objects(&client, input.clone(), VersionsPolicy::All).await.expect("requests succeed");
+        let output = delete_objects(&client, input.clone(), VersionsPolicy::All)
+            .await
+            .expect("requests succeed");
         check_schemas(&input, &output);
         assert!(output.deleted.is_empty());
         assert_eq!(output.failed.len(), 1);
@@ -465,15 +665,25 @@ mod s3_tests {
     async fn versions_all_listing_denied_fails_the_task() {
         let list = mock!(Client::list_object_versions).then_error(|| {
             aws_sdk_s3::operation::list_object_versions::ListObjectVersionsError::generic(
-                ErrorMetadata::builder().code("AccessDenied").message("no s3:ListBucketVersions").build(),
+                ErrorMetadata::builder()
+                    .code("AccessDenied")
+                    .message("no s3:ListBucketVersions")
+                    .build(),
             )
         });
         let client = client(RuleMode::Sequential, &[&list]);
-        let err = delete_objects(&client, input(vec![target("photos", "a.jpg")]), VersionsPolicy::All)
-            .await
-            .expect_err("denied");
+        let err = delete_objects(
+            &client,
+            input(vec![target("photos", "a.jpg")]),
+            VersionsPolicy::All,
+        )
+        .await
+        .expect_err("denied");
         assert_eq!(err.error_type(), names::ACCESS_DENIED);
-        assert!(err.to_string().contains("no s3:ListBucketVersions"), "{err}");
+        assert!(
+            err.to_string().contains("no s3:ListBucketVersions"),
+            "{err}"
+        );
     }
 
     /// The Lambda runtime and the ASL engine's handlers need `Send` futures; this fails to
@@ -491,8 +701,13 @@ mod s3_tests {
     #[tokio::test]
     async fn no_targets_makes_no_request() {
         let client = client(RuleMode::Sequential, &[]);
-        let output = delete_objects(&client, input(vec![]), VersionsPolicy::All).await.expect("nothing to do");
-        assert_eq!((output.deleted.len(), output.failed.len(), output.requests), (0, 0, 0));
+        let output = delete_objects(&client, input(vec![]), VersionsPolicy::All)
+            .await
+            .expect("nothing to do");
+        assert_eq!(
+            (output.deleted.len(), output.failed.len(), output.requests),
+            (0, 0, 0)
+        );
     }
 }
 
@@ -502,7 +717,10 @@ mod tests {
 
     #[test]
     fn error_text_is_kept_when_short_and_plain() {
-        assert_eq!(bounded_error_text("Access Denied", MAX_ERROR_MESSAGE_BYTES), "Access Denied");
+        assert_eq!(
+            bounded_error_text("Access Denied", MAX_ERROR_MESSAGE_BYTES),
+            "Access Denied"
+        );
     }
 
     #[test]

@@ -33,17 +33,40 @@ pub enum TaskError {
     #[error("invalid task input: {0}")]
     InvalidInput(String),
     #[error("{service} throttled the request ({code}): {message}; retry with backoff")]
-    Throttled { service: &'static str, code: String, message: String },
+    Throttled {
+        service: &'static str,
+        code: String,
+        message: String,
+    },
     #[error("too many CloudFront invalidations in progress on {distribution_id}; retry later")]
-    TooManyInvalidations { distribution_id: String, message: String },
+    TooManyInvalidations {
+        distribution_id: String,
+        message: String,
+    },
     #[error("{service} request failed transiently: {message}; safe to retry")]
-    Transient { service: &'static str, message: String },
+    Transient {
+        service: &'static str,
+        message: String,
+    },
     #[error("{service} denied access ({code}): {message}; check the function's IAM policy")]
-    AccessDenied { service: &'static str, code: String, message: String },
-    #[error("caller reference {caller_reference} was already used for a different batch on {distribution_id}")]
-    InvalidationConflict { distribution_id: String, caller_reference: String },
+    AccessDenied {
+        service: &'static str,
+        code: String,
+        message: String,
+    },
+    #[error(
+        "caller reference {caller_reference} was already used for a different batch on {distribution_id}"
+    )]
+    InvalidationConflict {
+        distribution_id: String,
+        caller_reference: String,
+    },
     #[error("{service} returned {code}: {message}")]
-    Aws { service: &'static str, code: String, message: String },
+    Aws {
+        service: &'static str,
+        code: String,
+        message: String,
+    },
 }
 
 impl TaskError {

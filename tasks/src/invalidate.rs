@@ -26,7 +26,10 @@ use crate::paths::CLOUDFRONT_MAX_PATHS_PER_BATCH;
 const BATCH_ALREADY_EXISTS: &str = "InvalidationBatchAlreadyExists";
 
 /// Creates the invalidation for `batch` (or gets the existing one back).
-pub async fn invalidate(client: &Client, batch: InvalidationBatch) -> Result<InvalidationResult, TaskError> {
+pub async fn invalidate(
+    client: &Client,
+    batch: InvalidationBatch,
+) -> Result<InvalidationResult, TaskError> {
     let path_count = check_batch(&batch)?;
     let request_batch = CfInvalidationBatch::builder()
         .paths(
@@ -47,10 +50,15 @@ pub async fn invalidate(client: &Client, batch: InvalidationBatch) -> Result<Inv
         .send()
         .await
         .map_err(|err| match err.as_service_error() {
-            Some(CreateInvalidationError::TooManyInvalidationsInProgress(e)) => TaskError::TooManyInvalidations {
-                distribution_id: batch.distribution_id.clone(),
-                message: e.message().unwrap_or("too many invalidations in progress").to_owned(),
-            },
+            Some(CreateInvalidationError::TooManyInvalidationsInProgress(e)) => {
+                TaskError::TooManyInvalidations {
+                    distribution_id: batch.distribution_id.clone(),
+                    message: e
+                        .message()
+                        .unwrap_or("too many invalidations in progress")
+                        .to_owned(),
+                }
+            }
             Some(e) if e.code() == Some(BATCH_ALREADY_EXISTS) => TaskError::InvalidationConflict {
                 distribution_id: batch.distribution_id.clone(),
                 caller_reference: batch.caller_reference.clone(),
@@ -61,7 +69,10 @@ pub async fn invalidate(client: &Client, batch: InvalidationBatch) -> Result<Inv
     let invalidation = output.invalidation().ok_or_else(|| TaskError::Aws {
         service: "cloudfront",
         code: "MissingInvalidation".to_owned(),
-        message: format!("CreateInvalidation for {} returned no invalidation", batch.caller_reference),
+        message: format!(
+            "CreateInvalidation for {} returned no invalidation",
+            batch.caller_reference
+        ),
     })?;
     tracing::info!(
         distribution_id = %batch.distribution_id,
@@ -83,13 +94,20 @@ pub async fn invalidate(client: &Client, batch: InvalidationBatch) -> Result<Inv
 /// Rejects a batch CloudFront would refuse, before paying for a request. Returns its size.
 fn check_batch(batch: &InvalidationBatch) -> Result<usize, TaskError> {
     if batch.distribution_id.trim().is_empty() {
-        return Err(TaskError::InvalidInput("invalidation batch has no distribution id".to_owned()));
+        return Err(TaskError::InvalidInput(
+            "invalidation batch has no distribution id".to_owned(),
+        ));
     }
     if batch.caller_reference.trim().is_empty() {
-        return Err(TaskError::InvalidInput("invalidation batch has no caller reference".to_owned()));
+        return Err(TaskError::InvalidInput(
+            "invalidation batch has no caller reference".to_owned(),
+        ));
     }
     if batch.paths.is_empty() {
-        return Err(TaskError::InvalidInput(format!("invalidation batch {} has no paths", batch.caller_reference)));
+        return Err(TaskError::InvalidInput(format!(
+            "invalidation batch {} has no paths",
+            batch.caller_reference
+        )));
     }
     if batch.paths.len() > CLOUDFRONT_MAX_PATHS_PER_BATCH {
         return Err(too_many_paths(batch));
@@ -113,12 +131,15 @@ mod tests {
     use aws_sdk_cloudfront::config::retry::RetryConfig;
     use aws_sdk_cloudfront::operation::create_invalidation::CreateInvalidationOutput;
     use aws_sdk_cloudfront::types::Invalidation;
-    use aws_sdk_cloudfront::types::error::{AccessDenied, NoSuchDistribution, TooManyInvalidationsInProgress};
+    use aws_sdk_cloudfront::types::error::{
+        AccessDenied, NoSuchDistribution, TooManyInvalidationsInProgress,
+    };
     use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
     use aws_smithy_types::error::ErrorMetadata;
 
     fn client(rules: &[&Rule]) -> Client {
-        mock_client!(aws_sdk_cloudfront, RuleMode::Sequential, rules, |conf| conf.retry_config(RetryConfig::disabled()))
+        mock_client!(aws_sdk_cloudfront, RuleMode::Sequential, rules, |conf| conf
+            .retry_config(RetryConfig::disabled()))
     }
 
     fn batch() -> InvalidationBatch {
@@ -150,14 +171,23 @@ mod tests {
                 req.distribution_id() == Some("E2QWRUHEXAMPLE")
                     && sent.caller_reference() == "purgeflow-abc"
                     && sent.paths().map(|p| (p.quantity(), p.items().to_vec()))
-                        == Some((2, vec!["/images/banana.jpg".to_owned(), "/thumbs/*".to_owned()]))
+                        == Some((
+                            2,
+                            vec!["/images/banana.jpg".to_owned(), "/thumbs/*".to_owned()],
+                        ))
             })
             .then_output(created);
         let client = client(&[&rule]);
         let input = batch();
         let result = invalidate(&client, input.clone()).await.expect("created");
-        assert_valid("invalidate-cache.input.schema.json", &serde_json::to_value(&input).expect("serialisable"));
-        assert_valid("invalidate-cache.output.schema.json", &serde_json::to_value(&result).expect("serialisable"));
+        assert_valid(
+            "invalidate-cache.input.schema.json",
+            &serde_json::to_value(&input).expect("serialisable"),
+        );
+        assert_valid(
+            "invalidate-cache.output.schema.json",
+            &serde_json::to_value(&result).expect("serialisable"),
+        );
         assert_eq!(result.invalidation_id, "I2J0I21PCUYOIK");
         assert_eq!(result.status, "InProgress");
         assert_eq!(result.path_count, 2);
@@ -172,7 +202,9 @@ mod tests {
                 TooManyInvalidationsInProgress::builder().message("Processing your request will cause you to exceed the maximum number of in-progress wildcard invalidations.").build(),
             )
         });
-        let err = invalidate(&client(&[&rule]), batch()).await.expect_err("limit reached");
+        let err = invalidate(&client(&[&rule]), batch())
+            .await
+            .expect_err("limit reached");
         assert_eq!(err.error_type(), names::TOO_MANY_INVALIDATIONS);
         assert!(err.is_retryable());
         assert!(err.to_string().contains("E2QWRUHEXAMPLE"), "{err}");
@@ -181,9 +213,16 @@ mod tests {
     #[tokio::test]
     async fn throttling_is_retryable() {
         let rule = mock!(Client::create_invalidation).then_error(|| {
-            CreateInvalidationError::generic(ErrorMetadata::builder().code("Throttling").message("Rate exceeded").build())
+            CreateInvalidationError::generic(
+                ErrorMetadata::builder()
+                    .code("Throttling")
+                    .message("Rate exceeded")
+                    .build(),
+            )
         });
-        let err = invalidate(&client(&[&rule]), batch()).await.expect_err("throttled");
+        let err = invalidate(&client(&[&rule]), batch())
+            .await
+            .expect_err("throttled");
         assert_eq!(err.error_type(), names::THROTTLED);
         assert!(err.is_retryable());
     }
@@ -192,10 +231,15 @@ mod tests {
     async fn a_reused_caller_reference_is_a_conflict_not_a_retry() {
         let rule = mock!(Client::create_invalidation).then_error(|| {
             CreateInvalidationError::generic(
-                ErrorMetadata::builder().code("InvalidationBatchAlreadyExists").message("The caller reference was already used.").build(),
+                ErrorMetadata::builder()
+                    .code("InvalidationBatchAlreadyExists")
+                    .message("The caller reference was already used.")
+                    .build(),
             )
         });
-        let err = invalidate(&client(&[&rule]), batch()).await.expect_err("conflict");
+        let err = invalidate(&client(&[&rule]), batch())
+            .await
+            .expect_err("conflict");
         assert_eq!(err.error_type(), names::INVALIDATION_CONFLICT);
         assert!(!err.is_retryable());
         assert!(err.to_string().contains("purgeflow-abc"), "{err}");
@@ -203,20 +247,39 @@ mod tests {
 
     #[tokio::test]
     async fn access_denied_and_missing_distribution_are_not_retried() {
-        let denied = mock!(Client::create_invalidation)
-            .then_error(|| {
-                // As the SDK parses it: the modelled error carries its code in the metadata.
-                let meta = ErrorMetadata::builder().code("AccessDenied").message("User is not authorized").build();
-                CreateInvalidationError::AccessDenied(AccessDenied::builder().message("User is not authorized").meta(meta).build())
-            });
-        let err = invalidate(&client(&[&denied]), batch()).await.expect_err("denied");
+        let denied = mock!(Client::create_invalidation).then_error(|| {
+            // As the SDK parses it: the modelled error carries its code in the metadata.
+            let meta = ErrorMetadata::builder()
+                .code("AccessDenied")
+                .message("User is not authorized")
+                .build();
+            CreateInvalidationError::AccessDenied(
+                AccessDenied::builder()
+                    .message("User is not authorized")
+                    .meta(meta)
+                    .build(),
+            )
+        });
+        let err = invalidate(&client(&[&denied]), batch())
+            .await
+            .expect_err("denied");
         assert_eq!(err.error_type(), names::ACCESS_DENIED);
 
         let missing = mock!(Client::create_invalidation).then_error(|| {
-            let meta = ErrorMetadata::builder().code("NoSuchDistribution").message("The specified distribution does not exist.").build();
-            CreateInvalidationError::NoSuchDistribution(NoSuchDistribution::builder().message("The specified distribution does not exist.").meta(meta).build())
+            let meta = ErrorMetadata::builder()
+                .code("NoSuchDistribution")
+                .message("The specified distribution does not exist.")
+                .build();
+            CreateInvalidationError::NoSuchDistribution(
+                NoSuchDistribution::builder()
+                    .message("The specified distribution does not exist.")
+                    .meta(meta)
+                    .build(),
+            )
         });
-        let err = invalidate(&client(&[&missing]), batch()).await.expect_err("no distribution");
+        let err = invalidate(&client(&[&missing]), batch())
+            .await
+            .expect_err("no distribution");
         assert_eq!(err.error_type(), names::AWS);
         assert!(err.to_string().contains("does not exist"), "{err}");
     }

@@ -40,7 +40,10 @@ pub enum KeySafetyError {
 
 /// Checks `key` against every rule, then against `prefix` (empty: the whole bucket).
 pub fn check_key(key: &str, prefix: &str) -> Result<(), KeySafetyError> {
-    let unsafe_key = |why| KeySafetyError::UnsafeKey { key: shorten(key), why };
+    let unsafe_key = |why| KeySafetyError::UnsafeKey {
+        key: shorten(key),
+        why,
+    };
     if key.is_empty() {
         return Err(unsafe_key("empty"));
     }
@@ -54,16 +57,21 @@ pub fn check_key(key: &str, prefix: &str) -> Result<(), KeySafetyError> {
     // Smuggling: the same rules on the decoded and on the look-alike-folded forms.
     let decoded = percent_decode_str(key).decode_utf8_lossy();
     if decoded != key {
-        check_characters_and_segments(&decoded)
-            .map_err(|_| unsafe_key("percent-encoded `..`, `.`, separator, wildcard or control character"))?;
+        check_characters_and_segments(&decoded).map_err(|_| {
+            unsafe_key("percent-encoded `..`, `.`, separator, wildcard or control character")
+        })?;
     }
     let folded = fold_lookalikes(&decoded);
     if folded != decoded {
-        check_characters_and_segments(&folded)
-            .map_err(|_| unsafe_key("Unicode look-alike of `.`, `/` or `\\` forming a dot segment"))?;
+        check_characters_and_segments(&folded).map_err(|_| {
+            unsafe_key("Unicode look-alike of `.`, `/` or `\\` forming a dot segment")
+        })?;
     }
     if !key.starts_with(prefix) {
-        return Err(KeySafetyError::KeyOutsidePrefix { key: shorten(key), prefix: prefix.to_owned() });
+        return Err(KeySafetyError::KeyOutsidePrefix {
+            key: shorten(key),
+            prefix: prefix.to_owned(),
+        });
     }
     Ok(())
 }
@@ -73,7 +81,9 @@ fn check_characters_and_segments(key: &str) -> Result<(), &'static str> {
         return Err("contains a control character");
     }
     if key.chars().any(is_invisible_format_char) {
-        return Err("contains an invisible formatting character (zero-width, bidi override or BOM)");
+        return Err(
+            "contains an invisible formatting character (zero-width, bidi override or BOM)",
+        );
     }
     if key.contains(['*', '?']) {
         return Err("contains `*` or `?` (a CloudFront wildcard or a query string)");
@@ -108,8 +118,8 @@ fn fold_lookalikes(key: &str) -> Cow<'_, str> {
     let lookalike = |c: char| -> Option<&'static str> {
         match c {
             '\u{2024}' | '\u{FE52}' | '\u{FF0E}' => Some("."), // one dot leader, small/fullwidth full stop
-            '\u{2025}' => Some(".."),                           // two dot leader
-            '\u{2026}' => Some("..."),                          // ellipsis
+            '\u{2025}' => Some(".."),                          // two dot leader
+            '\u{2026}' => Some("..."),                         // ellipsis
             '\u{2215}' | '\u{2044}' | '\u{FF0F}' | '\u{29F8}' => Some("/"), // division/fraction/fullwidth/big solidus
             '\u{FF3C}' | '\u{FE68}' | '\u{29F5}' | '\u{29F9}' => Some("\\"), // reverse solidus look-alikes
             _ => None,
@@ -188,7 +198,15 @@ mod tests {
 
     #[test]
     fn dot_dot_segments_are_unsafe() {
-        for key in ["..", "../a", "images/../secret", "images/..", "a\\..\\b", "a/./b", "."] {
+        for key in [
+            "..",
+            "../a",
+            "images/../secret",
+            "images/..",
+            "a\\..\\b",
+            "a/./b",
+            ".",
+        ] {
             assert_unsafe(key);
         }
     }
@@ -202,7 +220,15 @@ mod tests {
 
     #[test]
     fn control_characters_are_unsafe() {
-        for key in ["a\0b", "a\nb", "a\rb", "tab\tkey", "del\u{7f}", "c1\u{85}", "esc\u{1b}[0m"] {
+        for key in [
+            "a\0b",
+            "a\nb",
+            "a\rb",
+            "tab\tkey",
+            "del\u{7f}",
+            "c1\u{85}",
+            "esc\u{1b}[0m",
+        ] {
             assert_unsafe(key);
         }
     }
@@ -253,9 +279,17 @@ mod tests {
     #[test]
     fn prefix_is_enforced() {
         assert_eq!(check_key("images/a.jpg", "images/"), Ok(()));
-        for key in ["private/a.jpg", "images-old/a.jpg", "image/a.jpg", "Images/a.jpg"] {
+        for key in [
+            "private/a.jpg",
+            "images-old/a.jpg",
+            "image/a.jpg",
+            "Images/a.jpg",
+        ] {
             assert!(
-                matches!(check_key(key, "images/"), Err(KeySafetyError::KeyOutsidePrefix { .. })),
+                matches!(
+                    check_key(key, "images/"),
+                    Err(KeySafetyError::KeyOutsidePrefix { .. })
+                ),
                 "{key}"
             );
         }

@@ -82,7 +82,9 @@ pub enum RenderError {
     MissingAttribute { name: String },
     #[error("attribute `{name}` is of type {found}, expected S or N")]
     WrongAttributeType { name: String, found: String },
-    #[error("attribute `{name}` = {value:?} is not a media type (type/subtype), which `|subtype` needs")]
+    #[error(
+        "attribute `{name}` = {value:?} is not a media type (type/subtype), which `|subtype` needs"
+    )]
     NotAMediaType { name: String, value: String },
     #[error("attribute `{name}` is malformed DynamoDB JSON: {detail}")]
     MalformedAttribute { name: String, detail: String },
@@ -132,7 +134,10 @@ impl Template {
         if !literal.is_empty() {
             parts.push(Part::Literal(literal));
         }
-        Ok(Template { source: source.to_owned(), parts })
+        Ok(Template {
+            source: source.to_owned(),
+            parts,
+        })
     }
 
     /// The template as written.
@@ -194,11 +199,16 @@ fn parse_field(body: &str, at: usize) -> Result<Part, TemplateSyntaxError> {
     }
     let filters = pieces
         .map(|filter| {
-            Filter::parse(filter)
-                .ok_or_else(|| TemplateSyntaxError::UnknownFilter { filter: filter.to_owned(), at })
+            Filter::parse(filter).ok_or_else(|| TemplateSyntaxError::UnknownFilter {
+                filter: filter.to_owned(),
+                at,
+            })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Part::Field { name: name.to_owned(), filters })
+    Ok(Part::Field {
+        name: name.to_owned(),
+        filters,
+    })
 }
 
 fn apply<'a>(filter: Filter, name: &str, value: Cow<'a, str>) -> Result<Cow<'a, str>, RenderError> {
@@ -229,11 +239,18 @@ const NON_SCALAR_TYPES: [&str; 8] = ["B", "BOOL", "NULL", "M", "L", "SS", "NS", 
 pub fn scalar_attribute<'a>(item: &'a AttributeMap, name: &str) -> Result<&'a str, RenderError> {
     let value = item
         .get(name)
-        .ok_or_else(|| RenderError::MissingAttribute { name: name.to_owned() })?;
-    let malformed = |detail: String| RenderError::MalformedAttribute { name: name.to_owned(), detail };
-    let object = value
-        .as_object()
-        .ok_or_else(|| malformed(format!("expected an object like {{\"S\": ...}}, found {value}")))?;
+        .ok_or_else(|| RenderError::MissingAttribute {
+            name: name.to_owned(),
+        })?;
+    let malformed = |detail: String| RenderError::MalformedAttribute {
+        name: name.to_owned(),
+        detail,
+    };
+    let object = value.as_object().ok_or_else(|| {
+        malformed(format!(
+            "expected an object like {{\"S\": ...}}, found {value}"
+        ))
+    })?;
     let mut entries = object.iter();
     let (Some((kind, inner)), None) = (entries.next(), entries.next()) else {
         return Err(malformed(format!(
@@ -245,7 +262,9 @@ pub fn scalar_attribute<'a>(item: &'a AttributeMap, name: &str) -> Result<&'a st
         ("S", Value::String(s)) => Ok(s),
         ("N", Value::String(n)) if is_dynamodb_number(n) => Ok(n),
         ("N", Value::String(n)) => Err(malformed(format!("N value {n:?} is not a number"))),
-        ("S" | "N", other) => Err(malformed(format!("{kind} value must be a string, found {other}"))),
+        ("S" | "N", other) => Err(malformed(format!(
+            "{kind} value must be a string, found {other}"
+        ))),
         (other, _) if NON_SCALAR_TYPES.contains(&other) => Err(RenderError::WrongAttributeType {
             name: name.to_owned(),
             found: other.to_owned(),
@@ -282,7 +301,9 @@ mod tests {
     }
 
     fn render(template: &str, value: Value) -> Result<String, RenderError> {
-        Template::parse(template).expect("template parses").render_item(&item(value))
+        Template::parse(template)
+            .expect("template parses")
+            .render_item(&item(value))
     }
 
     #[test]
@@ -296,7 +317,10 @@ mod tests {
 
     #[test]
     fn subtype_drops_parameters_and_keeps_suffixes() {
-        let key = render("{t|subtype}", json!({"t": {"S": "image/svg+xml; charset=utf-8"}}));
+        let key = render(
+            "{t|subtype}",
+            json!({"t": {"S": "image/svg+xml; charset=utf-8"}}),
+        );
         assert_eq!(key.as_deref(), Ok("svg+xml"));
     }
 
@@ -305,13 +329,19 @@ mod tests {
         let err = render("{t|subtype}", json!({"t": {"S": "jpeg"}})).expect_err("not a media type");
         assert!(matches!(err, RenderError::NotAMediaType { ref value, .. } if value == "jpeg"));
         for bad in ["/jpeg", "image/", "a/b/c", ""] {
-            assert!(render("{t|subtype}", json!({"t": {"S": bad}})).is_err(), "{bad:?}");
+            assert!(
+                render("{t|subtype}", json!({"t": {"S": bad}})).is_err(),
+                "{bad:?}"
+            );
         }
     }
 
     #[test]
     fn image_key_template_copies_the_attribute() {
-        let key = render("{image_key}", json!({"image_key": {"S": "images/banana.jpg"}}));
+        let key = render(
+            "{image_key}",
+            json!({"image_key": {"S": "images/banana.jpg"}}),
+        );
         assert_eq!(key.as_deref(), Ok("images/banana.jpg"));
     }
 
@@ -337,7 +367,12 @@ mod tests {
     #[test]
     fn missing_attribute_is_named() {
         let err = render("{photo_id}.{type|subtype}", json!({"photo_id": {"S": "p"}}));
-        assert_eq!(err, Err(RenderError::MissingAttribute { name: "type".into() }));
+        assert_eq!(
+            err,
+            Err(RenderError::MissingAttribute {
+                name: "type".into()
+            })
+        );
     }
 
     #[test]
@@ -353,9 +388,18 @@ mod tests {
             json!({"BS": ["AA=="]}),
         ];
         for sample in samples {
-            let kind = sample.as_object().and_then(|o| o.keys().next().cloned()).expect("key");
+            let kind = sample
+                .as_object()
+                .and_then(|o| o.keys().next().cloned())
+                .expect("key");
             let err = render("{a}", json!({ "a": sample })).expect_err("not S or N");
-            assert_eq!(err, RenderError::WrongAttributeType { name: "a".into(), found: kind });
+            assert_eq!(
+                err,
+                RenderError::WrongAttributeType {
+                    name: "a".into(),
+                    found: kind
+                }
+            );
         }
     }
 
@@ -373,13 +417,18 @@ mod tests {
         ];
         for sample in samples {
             let err = render("{a}", json!({ "a": sample.clone() })).expect_err("malformed");
-            assert!(matches!(err, RenderError::MalformedAttribute { .. }), "{sample}: {err:?}");
+            assert!(
+                matches!(err, RenderError::MalformedAttribute { .. }),
+                "{sample}: {err:?}"
+            );
         }
     }
 
     #[test]
     fn number_syntax() {
-        for ok in ["0", "42", "-1", "+3", "1.5", ".5", "5.", "1e10", "1E-3", "-2.5e+7"] {
+        for ok in [
+            "0", "42", "-1", "+3", "1.5", ".5", "5.", "1e10", "1E-3", "-2.5e+7",
+        ] {
             assert!(is_dynamodb_number(ok), "{ok}");
         }
         for bad in ["", "-", ".", "1e", "e5", "1.2.3", "0x10", "NaN", "1 2"] {
@@ -389,14 +438,32 @@ mod tests {
 
     #[test]
     fn syntax_errors_are_named_with_positions() {
-        assert_eq!(Template::parse("a{b"), Err(TemplateSyntaxError::UnclosedBrace { at: 1 }));
-        assert_eq!(Template::parse("a}b"), Err(TemplateSyntaxError::UnmatchedClose { at: 1 }));
-        assert_eq!(Template::parse("{}"), Err(TemplateSyntaxError::EmptyName { at: 0 }));
-        assert_eq!(Template::parse("{|lower}"), Err(TemplateSyntaxError::EmptyName { at: 0 }));
-        assert_eq!(Template::parse("{a{b}}"), Err(TemplateSyntaxError::NestedBrace { at: 2 }));
+        assert_eq!(
+            Template::parse("a{b"),
+            Err(TemplateSyntaxError::UnclosedBrace { at: 1 })
+        );
+        assert_eq!(
+            Template::parse("a}b"),
+            Err(TemplateSyntaxError::UnmatchedClose { at: 1 })
+        );
+        assert_eq!(
+            Template::parse("{}"),
+            Err(TemplateSyntaxError::EmptyName { at: 0 })
+        );
+        assert_eq!(
+            Template::parse("{|lower}"),
+            Err(TemplateSyntaxError::EmptyName { at: 0 })
+        );
+        assert_eq!(
+            Template::parse("{a{b}}"),
+            Err(TemplateSyntaxError::NestedBrace { at: 2 })
+        );
         assert_eq!(
             Template::parse("x{a|upper}"),
-            Err(TemplateSyntaxError::UnknownFilter { filter: "upper".into(), at: 1 })
+            Err(TemplateSyntaxError::UnknownFilter {
+                filter: "upper".into(),
+                at: 1
+            })
         );
         assert!(Template::parse("{a|}").is_err());
     }
@@ -405,7 +472,10 @@ mod tests {
     fn fields_are_distinct_in_order() {
         let t = Template::parse("{b}/{a}/{b|lower}.x").expect("parses");
         assert_eq!(t.fields(), vec!["b", "a"]);
-        assert_eq!(Template::parse("static").expect("parses").fields(), Vec::<&str>::new());
+        assert_eq!(
+            Template::parse("static").expect("parses").fields(),
+            Vec::<&str>::new()
+        );
     }
 
     #[test]
@@ -420,7 +490,18 @@ mod tests {
 
     #[test]
     fn arbitrary_input_never_panics() {
-        for source in ["", "{", "}", "{{", "}}", "{|}", "{a|b|c}", "é{ü|lower}", "{\u{0}}", "{{{a}}}"] {
+        for source in [
+            "",
+            "{",
+            "}",
+            "{{",
+            "}}",
+            "{|}",
+            "{a|b|c}",
+            "é{ü|lower}",
+            "{\u{0}}",
+            "{{{a}}}",
+        ] {
             let _ = Template::parse(source).map(|t| t.render_item(&AttributeMap::new()));
         }
     }

@@ -10,7 +10,10 @@ use crate::TaskError;
 /// [`TaskError::error_type`], never the Rust type name the runtime would use by default.
 impl From<TaskError> for Diagnostic {
     fn from(err: TaskError) -> Self {
-        Diagnostic { error_type: err.error_type().to_owned(), error_message: err.to_string() }
+        Diagnostic {
+            error_type: err.error_type().to_owned(),
+            error_message: err.to_string(),
+        }
     }
 }
 
@@ -49,25 +52,48 @@ mod tests {
 
     #[test]
     fn diagnostic_carries_the_stable_error_type_and_the_message() {
-        let err = TaskError::Throttled { service: "s3", code: "SlowDown".into(), message: "reduce your request rate".into() };
+        let err = TaskError::Throttled {
+            service: "s3",
+            code: "SlowDown".into(),
+            message: "reduce your request rate".into(),
+        };
         let expected_message = err.to_string();
         let diagnostic = Diagnostic::from(err);
         assert_eq!(diagnostic.error_type, crate::error::names::THROTTLED);
         assert_eq!(diagnostic.error_message, expected_message);
-        assert!(diagnostic.error_message.contains("reduce your request rate"));
+        assert!(
+            diagnostic
+                .error_message
+                .contains("reduce your request rate")
+        );
     }
 
     #[test]
     fn every_variant_maps_to_a_purgeflow_name() {
         let errors = [
             TaskError::InvalidInput("x".into()),
-            TaskError::Transient { service: "s3", message: "x".into() },
-            TaskError::AccessDenied { service: "s3", code: "AccessDenied".into(), message: "x".into() },
-            TaskError::Aws { service: "s3", code: "X".into(), message: "x".into() },
+            TaskError::Transient {
+                service: "s3",
+                message: "x".into(),
+            },
+            TaskError::AccessDenied {
+                service: "s3",
+                code: "AccessDenied".into(),
+                message: "x".into(),
+            },
+            TaskError::Aws {
+                service: "s3",
+                code: "X".into(),
+                message: "x".into(),
+            },
         ];
         for err in errors {
             let diagnostic = Diagnostic::from(err);
-            assert!(diagnostic.error_type.starts_with("PurgeFlow."), "{}", diagnostic.error_type);
+            assert!(
+                diagnostic.error_type.starts_with("PurgeFlow."),
+                "{}",
+                diagnostic.error_type
+            );
         }
     }
 

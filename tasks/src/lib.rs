@@ -9,26 +9,26 @@ pub mod config;
 pub mod contract;
 pub mod delete;
 pub mod error;
-pub mod key_safety;
-pub mod key_template;
-pub mod records;
-#[cfg(all(test, feature = "dynamodb"))]
-mod sample_events;
-pub mod trigger;
-pub mod validation;
-#[cfg(feature = "dynamodb")]
-pub mod supersede;
-#[cfg(feature = "dynamodb")]
-pub mod validate_records;
-#[cfg(feature = "cloudfront")]
-pub mod invalidate;
 #[cfg(feature = "asl")]
 pub mod in_process;
+#[cfg(feature = "cloudfront")]
+pub mod invalidate;
+pub mod key_safety;
+pub mod key_template;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod paths;
+pub mod records;
 pub mod report;
+#[cfg(all(test, feature = "dynamodb"))]
+mod sample_events;
 #[cfg(test)]
 pub(crate) mod schema_check;
+#[cfg(feature = "dynamodb")]
+pub mod supersede;
+pub mod trigger;
+#[cfg(feature = "dynamodb")]
+pub mod validate_records;
+pub mod validation;
 
 pub use error::TaskError;

@@ -53,17 +53,29 @@ pub struct FoldPolicy {
 
 impl FoldPolicy {
     /// Never fold: every path is invalidated individually.
-    pub const NEVER: FoldPolicy = FoldPolicy { min_paths: usize::MAX, min_depth: 1, max_wildcards: 0, within: None };
+    pub const NEVER: FoldPolicy = FoldPolicy {
+        min_paths: usize::MAX,
+        min_depth: 1,
+        max_wildcards: 0,
+        within: None,
+    };
 
     /// The default thresholds, with wildcards kept inside `path_prefixes` (raw, unencoded).
     pub fn within<'a>(path_prefixes: impl IntoIterator<Item = &'a str>) -> FoldPolicy {
         let within = path_prefixes.into_iter().map(encode_path).collect();
-        FoldPolicy { within: Some(within), ..FoldPolicy::default() }
+        FoldPolicy {
+            within: Some(within),
+            ..FoldPolicy::default()
+        }
     }
 
     fn allows(&self, dir: &str, depth: usize) -> bool {
         depth >= self.min_depth
-            && self.within.as_ref().is_none_or(|prefixes| prefixes.iter().any(|prefix| dir.starts_with(prefix.as_str())))
+            && self.within.as_ref().is_none_or(|prefixes| {
+                prefixes
+                    .iter()
+                    .any(|prefix| dir.starts_with(prefix.as_str()))
+            })
     }
 }
 
@@ -71,7 +83,12 @@ impl Default for FoldPolicy {
     /// 100 paths in one directory: past that, the saving (99 billed paths) outweighs one refetch
     /// of the directory's other cached objects for typical photo/asset directories.
     fn default() -> Self {
-        FoldPolicy { min_paths: 100, min_depth: 1, max_wildcards: CLOUDFRONT_MAX_WILDCARD_PATHS, within: None }
+        FoldPolicy {
+            min_paths: 100,
+            min_depth: 1,
+            max_wildcards: CLOUDFRONT_MAX_WILDCARD_PATHS,
+            within: None,
+        }
     }
 }
 
@@ -152,7 +169,10 @@ pub struct Folded {
 /// Folds crowded directories into wildcards, following `policy`, with at most
 /// `wildcard_budget` wildcards. `paths` must be encoded and deduplicated.
 pub fn fold(paths: &BTreeSet<String>, policy: &FoldPolicy, wildcard_budget: usize) -> Folded {
-    let budget = policy.max_wildcards.min(wildcard_budget).min(CLOUDFRONT_MAX_WILDCARD_PATHS);
+    let budget = policy
+        .max_wildcards
+        .min(wildcard_budget)
+        .min(CLOUDFRONT_MAX_WILDCARD_PATHS);
     let mut per_dir: BTreeMap<&str, usize> = BTreeMap::new();
     for path in paths {
         if let Some((dir, depth)) = parent_dir(path)
@@ -161,8 +181,10 @@ pub fn fold(paths: &BTreeSet<String>, policy: &FoldPolicy, wildcard_budget: usiz
             *per_dir.entry(dir).or_default() += 1;
         }
     }
-    let mut crowded: Vec<(&str, usize)> =
-        per_dir.into_iter().filter(|&(_, count)| count >= policy.min_paths.max(2)).collect();
+    let mut crowded: Vec<(&str, usize)> = per_dir
+        .into_iter()
+        .filter(|&(_, count)| count >= policy.min_paths.max(2))
+        .collect();
     // Most crowded first; BTreeMap order already sorted by name, and the sort is stable.
     crowded.sort_by_key(|&(_, count)| std::cmp::Reverse(count));
     crowded.truncate(budget);
@@ -173,7 +195,10 @@ pub fn fold(paths: &BTreeSet<String>, policy: &FoldPolicy, wildcard_budget: usiz
         .filter(|path| !parent_dir(path).is_some_and(|(dir, _)| folded_dirs.contains(dir)))
         .cloned()
         .collect();
-    let wildcards = folded_dirs.into_iter().map(|dir| format!("{dir}*")).collect();
+    let wildcards = folded_dirs
+        .into_iter()
+        .map(|dir| format!("{dir}*"))
+        .collect();
     Folded { wildcards, paths }
 }
 
@@ -204,10 +229,15 @@ pub fn plan_batches<'p>(
     let wildcard_budget = CLOUDFRONT_MAX_WILDCARD_PATHS.saturating_sub(plan.wildcards_in_use);
     let Folded { wildcards, paths } = fold(&encoded, plan.policy, wildcard_budget);
 
-    let per_batch = plan.max_paths_per_batch.clamp(1, CLOUDFRONT_MAX_PATHS_PER_BATCH);
+    let per_batch = plan
+        .max_paths_per_batch
+        .clamp(1, CLOUDFRONT_MAX_PATHS_PER_BATCH);
     // Wildcards first, in a batch of their own (there are at most 15, so one batch unless a test
     // asks for tiny batches).
-    let groups = wildcards.chunks(per_batch).chain(paths.chunks(per_batch)).map(<[String]>::to_vec);
+    let groups = wildcards
+        .chunks(per_batch)
+        .chain(paths.chunks(per_batch))
+        .map(<[String]>::to_vec);
     let batches = groups
         .map(|paths| InvalidationBatch {
             distribution_id: plan.distribution_id.to_owned(),
@@ -225,22 +255,34 @@ mod tests {
 
     #[test]
     fn encodes_space_percent_and_unsafe_characters() {
-        assert_eq!(encode_path("/images/my photo.jpg"), "/images/my%20photo.jpg");
+        assert_eq!(
+            encode_path("/images/my photo.jpg"),
+            "/images/my%20photo.jpg"
+        );
         assert_eq!(encode_path("/100%.jpg"), "/100%25.jpg");
         assert_eq!(encode_path("/~user/a.jpg"), "/%7Euser/a.jpg");
-        assert_eq!(encode_path("/a#b[1]{2}|^`\\<>\".jpg"), "/a%23b%5B1%5D%7B2%7D%7C%5E%60%5C%3C%3E%22.jpg");
+        assert_eq!(
+            encode_path("/a#b[1]{2}|^`\\<>\".jpg"),
+            "/a%23b%5B1%5D%7B2%7D%7C%5E%60%5C%3C%3E%22.jpg"
+        );
     }
 
     #[test]
     fn encodes_unicode_as_utf8_bytes() {
         assert_eq!(encode_path("/photos/café.jpg"), "/photos/caf%C3%A9.jpg");
-        assert_eq!(encode_path("/写真/猫.png"), "/%E5%86%99%E7%9C%9F/%E7%8C%AB.png");
+        assert_eq!(
+            encode_path("/写真/猫.png"),
+            "/%E5%86%99%E7%9C%9F/%E7%8C%AB.png"
+        );
         assert_eq!(encode_path("/🍌.jpg"), "/%F0%9F%8D%8C.jpg");
     }
 
     #[test]
     fn leaves_slash_plus_and_unreserved_characters_alone() {
-        assert_eq!(encode_path("/a+b/c-d_e.f/G9@x=1,2;3:4!()'&$"), "/a+b/c-d_e.f/G9@x=1,2;3:4!()'&$");
+        assert_eq!(
+            encode_path("/a+b/c-d_e.f/G9@x=1,2;3:4!()'&$"),
+            "/a+b/c-d_e.f/G9@x=1,2;3:4!()'&$"
+        );
     }
 
     #[test]
@@ -266,28 +308,54 @@ mod tests {
         assert_ne!(reference, caller_reference("batch-1", "E999", &paths));
         assert_ne!(reference, caller_reference("batch-1", "E123", &paths[..1]));
         // Field boundaries matter: moving characters between fields changes the hash.
-        assert_ne!(caller_reference("ab", "c", &[]), caller_reference("a", "bc", &[]));
+        assert_ne!(
+            caller_reference("ab", "c", &[]),
+            caller_reference("a", "bc", &[])
+        );
     }
 
     fn plan<'a>(policy: &'a FoldPolicy, max: usize) -> BatchPlan<'a> {
-        BatchPlan { batch_id: "b1", distribution_id: "E123", policy, wildcards_in_use: 0, max_paths_per_batch: max }
+        BatchPlan {
+            batch_id: "b1",
+            distribution_id: "E123",
+            policy,
+            wildcards_in_use: 0,
+            max_paths_per_batch: max,
+        }
     }
 
     #[test]
     fn dedupes_after_encoding_and_sorts() {
         let policy = FoldPolicy::NEVER;
-        let (batches, distinct) = plan_batches(["/b.jpg", "/a b.jpg", "/b.jpg", "b.jpg"], &plan(&policy, 3000));
+        let (batches, distinct) = plan_batches(
+            ["/b.jpg", "/a b.jpg", "/b.jpg", "b.jpg"],
+            &plan(&policy, 3000),
+        );
         assert_eq!(distinct, 2);
         assert_eq!(batches.len(), 1);
         assert_eq!(batches[0].paths, vec!["/a%20b.jpg", "/b.jpg"]);
         assert_eq!(batches[0].distribution_id, "E123");
-        assert_eq!(batches[0].caller_reference, caller_reference("b1", "E123", &batches[0].paths));
+        assert_eq!(
+            batches[0].caller_reference,
+            caller_reference("b1", "E123", &batches[0].paths)
+        );
     }
 
     #[test]
     fn folds_a_crowded_directory_into_its_own_wildcard_batch() {
-        let policy = FoldPolicy { min_paths: 3, min_depth: 1, max_wildcards: 15, within: None };
-        let raw = ["/img/1.jpg", "/img/2.jpg", "/img/3.jpg", "/img/sub/4.jpg", "/other/5.jpg"];
+        let policy = FoldPolicy {
+            min_paths: 3,
+            min_depth: 1,
+            max_wildcards: 15,
+            within: None,
+        };
+        let raw = [
+            "/img/1.jpg",
+            "/img/2.jpg",
+            "/img/3.jpg",
+            "/img/sub/4.jpg",
+            "/other/5.jpg",
+        ];
         let (batches, distinct) = plan_batches(raw, &plan(&policy, 3000));
         assert_eq!(distinct, 5);
         assert_eq!(batches.len(), 2);
@@ -297,7 +365,10 @@ mod tests {
 
     #[test]
     fn never_folds_the_root_by_default() {
-        let policy = FoldPolicy { min_paths: 2, ..FoldPolicy::default() };
+        let policy = FoldPolicy {
+            min_paths: 2,
+            ..FoldPolicy::default()
+        };
         let (batches, _) = plan_batches(["/a.jpg", "/b.jpg", "/c.jpg"], &plan(&policy, 3000));
         assert_eq!(batches.len(), 1);
         assert!(batches[0].paths.iter().all(|p| !is_wildcard(p)));
@@ -305,22 +376,54 @@ mod tests {
 
     #[test]
     fn wildcards_stay_inside_the_allowed_prefixes() {
-        let policy = FoldPolicy { min_paths: 2, ..FoldPolicy::within(["/images/user1-", "/thumbs/"]) };
-        let raw = ["/images/user1-a.jpg", "/images/user1-b.jpg", "/thumbs/x/1.jpg", "/thumbs/x/2.jpg", "/other/1", "/other/2"];
+        let policy = FoldPolicy {
+            min_paths: 2,
+            ..FoldPolicy::within(["/images/user1-", "/thumbs/"])
+        };
+        let raw = [
+            "/images/user1-a.jpg",
+            "/images/user1-b.jpg",
+            "/thumbs/x/1.jpg",
+            "/thumbs/x/2.jpg",
+            "/other/1",
+            "/other/2",
+        ];
         let (batches, _) = plan_batches(raw, &plan(&policy, 3000));
         // `/images/*` would reach other users' objects and `/other/*` is outside: only
         // `/thumbs/x/*` folds.
         assert_eq!(batches[0].paths, vec!["/thumbs/x/*"]);
-        assert_eq!(batches[1].paths, vec!["/images/user1-a.jpg", "/images/user1-b.jpg", "/other/1", "/other/2"]);
+        assert_eq!(
+            batches[1].paths,
+            vec![
+                "/images/user1-a.jpg",
+                "/images/user1-b.jpg",
+                "/other/1",
+                "/other/2"
+            ]
+        );
 
-        let never = FoldPolicy { min_paths: 2, within: Some(vec![]), ..FoldPolicy::default() };
+        let never = FoldPolicy {
+            min_paths: 2,
+            within: Some(vec![]),
+            ..FoldPolicy::default()
+        };
         let (batches, _) = plan_batches(raw, &plan(&never, 3000));
-        assert!(batches.iter().flat_map(|b| &b.paths).all(|p| !is_wildcard(p)));
+        assert!(
+            batches
+                .iter()
+                .flat_map(|b| &b.paths)
+                .all(|p| !is_wildcard(p))
+        );
     }
 
     #[test]
     fn keeps_the_most_crowded_directories_within_the_wildcard_budget() {
-        let policy = FoldPolicy { min_paths: 2, min_depth: 1, max_wildcards: 15, within: None };
+        let policy = FoldPolicy {
+            min_paths: 2,
+            min_depth: 1,
+            max_wildcards: 15,
+            within: None,
+        };
         let raw = ["/a/1", "/a/2", "/b/1", "/b/2", "/b/3", "/c/1", "/c/2"];
         let mut limited = plan(&policy, 3000);
         limited.wildcards_in_use = 14; // one wildcard left
@@ -331,11 +434,17 @@ mod tests {
 
     #[test]
     fn chunks_into_batches_of_at_most_the_limit() {
-        let raw: Vec<String> = (0..7001).map(|i| format!("/d{}/{i}.jpg", i % 2000)).collect();
+        let raw: Vec<String> = (0..7001)
+            .map(|i| format!("/d{}/{i}.jpg", i % 2000))
+            .collect();
         let policy = FoldPolicy::default();
-        let (batches, distinct) = plan_batches(raw.iter().map(String::as_str), &plan(&policy, 3000));
+        let (batches, distinct) =
+            plan_batches(raw.iter().map(String::as_str), &plan(&policy, 3000));
         assert_eq!(distinct, 7001);
-        assert_eq!(batches.iter().map(|b| b.paths.len()).collect::<Vec<_>>(), vec![3000, 3000, 1001]);
+        assert_eq!(
+            batches.iter().map(|b| b.paths.len()).collect::<Vec<_>>(),
+            vec![3000, 3000, 1001]
+        );
     }
 
     #[test]
@@ -348,10 +457,13 @@ mod tests {
 
     fn covered(path: &str, batches: &[InvalidationBatch]) -> bool {
         let encoded = encode_path(path);
-        batches.iter().flat_map(|b| &b.paths).any(|p| match p.strip_suffix('*') {
-            Some(prefix) => encoded.starts_with(prefix),
-            None => *p == encoded,
-        })
+        batches
+            .iter()
+            .flat_map(|b| &b.paths)
+            .any(|p| match p.strip_suffix('*') {
+                Some(prefix) => encoded.starts_with(prefix),
+                None => *p == encoded,
+            })
     }
 
     fn raw_path() -> impl Strategy<Value = String> {

@@ -59,7 +59,9 @@ pub struct Projection {
 impl Projection {
     /// Keeps what `template` reads (plus, always, the item's key attributes).
     pub fn for_template(template: &Template) -> Self {
-        Projection { template_fields: template.fields().into_iter().map(str::to_owned).collect() }
+        Projection {
+            template_fields: template.fields().into_iter().map(str::to_owned).collect(),
+        }
     }
 
     fn keeps(&self, name: &Name<'_>, keys: &Attributes<'_>) -> bool {
@@ -112,7 +114,10 @@ pub enum Classified {
     /// An INSERT or MODIFY record: nothing to purge.
     Other { event_name: String },
     /// A record that can't be handed over: nothing identifies it.
-    Malformed { event_id: Option<String>, reason: String },
+    Malformed {
+        event_id: Option<String>,
+        reason: String,
+    },
 }
 
 /// One stream record's outcome, with the sequence number the stream retries by.
@@ -153,7 +158,11 @@ impl RecordCounts {
 
 /// Classifies every record of `event`, in order.
 pub fn classify_event(event: &StreamEvent, projection: &Projection) -> Vec<ClassifiedRecord> {
-    event.records.iter().map(|raw| classify_record(raw.get(), projection)).collect()
+    event
+        .records
+        .iter()
+        .map(|raw| classify_record(raw.get(), projection))
+        .collect()
 }
 
 /// A stream record, borrowing from the event's bytes. Attribute maps are sorted by name
@@ -194,7 +203,9 @@ impl<'a> Attributes<'a> {
     }
 
     fn contains(&self, name: &Name<'_>) -> bool {
-        self.0.binary_search_by(|(held, _)| held.0.as_ref().cmp(name.0.as_ref())).is_ok()
+        self.0
+            .binary_search_by(|(held, _)| held.0.as_ref().cmp(name.0.as_ref()))
+            .is_ok()
     }
 
     fn iter(&self) -> impl Iterator<Item = &(Name<'a>, &'a RawValue)> {
@@ -212,8 +223,12 @@ impl<'de: 'a, 'a> Deserialize<'de> for Attributes<'a> {
                 f.write_str("a DynamoDB attribute map")
             }
 
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut attributes: Vec<(Name<'de>, &'de RawValue)> = Vec::with_capacity(map.size_hint().unwrap_or(8));
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut attributes: Vec<(Name<'de>, &'de RawValue)> =
+                    Vec::with_capacity(map.size_hint().unwrap_or(8));
                 while let Some(entry) = map.next_entry()? {
                     attributes.push(entry);
                 }
@@ -258,47 +273,98 @@ impl<'de: 'a, 'a> Deserialize<'de> for Name<'a> {
 
 /// Classifies one raw stream record. Never panics, whatever the JSON.
 pub fn classify_record(raw: &str, projection: &Projection) -> ClassifiedRecord {
-    let malformed = |event_id: Option<String>, sequence_number: Option<String>, reason: String| ClassifiedRecord {
-        sequence_number,
-        outcome: Classified::Malformed { event_id, reason },
+    let malformed = |event_id: Option<String>, sequence_number: Option<String>, reason: String| {
+        ClassifiedRecord {
+            sequence_number,
+            outcome: Classified::Malformed { event_id, reason },
+        }
     };
     let record: LeanRecord<'_> = match serde_json::from_str(raw) {
         Ok(record) => record,
         Err(err) => {
             // Salvage what identifies the record, so the log line can name it.
-            return malformed(salvage_event_id(raw), salvage_sequence_number(raw), format!("not a stream record: {err}"));
+            return malformed(
+                salvage_event_id(raw),
+                salvage_sequence_number(raw),
+                format!("not a stream record: {err}"),
+            );
         }
     };
     let (keys, old_image, sequence_number) = match record.dynamodb {
-        Some(change) => (change.keys, change.old_image, change.sequence_number.map(Cow::into_owned)),
+        Some(change) => (
+            change.keys,
+            change.old_image,
+            change.sequence_number.map(Cow::into_owned),
+        ),
         None => (None, None, None),
     };
-    let event_id = record.event_id.map(Cow::into_owned).filter(|id| !id.is_empty());
+    let event_id = record
+        .event_id
+        .map(Cow::into_owned)
+        .filter(|id| !id.is_empty());
     let Some(event_id) = event_id else {
         return malformed(None, sequence_number, "the record has no eventID".into());
     };
     match record.event_name.as_deref() {
         Some("REMOVE") => {}
         Some(other) => {
-            return ClassifiedRecord { sequence_number, outcome: Classified::Other { event_name: other.to_owned() } };
+            return ClassifiedRecord {
+                sequence_number,
+                outcome: Classified::Other {
+                    event_name: other.to_owned(),
+                },
+            };
         }
-        None => return malformed(Some(event_id), sequence_number, "the record has no eventName".into()),
+        None => {
+            return malformed(
+                Some(event_id),
+                sequence_number,
+                "the record has no eventName".into(),
+            );
+        }
     }
     let keys = match keys {
         Some(keys) if !keys.is_empty() => keys,
-        _ => return malformed(Some(event_id), sequence_number, "the REMOVE record has no Keys".into()),
+        _ => {
+            return malformed(
+                Some(event_id),
+                sequence_number,
+                "the REMOVE record has no Keys".into(),
+            );
+        }
     };
     // An image always holds the item's keys, so an empty one means there was none.
     let old_image = old_image.filter(|image| !image.is_empty());
     let delete_kind = delete_kind(&event_id, record.user_identity);
     let sequence = sequence_number.clone().unwrap_or_default();
-    let (json, layout) =
-        match write_removed_record(&event_id, &sequence, delete_kind, &keys, old_image.as_ref(), projection) {
-            Ok(written) => written,
-            Err(err) => return malformed(Some(event_id), sequence_number, format!("cannot write the record: {err}")),
-        };
-    let outcome = Classified::Removed(HandedOver { event_id, sequence_number: sequence, delete_kind, json, layout });
-    ClassifiedRecord { sequence_number, outcome }
+    let (json, layout) = match write_removed_record(
+        &event_id,
+        &sequence,
+        delete_kind,
+        &keys,
+        old_image.as_ref(),
+        projection,
+    ) {
+        Ok(written) => written,
+        Err(err) => {
+            return malformed(
+                Some(event_id),
+                sequence_number,
+                format!("cannot write the record: {err}"),
+            );
+        }
+    };
+    let outcome = Classified::Removed(HandedOver {
+        event_id,
+        sequence_number: sequence,
+        delete_kind,
+        json,
+        layout,
+    });
+    ClassifiedRecord {
+        sequence_number,
+        outcome,
+    }
 }
 
 /// Writes a [`RemovedRecord`]'s JSON (the contract's camelCase field names) with the kept
@@ -332,12 +398,21 @@ fn write_removed_record(
         }
         Some(image) => {
             let at = out.len();
-            write_attributes(&mut out, image.iter().filter(|(name, _)| projection.keeps(name, keys)))?;
+            write_attributes(
+                &mut out,
+                image
+                    .iter()
+                    .filter(|(name, _)| projection.keeps(name, keys)),
+            )?;
             Some(at..out.len())
         }
     };
     out.push(b'}');
-    let layout = JsonLayout { event_id: event_id_span, keys: keys_span, old_image: old_image_span };
+    let layout = JsonLayout {
+        event_id: event_id_span,
+        keys: keys_span,
+        old_image: old_image_span,
+    };
     // Everything written is UTF-8 (serde_json output and slices of a `str`).
     let json = String::from_utf8(out).map_err(|e| serde::ser::Error::custom(e.to_string()))?;
     Ok((json, layout))
@@ -361,9 +436,13 @@ fn write_attributes<'a, 'b: 'a>(
 }
 
 fn delete_kind(event_id: &str, identity: Option<&RawValue>) -> DeleteKind {
-    let Some(raw) = identity else { return DeleteKind::User };
+    let Some(raw) = identity else {
+        return DeleteKind::User;
+    };
     match serde_json::from_str::<Option<UserIdentity>>(raw.get()) {
-        Ok(Some(identity)) if identity.type_ == TTL_IDENTITY_TYPE && identity.principal_id == TTL_PRINCIPAL => {
+        Ok(Some(identity))
+            if identity.type_ == TTL_IDENTITY_TYPE && identity.principal_id == TTL_PRINCIPAL =>
+        {
             DeleteKind::Ttl
         }
         Ok(_) => DeleteKind::User,
@@ -396,7 +475,10 @@ fn salvage_sequence_number(raw: &str) -> Option<String> {
         #[serde(rename = "SequenceNumber")]
         sequence_number: Option<String>,
     }
-    serde_json::from_str::<Outer>(raw).ok()?.dynamodb?.sequence_number
+    serde_json::from_str::<Outer>(raw)
+        .ok()?
+        .dynamodb?
+        .sequence_number
 }
 
 #[cfg(test)]
@@ -405,7 +487,12 @@ pub(crate) mod tests {
     use serde_json::{Value, json};
 
     /// A stream record in the exact Lambda shape.
-    pub(crate) fn stream_record(event_name: &str, seq: &str, keys: Value, old_image: Option<Value>) -> Value {
+    pub(crate) fn stream_record(
+        event_name: &str,
+        seq: &str,
+        keys: Value,
+        old_image: Option<Value>,
+    ) -> Value {
         let mut change = json!({
             "ApproximateCreationDateTime": 1_718_000_000.0,
             "Keys": keys,
@@ -439,7 +526,10 @@ pub(crate) mod tests {
         match c.outcome {
             Classified::Removed(r) => {
                 let record = r.record().expect("handed-over JSON is a RemovedRecord");
-                assert_eq!((r.event_id.as_str(), r.sequence_number.as_str()), (record.event_id.as_str(), record.sequence_number.as_str()));
+                assert_eq!(
+                    (r.event_id.as_str(), r.sequence_number.as_str()),
+                    (record.event_id.as_str(), record.sequence_number.as_str())
+                );
                 assert_eq!(r.delete_kind, record.delete_kind);
                 check_layout(&r, &record);
                 record
@@ -451,12 +541,16 @@ pub(crate) mod tests {
     /// The layout points at exactly the JSON of the record's event id, keys and old image.
     pub(crate) fn check_layout(handed_over: &HandedOver, record: &RemovedRecord) {
         let part = |range: &Range<usize>| -> Value {
-            serde_json::from_str(&handed_over.json[range.clone()]).expect("a layout range holds one JSON value")
+            serde_json::from_str(&handed_over.json[range.clone()])
+                .expect("a layout range holds one JSON value")
         };
         let layout = &handed_over.layout;
         assert_eq!(part(&layout.event_id), json!(record.event_id));
         assert_eq!(part(&layout.keys), Value::Object(record.keys.clone()));
-        assert_eq!(layout.old_image.as_ref().map(part), record.old_image.clone().map(Value::Object));
+        assert_eq!(
+            layout.old_image.as_ref().map(part),
+            record.old_image.clone().map(Value::Object)
+        );
     }
 
     #[test]
@@ -465,7 +559,8 @@ pub(crate) mod tests {
         let raw = r#"{"eventID": "e1", "eventName": "REMOVE", "dynamodb": {"SequenceNumber": "1",
             "Keys": {"photo_id": {"S": "p0"}, "photo_id": {"S": "p1"}},
             "OldImage": {"type": {"S": "image/gif"}, "title": {"S": "t"}, "photo_id": {"S": "p1"}, "type": {"S": "image/png"}}}}"#;
-        let Classified::Removed(handed_over) = classify_record(raw, &photo_projection()).outcome else {
+        let Classified::Removed(handed_over) = classify_record(raw, &photo_projection()).outcome
+        else {
             panic!("a REMOVE record")
         };
         assert!(
@@ -473,7 +568,10 @@ pub(crate) mod tests {
             "{}",
             handed_over.json
         );
-        check_layout(&handed_over, &handed_over.record().expect("a RemovedRecord"));
+        check_layout(
+            &handed_over,
+            &handed_over.record().expect("a RemovedRecord"),
+        );
     }
 
     #[test]
@@ -482,7 +580,9 @@ pub(crate) mod tests {
             "REMOVE",
             "111",
             json!({"photo_id": {"S": "p1"}}),
-            Some(json!({"photo_id": {"S": "p1"}, "type": {"S": "image/jpeg"}, "title": {"S": "x"}})),
+            Some(
+                json!({"photo_id": {"S": "p1"}, "type": {"S": "image/jpeg"}, "title": {"S": "x"}}),
+            ),
         );
         let c = classify(&rec);
         assert_eq!(c.sequence_number.as_deref(), Some("111"));
@@ -499,18 +599,34 @@ pub(crate) mod tests {
     #[test]
     fn escaped_attribute_names_are_read_like_plain_ones() {
         // `ty\u0070e` is `type`: the name can't be borrowed, and must still be projected.
-        let raw = stream_record("REMOVE", "12", json!({"photo_id": {"S": "p1"}}), Some(json!({"photo_id": {"S": "p1"}})))
-            .to_string()
-            .replace(r#""OldImage":{"#, r#""OldImage":{"ty\u0070e":{"S":"image/png"},"#);
+        let raw = stream_record(
+            "REMOVE",
+            "12",
+            json!({"photo_id": {"S": "p1"}}),
+            Some(json!({"photo_id": {"S": "p1"}})),
+        )
+        .to_string()
+        .replace(
+            r#""OldImage":{"#,
+            r#""OldImage":{"ty\u0070e":{"S":"image/png"},"#,
+        );
         let r = removed(classify_record(&raw, &photo_projection()));
-        assert_eq!(r.old_image.map(Value::Object), Some(json!({"photo_id": {"S": "p1"}, "type": {"S": "image/png"}})));
+        assert_eq!(
+            r.old_image.map(Value::Object),
+            Some(json!({"photo_id": {"S": "p1"}, "type": {"S": "image/png"}}))
+        );
     }
 
     #[test]
     fn insert_and_modify_are_counted_as_other() {
         for name in ["INSERT", "MODIFY"] {
             let rec = stream_record(name, "5", json!({"photo_id": {"S": "p1"}}), None);
-            assert_eq!(classify(&rec).outcome, Classified::Other { event_name: name.to_owned() });
+            assert_eq!(
+                classify(&rec).outcome,
+                Classified::Other {
+                    event_name: name.to_owned()
+                }
+            );
         }
     }
 
@@ -573,7 +689,10 @@ pub(crate) mod tests {
         assert_eq!(r.event_id, "evt-10");
         assert_eq!(r.sequence_number, "10");
         // Projected like any other: `junk` is dropped, the bad `type` goes on to be named.
-        assert_eq!(r.old_image.map(Value::Object), Some(json!({"photo_id": {"S": "p1"}, "type": {"S": 5}})));
+        assert_eq!(
+            r.old_image.map(Value::Object),
+            Some(json!({"photo_id": {"S": "p1"}, "type": {"S": 5}}))
+        );
     }
 
     #[test]
@@ -590,9 +709,14 @@ pub(crate) mod tests {
         ];
         for sample in samples {
             let c = classify(&sample);
-            assert!(matches!(c.outcome, Classified::Malformed { .. }), "{sample}: {c:?}");
+            assert!(
+                matches!(c.outcome, Classified::Malformed { .. }),
+                "{sample}: {c:?}"
+            );
         }
-        let c = classify(&json!({"eventID": "e", "eventName": "REMOVE", "dynamodb": {"SequenceNumber": "3"}}));
+        let c = classify(
+            &json!({"eventID": "e", "eventName": "REMOVE", "dynamodb": {"SequenceNumber": "3"}}),
+        );
         assert_eq!(c.sequence_number.as_deref(), Some("3"));
     }
 
@@ -610,7 +734,12 @@ pub(crate) mod tests {
         assert_eq!(classified.len(), 4);
         assert_eq!(
             RecordCounts::of(&classified),
-            RecordCounts { removed: 1, ttl: 0, other: 2, malformed: 1 }
+            RecordCounts {
+                removed: 1,
+                ttl: 0,
+                other: 2,
+                malformed: 1
+            }
         );
         assert_eq!(classified[1].sequence_number.as_deref(), Some("2"));
     }

@@ -29,8 +29,8 @@ use serde::Serialize;
 
 use crate::TaskError;
 use crate::contract::{
-    DeleteFailure, ExecutionInput, FailedInvalidation, FailureReport, InvalidationBatch, PurgeTarget, Rejection,
-    RemovedRecord, ReportInput, ReportOutput,
+    DeleteFailure, ExecutionInput, FailedInvalidation, FailureReport, InvalidationBatch,
+    PurgeTarget, Rejection, RemovedRecord, ReportInput, ReportOutput,
 };
 
 /// SNS's limit on one message: body plus attributes.
@@ -79,7 +79,11 @@ impl ReportMessage {
     pub fn size(&self) -> usize {
         self.body.len()
             + self.subject.len()
-            + self.attributes.iter().map(|(name, data_type, value)| name.len() + data_type.len() + value.len()).sum::<usize>()
+            + self
+                .attributes
+                .iter()
+                .map(|(name, data_type, value)| name.len() + data_type.len() + value.len())
+                .sum::<usize>()
     }
 }
 
@@ -121,11 +125,16 @@ impl Item<'_> {
 /// is not a Step Functions ARN of a known partition.
 pub fn console_url(execution_arn: &str, start_time: Option<&str>) -> Option<String> {
     let mut fields = execution_arn.split(':');
-    let (Some("arn"), Some(partition), Some("states"), Some(region)) = (fields.next(), fields.next(), fields.next(), fields.next())
+    let (Some("arn"), Some(partition), Some("states"), Some(region)) =
+        (fields.next(), fields.next(), fields.next(), fields.next())
     else {
         return None;
     };
-    if region.is_empty() || !region.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+    if region.is_empty()
+        || !region
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
         return None;
     }
     let host = match partition {
@@ -138,12 +147,17 @@ pub fn console_url(execution_arn: &str, start_time: Option<&str>) -> Option<Stri
         .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
         .map(|t| format!("?startDate={}", t.timestamp_millis()))
         .unwrap_or_default();
-    Some(format!("https://{host}/states/home?region={region}#/express-executions/details/{execution_arn}{start}"))
+    Some(format!(
+        "https://{host}/states/home?region={region}#/express-executions/details/{execution_arn}{start}"
+    ))
 }
 
 /// Builds the messages for one execution's failures, each at most `max_bytes` as SNS counts
 /// them. Nothing failed → no message.
-pub fn build_messages(input: &ReportInput, max_bytes: usize) -> Result<Vec<ReportMessage>, TaskError> {
+pub fn build_messages(
+    input: &ReportInput,
+    max_bytes: usize,
+) -> Result<Vec<ReportMessage>, TaskError> {
     let whole_replay = match (&input.caught, &input.original_input) {
         (Some(_), Some(original)) => Some(original),
         _ => None,
@@ -151,7 +165,12 @@ pub fn build_messages(input: &ReportInput, max_bytes: usize) -> Result<Vec<Repor
     let mut items: Vec<Item<'_>> = Vec::new();
     items.extend(input.rejections.iter().map(Item::Rejection));
     items.extend(input.delete_failures.iter().map(Item::DeleteFailure));
-    items.extend(input.failed_invalidations.iter().map(Item::FailedInvalidation));
+    items.extend(
+        input
+            .failed_invalidations
+            .iter()
+            .map(Item::FailedInvalidation),
+    );
     if let Some(original) = whole_replay {
         items.extend(original.records.iter().map(Item::Record));
         items.extend(original.targets.iter().map(Item::Target));
@@ -161,14 +180,25 @@ pub fn build_messages(input: &ReportInput, max_bytes: usize) -> Result<Vec<Repor
         return Ok(Vec::new());
     }
 
-    let console = input.execution_arn.as_deref().and_then(|arn| console_url(arn, input.execution_start_time.as_deref()));
+    let console = input
+        .execution_arn
+        .as_deref()
+        .and_then(|arn| console_url(arn, input.execution_start_time.as_deref()));
     let whole = whole_replay.is_some();
 
     // Pack greedily by an estimate (the envelope plus each item's own JSON), starting a new part
     // wherever the replay kind changes, then measure every message for real and halve any that
     // is still too big, so the limit holds whatever the estimate missed. Halving a part keeps
     // it to one replay kind.
-    let envelope = build_message(input, console.as_deref(), &[], whole, (u32::MAX, u32::MAX), true)?.size();
+    let envelope = build_message(
+        input,
+        console.as_deref(),
+        &[],
+        whole,
+        (u32::MAX, u32::MAX),
+        true,
+    )?
+    .size();
     let mut groups: Vec<Vec<Item<'_>>> = Vec::new();
     let mut current: Vec<Item<'_>> = Vec::new();
     let mut current_size = envelope;
@@ -176,7 +206,8 @@ pub fn build_messages(input: &ReportInput, max_bytes: usize) -> Result<Vec<Repor
     for item in items {
         let cost = item_cost(item, whole)?;
         let kind = item.replay_kind(whole);
-        let other_kind = matches!((current_kind, kind), (Some(current), Some(next)) if current != next);
+        let other_kind =
+            matches!((current_kind, kind), (Some(current), Some(next)) if current != next);
         if (current_size + cost > max_bytes || other_kind) && !current.is_empty() {
             groups.push(std::mem::take(&mut current));
             current_size = envelope;
@@ -193,7 +224,15 @@ pub fn build_messages(input: &ReportInput, max_bytes: usize) -> Result<Vec<Repor
     pending.reverse();
     while let Some(group) = pending.pop() {
         // Part numbers are not known yet: measure with the widest ones.
-        let size = build_message(input, console.as_deref(), &group, whole, (u32::MAX, u32::MAX), false)?.size();
+        let size = build_message(
+            input,
+            console.as_deref(),
+            &group,
+            whole,
+            (u32::MAX, u32::MAX),
+            false,
+        )?
+        .size();
         if size <= max_bytes {
             fitted.push(group);
         } else if group.len() > 1 {
@@ -209,11 +248,21 @@ pub fn build_messages(input: &ReportInput, max_bytes: usize) -> Result<Vec<Repor
         }
     }
 
-    let parts = u32::try_from(fitted.len()).map_err(|_| TaskError::InvalidInput("too many report parts".to_owned()))?;
+    let parts = u32::try_from(fitted.len())
+        .map_err(|_| TaskError::InvalidInput("too many report parts".to_owned()))?;
     fitted
         .iter()
         .zip(1..)
-        .map(|(group, part)| build_message(input, console.as_deref(), group, whole, (part, parts), false))
+        .map(|(group, part)| {
+            build_message(
+                input,
+                console.as_deref(),
+                group,
+                whole,
+                (part, parts),
+                false,
+            )
+        })
         .collect()
 }
 
@@ -223,8 +272,24 @@ fn item_cost(item: Item<'_>, whole: bool) -> Result<usize, TaskError> {
     let comma = 1;
     Ok(match item {
         Item::Rejection(r) => json_len(r)? + comma,
-        Item::DeleteFailure(f) => json_len(f)? + comma + if whole { 0 } else { json_len(&f.target)? + comma },
-        Item::FailedInvalidation(f) => json_len(f)? + comma + if whole { 0 } else { json_len(&f.batch)? + comma },
+        Item::DeleteFailure(f) => {
+            json_len(f)?
+                + comma
+                + if whole {
+                    0
+                } else {
+                    json_len(&f.target)? + comma
+                }
+        }
+        Item::FailedInvalidation(f) => {
+            json_len(f)?
+                + comma
+                + if whole {
+                    0
+                } else {
+                    json_len(&f.batch)? + comma
+                }
+        }
         Item::Record(r) => json_len(r)? + comma,
         Item::Target(t) => json_len(t)? + comma,
         Item::Batch(b) => json_len(b)? + comma,
@@ -236,7 +301,8 @@ fn json_len<T: Serialize>(value: &T) -> Result<usize, TaskError> {
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<String, TaskError> {
-    serde_json::to_string(value).map_err(|e| TaskError::InvalidInput(format!("cannot serialise the failure report: {e}")))
+    serde_json::to_string(value)
+        .map_err(|e| TaskError::InvalidInput(format!("cannot serialise the failure report: {e}")))
 }
 
 /// One message holding `items`. `envelope_only` builds the largest possible empty message
@@ -252,7 +318,12 @@ fn build_message(
     let mut rejections = Vec::new();
     let mut delete_failures = Vec::new();
     let mut failed_invalidations = Vec::new();
-    let mut replay = ExecutionInput { batch_id: input.batch_id.clone(), records: vec![], targets: vec![], batches: vec![] };
+    let mut replay = ExecutionInput {
+        batch_id: input.batch_id.clone(),
+        records: vec![],
+        targets: vec![],
+        batches: vec![],
+    };
     for item in items {
         match *item {
             Item::Rejection(r) => rejections.push(r.clone()),
@@ -273,7 +344,8 @@ fn build_message(
             Item::Batch(b) => replay.batches.push(b.clone()),
         }
     }
-    let replayable = envelope_only || !(replay.records.is_empty() && replay.targets.is_empty() && replay.batches.is_empty());
+    let replayable = envelope_only
+        || !(replay.records.is_empty() && replay.targets.is_empty() && replay.batches.is_empty());
 
     let mut kinds = BTreeSet::new();
     if envelope_only {
@@ -311,14 +383,23 @@ fn build_message(
     let attributes = [
         (attributes::KIND, "String.Array", to_json(&kinds)?),
         (attributes::BATCH_ID, "String", input.batch_id.clone()),
-        (attributes::EXECUTION_NAME, "String", input.execution_name.clone()),
+        (
+            attributes::EXECUTION_NAME,
+            "String",
+            input.execution_name.clone(),
+        ),
         (attributes::REPLAYABLE, "String", replayable.to_string()),
     ]
     .into_iter()
     // SNS refuses an attribute with an empty value; a missing one only narrows filtering.
     .filter(|(_, _, value)| !value.is_empty())
     .collect();
-    Ok(ReportMessage { report, body, subject, attributes })
+    Ok(ReportMessage {
+        report,
+        body,
+        subject,
+        attributes,
+    })
 }
 
 /// `purgeflow: purge incomplete (delete_failed) 1/2: <execution>`, printable ASCII only and at
@@ -333,9 +414,26 @@ fn subject(execution_name: &str, kinds: &BTreeSet<Kind>, part: u32, parts: u32) 
             Kind::TaskFailed => "task_failed",
         })
         .collect();
-    let part = if parts > 1 { format!(" {part}/{parts}") } else { String::new() };
-    let subject = format!("purgeflow: purge incomplete ({}){part}: {execution_name}", kinds.join(", "));
-    subject.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).take(MAX_SUBJECT_CHARS).collect()
+    let part = if parts > 1 {
+        format!(" {part}/{parts}")
+    } else {
+        String::new()
+    };
+    let subject = format!(
+        "purgeflow: purge incomplete ({}){part}: {execution_name}",
+        kinds.join(", ")
+    );
+    subject
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .take(MAX_SUBJECT_CHARS)
+        .collect()
 }
 
 /// The one-line summary the state machine puts in its Fail state's cause.
@@ -354,7 +452,9 @@ pub fn summary(input: &ReportInput) -> String {
 
 /// The task's output once `message_ids` are published.
 pub fn output(input: &ReportInput, message_ids: Vec<String>) -> Result<ReportOutput, TaskError> {
-    let count = |n: usize| u32::try_from(n).map_err(|_| TaskError::InvalidInput(format!("{n} entries in one report")));
+    let count = |n: usize| {
+        u32::try_from(n).map_err(|_| TaskError::InvalidInput(format!("{n} entries in one report")))
+    };
     Ok(ReportOutput {
         message_ids,
         rejected: count(input.rejections.len())?,
@@ -382,7 +482,11 @@ mod with_sns {
     /// If a later part fails to publish, the task fails and its retry publishes every part
     /// again: subscribers may see a part twice (SNS delivers at least once anyway), never miss
     /// one. Replaying a report twice is harmless, since every step is idempotent.
-    pub async fn report_failures(client: &Client, topic_arn: &str, input: ReportInput) -> Result<ReportOutput, TaskError> {
+    pub async fn report_failures(
+        client: &Client,
+        topic_arn: &str,
+        input: ReportInput,
+    ) -> Result<ReportOutput, TaskError> {
         let messages = build_messages(&input, SNS_MAX_MESSAGE_BYTES)?;
         let mut message_ids = Vec::with_capacity(messages.len());
         for message in &messages {
@@ -393,8 +497,16 @@ mod with_sns {
         Ok(output)
     }
 
-    async fn publish(client: &Client, topic_arn: &str, message: &ReportMessage) -> Result<String, TaskError> {
-        let mut request = client.publish().topic_arn(topic_arn).subject(&message.subject).message(&message.body);
+    async fn publish(
+        client: &Client,
+        topic_arn: &str,
+        message: &ReportMessage,
+    ) -> Result<String, TaskError> {
+        let mut request = client
+            .publish()
+            .topic_arn(topic_arn)
+            .subject(&message.subject)
+            .message(&message.body);
         for (name, data_type, value) in &message.attributes {
             let attribute = MessageAttributeValue::builder()
                 .data_type(*data_type)
@@ -441,7 +553,11 @@ mod tests {
     }
 
     fn delete_failure(key: &str) -> DeleteFailure {
-        DeleteFailure { target: target(key), code: "AccessDenied".into(), message: "Access Denied".into() }
+        DeleteFailure {
+            target: target(key),
+            code: "AccessDenied".into(),
+            message: "Access Denied".into(),
+        }
     }
 
     fn failed_invalidation(i: usize) -> FailedInvalidation {
@@ -477,8 +593,15 @@ mod tests {
             assert_valid("execution-input.schema.json", replay);
         }
         if let Some(replay) = &message.report.replay_input {
-            let kinds = [!replay.records.is_empty(), !replay.targets.is_empty(), !replay.batches.is_empty()];
-            assert!(kinds.iter().filter(|&&held| held).count() <= 1, "a replay input of one kind: {replay:?}");
+            let kinds = [
+                !replay.records.is_empty(),
+                !replay.targets.is_empty(),
+                !replay.batches.is_empty(),
+            ];
+            assert!(
+                kinds.iter().filter(|&&held| held).count() <= 1,
+                "a replay input of one kind: {replay:?}"
+            );
         }
         assert!(message.subject.len() <= 100 && message.subject.is_ascii());
     }
@@ -490,9 +613,15 @@ mod tests {
             Some(format!("https://eu-west-1.console.aws.amazon.com/states/home?region=eu-west-1#/express-executions/details/{ARN}?startDate=1795237200123").as_str())
         );
         let cn = "arn:aws-cn:states:cn-north-1:123456789012:express:purge:b:1";
-        assert!(console_url(cn, None).is_some_and(|u| u.starts_with("https://cn-north-1.console.amazonaws.cn/")));
+        assert!(
+            console_url(cn, None)
+                .is_some_and(|u| u.starts_with("https://cn-north-1.console.amazonaws.cn/"))
+        );
         assert_eq!(console_url("not-an-arn", None), None);
-        assert_eq!(console_url("arn:aws:lambda:eu-west-1:1:function:x", None), None);
+        assert_eq!(
+            console_url("arn:aws:lambda:eu-west-1:1:function:x", None),
+            None
+        );
         assert_eq!(console_url("arn:aws:states:eu west/1:1:x", None), None);
     }
 
@@ -507,9 +636,23 @@ mod tests {
         assert_eq!(message.report.replay_input, None);
         assert_eq!(message.report.rejections.len(), 2);
         assert_eq!((message.report.part, message.report.parts), (1, 1));
-        assert!(message.attributes.contains(&(attributes::KIND, "String.Array", r#"["rejected"]"#.to_owned())));
-        assert!(message.attributes.contains(&(attributes::REPLAYABLE, "String", "false".to_owned())));
-        assert!(message.report.console_url.as_deref().is_some_and(|u| u.contains("#/express-executions/details/")));
+        assert!(message.attributes.contains(&(
+            attributes::KIND,
+            "String.Array",
+            r#"["rejected"]"#.to_owned()
+        )));
+        assert!(message.attributes.contains(&(
+            attributes::REPLAYABLE,
+            "String",
+            "false".to_owned()
+        )));
+        assert!(
+            message
+                .report
+                .console_url
+                .as_deref()
+                .is_some_and(|u| u.contains("#/express-executions/details/"))
+        );
     }
 
     #[test]
@@ -519,7 +662,11 @@ mod tests {
         input.delete_failures = vec![delete_failure("a.jpg"), delete_failure("b.jpg")];
         input.failed_invalidations = vec![failed_invalidation(7), failed_invalidation(8)];
         let messages = build_messages(&input, SNS_MAX_MESSAGE_BYTES).expect("builds");
-        assert_eq!(messages.len(), 2, "one part per replay kind, though both would fit one message");
+        assert_eq!(
+            messages.len(),
+            2,
+            "one part per replay kind, though both would fit one message"
+        );
         for message in &messages {
             check(message);
             assert_eq!(message.report.parts, 2);
@@ -530,18 +677,50 @@ mod tests {
         assert_eq!(replay.batch_id, "batch-1");
         assert!(replay.records.is_empty() && replay.batches.is_empty());
         assert_eq!(replay.targets, vec![target("a.jpg"), target("b.jpg")]);
-        assert_eq!(deletes.report.rejections, vec![rejection(1)], "rejections ride along, listed once");
+        assert_eq!(
+            deletes.report.rejections,
+            vec![rejection(1)],
+            "rejections ride along, listed once"
+        );
         assert!(deletes.report.failed_invalidations.is_empty());
-        assert!(deletes.attributes.contains(&(attributes::KIND, "String.Array", r#"["rejected","delete_failed"]"#.to_owned())));
-        assert!(deletes.subject.starts_with("purgeflow: purge incomplete (rejected, delete_failed) 1/2: "), "{}", deletes.subject);
+        assert!(deletes.attributes.contains(&(
+            attributes::KIND,
+            "String.Array",
+            r#"["rejected","delete_failed"]"#.to_owned()
+        )));
+        assert!(
+            deletes
+                .subject
+                .starts_with("purgeflow: purge incomplete (rejected, delete_failed) 1/2: "),
+            "{}",
+            deletes.subject
+        );
 
-        let replay = invalidations.report.replay_input.as_ref().expect("replayable");
+        let replay = invalidations
+            .report
+            .replay_input
+            .as_ref()
+            .expect("replayable");
         assert_eq!(replay.batch_id, "batch-1");
         assert!(replay.records.is_empty() && replay.targets.is_empty());
-        assert_eq!(replay.batches, vec![failed_invalidation(7).batch, failed_invalidation(8).batch]);
-        assert!(invalidations.report.rejections.is_empty() && invalidations.report.delete_failures.is_empty());
-        assert!(invalidations.attributes.contains(&(attributes::KIND, "String.Array", r#"["invalidation_failed"]"#.to_owned())));
-        assert!(invalidations.attributes.contains(&(attributes::REPLAYABLE, "String", "true".to_owned())));
+        assert_eq!(
+            replay.batches,
+            vec![failed_invalidation(7).batch, failed_invalidation(8).batch]
+        );
+        assert!(
+            invalidations.report.rejections.is_empty()
+                && invalidations.report.delete_failures.is_empty()
+        );
+        assert!(invalidations.attributes.contains(&(
+            attributes::KIND,
+            "String.Array",
+            r#"["invalidation_failed"]"#.to_owned()
+        )));
+        assert!(invalidations.attributes.contains(&(
+            attributes::REPLAYABLE,
+            "String",
+            "true".to_owned()
+        )));
     }
 
     #[test]
@@ -550,7 +729,8 @@ mod tests {
         input.delete_failures = vec![delete_failure("a.jpg")];
         let messages = build_messages(&input, SNS_MAX_MESSAGE_BYTES).expect("builds");
         let mut body: serde_json::Value = serde_json::from_str(&messages[0].body).expect("JSON");
-        body["replayInput"]["batches"] = serde_json::to_value([failed_invalidation(7).batch]).expect("serialisable");
+        body["replayInput"]["batches"] =
+            serde_json::to_value([failed_invalidation(7).batch]).expect("serialisable");
         crate::schema_check::assert_invalid("failure-report.schema.json", &body);
     }
 
@@ -563,17 +743,32 @@ mod tests {
             batches: vec![failed_invalidation(7).batch],
         };
         let mut input = report_input();
-        input.caught = Some(CaughtError { error: "Lambda.ServiceException".into(), cause: "boom".into() });
+        input.caught = Some(CaughtError {
+            error: "Lambda.ServiceException".into(),
+            cause: "boom".into(),
+        });
         input.original_input = Some(original.clone());
         input.delete_failures = vec![delete_failure("a.jpg")];
         let messages = build_messages(&input, SNS_MAX_MESSAGE_BYTES).expect("builds");
         assert_eq!(messages.len(), 2);
         messages.iter().for_each(check);
-        let replays: Vec<&ExecutionInput> =
-            messages.iter().map(|m| m.report.replay_input.as_ref().expect("replayable")).collect();
-        assert_eq!((replays[0].targets.as_slice(), replays[0].batches.len()), (original.targets.as_slice(), 0));
-        assert_eq!((replays[1].targets.len(), replays[1].batches.as_slice()), (0, original.batches.as_slice()));
-        assert_eq!(messages[0].report.delete_failures.len(), 1, "the listed failure is not replayed again");
+        let replays: Vec<&ExecutionInput> = messages
+            .iter()
+            .map(|m| m.report.replay_input.as_ref().expect("replayable"))
+            .collect();
+        assert_eq!(
+            (replays[0].targets.as_slice(), replays[0].batches.len()),
+            (original.targets.as_slice(), 0)
+        );
+        assert_eq!(
+            (replays[1].targets.len(), replays[1].batches.as_slice()),
+            (0, original.batches.as_slice())
+        );
+        assert_eq!(
+            messages[0].report.delete_failures.len(),
+            1,
+            "the listed failure is not replayed again"
+        );
         assert!(messages.iter().all(|m| m.report.caught.is_some()));
     }
 
@@ -586,13 +781,18 @@ mod tests {
                 sequence_number: "100".into(),
                 delete_kind: DeleteKind::User,
                 keys: attribute_map(json!({"photo_id": {"S": "p1"}})),
-                old_image: Some(attribute_map(json!({"photo_id": {"S": "p1"}, "type": {"S": "image/jpeg"}}))),
+                old_image: Some(attribute_map(
+                    json!({"photo_id": {"S": "p1"}, "type": {"S": "image/jpeg"}}),
+                )),
             }],
             targets: vec![],
             batches: vec![],
         };
         let mut input = report_input();
-        input.caught = Some(CaughtError { error: "PurgeFlow.AccessDenied".into(), cause: "s3 denied access".into() });
+        input.caught = Some(CaughtError {
+            error: "PurgeFlow.AccessDenied".into(),
+            cause: "s3 denied access".into(),
+        });
         input.original_input = Some(original.clone());
         input.delete_failures = vec![delete_failure("a.jpg")];
         let messages = build_messages(&input, SNS_MAX_MESSAGE_BYTES).expect("builds");
@@ -601,14 +801,26 @@ mod tests {
         // The original input covers the failed delete: it is listed but not replayed twice.
         assert_eq!(messages[0].report.replay_input.as_ref(), Some(&original));
         assert_eq!(messages[0].report.delete_failures.len(), 1);
-        assert!(messages[0].attributes.iter().any(|(n, _, v)| *n == attributes::KIND && v.contains("task_failed")));
-        assert!(summary(&input).ends_with("task failed with PurgeFlow.AccessDenied"), "{}", summary(&input));
+        assert!(
+            messages[0]
+                .attributes
+                .iter()
+                .any(|(n, _, v)| *n == attributes::KIND && v.contains("task_failed"))
+        );
+        assert!(
+            summary(&input).ends_with("task failed with PurgeFlow.AccessDenied"),
+            "{}",
+            summary(&input)
+        );
     }
 
     #[test]
     fn a_caught_error_without_input_still_reports() {
         let mut input = report_input();
-        input.caught = Some(CaughtError { error: "States.Timeout".into(), cause: String::new() });
+        input.caught = Some(CaughtError {
+            error: "States.Timeout".into(),
+            cause: String::new(),
+        });
         let messages = build_messages(&input, SNS_MAX_MESSAGE_BYTES).expect("builds");
         assert_eq!(messages.len(), 1);
         check(&messages[0]);
@@ -620,19 +832,29 @@ mod tests {
         let mut input = report_input();
         input.delete_failures = vec![delete_failure("a.jpg")];
         let messages = build_messages(&input, SNS_MAX_MESSAGE_BYTES).expect("builds");
-        let parsed: FailureReport = serde_json::from_str(&messages[0].body).expect("a report parses back");
+        let parsed: FailureReport =
+            serde_json::from_str(&messages[0].body).expect("a report parses back");
         assert_eq!(parsed, messages[0].report);
         let replay_json = serde_json::to_string(&parsed.replay_input).expect("serialisable");
-        let replay: ExecutionInput = serde_json::from_str(&replay_json).expect("pastes back as an execution input");
+        let replay: ExecutionInput =
+            serde_json::from_str(&replay_json).expect("pastes back as an execution input");
         assert_eq!(replay.targets, vec![target("a.jpg")]);
-        let mut missing_replay: serde_json::Value = serde_json::from_str(&messages[0].body).expect("JSON");
-        missing_replay.as_object_mut().expect("object").remove("replayInput");
+        let mut missing_replay: serde_json::Value =
+            serde_json::from_str(&messages[0].body).expect("JSON");
+        missing_replay
+            .as_object_mut()
+            .expect("object")
+            .remove("replayInput");
         crate::schema_check::assert_invalid("failure-report.schema.json", &missing_replay);
     }
 
     #[test]
     fn nothing_failed_means_no_message() {
-        assert!(build_messages(&report_input(), SNS_MAX_MESSAGE_BYTES).expect("builds").is_empty());
+        assert!(
+            build_messages(&report_input(), SNS_MAX_MESSAGE_BYTES)
+                .expect("builds")
+                .is_empty()
+        );
     }
 
     #[test]
@@ -640,7 +862,9 @@ mod tests {
         let mut input = report_input();
         // ~1 KiB per delete failure (counted twice: the failure and its replayed target).
         let long = "x".repeat(900);
-        input.delete_failures = (0..400).map(|i| delete_failure(&format!("{long}-{i:04}.jpg"))).collect();
+        input.delete_failures = (0..400)
+            .map(|i| delete_failure(&format!("{long}-{i:04}.jpg")))
+            .collect();
         input.rejections = (0..300).map(rejection).collect();
         input.failed_invalidations = (0..50).map(failed_invalidation).collect();
         let messages = build_messages(&input, SNS_MAX_MESSAGE_BYTES).expect("builds");
@@ -651,32 +875,73 @@ mod tests {
         let mut rejections = 0;
         for (message, part) in messages.iter().zip(1..) {
             check(message);
-            assert!(message.size() <= SNS_MAX_MESSAGE_BYTES, "part {part} is {} bytes", message.size());
+            assert!(
+                message.size() <= SNS_MAX_MESSAGE_BYTES,
+                "part {part} is {} bytes",
+                message.size()
+            );
             assert_eq!((message.report.part, message.report.parts), (part, parts));
             rejections += message.report.rejections.len();
             if let Some(replay) = &message.report.replay_input {
-                let listed: Vec<&PurgeTarget> = message.report.delete_failures.iter().map(|f| &f.target).collect();
-                assert_eq!(replay.targets.iter().collect::<Vec<_>>(), listed, "a part replays exactly its own failures");
-                let listed: Vec<&InvalidationBatch> = message.report.failed_invalidations.iter().map(|f| &f.batch).collect();
-                assert_eq!(replay.batches.iter().collect::<Vec<_>>(), listed, "a part replays exactly its own failures");
+                let listed: Vec<&PurgeTarget> = message
+                    .report
+                    .delete_failures
+                    .iter()
+                    .map(|f| &f.target)
+                    .collect();
+                assert_eq!(
+                    replay.targets.iter().collect::<Vec<_>>(),
+                    listed,
+                    "a part replays exactly its own failures"
+                );
+                let listed: Vec<&InvalidationBatch> = message
+                    .report
+                    .failed_invalidations
+                    .iter()
+                    .map(|f| &f.batch)
+                    .collect();
+                assert_eq!(
+                    replay.batches.iter().collect::<Vec<_>>(),
+                    listed,
+                    "a part replays exactly its own failures"
+                );
                 replayed_targets.extend(replay.targets.iter().cloned());
                 replayed_batches.extend(replay.batches.iter().cloned());
             }
         }
         assert_eq!(rejections, 300);
-        assert_eq!(replayed_targets, input.delete_failures.iter().map(|f| f.target.clone()).collect::<Vec<_>>());
-        assert_eq!(replayed_batches, input.failed_invalidations.iter().map(|f| f.batch.clone()).collect::<Vec<_>>());
+        assert_eq!(
+            replayed_targets,
+            input
+                .delete_failures
+                .iter()
+                .map(|f| f.target.clone())
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(
+            replayed_batches,
+            input
+                .failed_invalidations
+                .iter()
+                .map(|f| f.batch.clone())
+                .collect::<Vec<_>>()
+        );
     }
 
     #[test]
     fn a_small_limit_still_yields_fitting_parts() {
         let mut input = report_input();
-        input.delete_failures = (0..30).map(|i| delete_failure(&format!("k{i}.jpg"))).collect();
+        input.delete_failures = (0..30)
+            .map(|i| delete_failure(&format!("k{i}.jpg")))
+            .collect();
         let limit = 4096;
         let messages = build_messages(&input, limit).expect("builds");
         assert!(messages.len() > 1);
         assert!(messages.iter().all(|m| m.size() <= limit));
-        let total: usize = messages.iter().map(|m| m.report.delete_failures.len()).sum();
+        let total: usize = messages
+            .iter()
+            .map(|m| m.report.delete_failures.len())
+            .sum();
         assert_eq!(total, 30);
     }
 
@@ -691,9 +956,17 @@ mod tests {
 
     #[test]
     fn subject_is_ascii_and_at_most_100_characters() {
-        let kinds = BTreeSet::from([Kind::Rejected, Kind::DeleteFailed, Kind::InvalidationFailed, Kind::TaskFailed]);
+        let kinds = BTreeSet::from([
+            Kind::Rejected,
+            Kind::DeleteFailed,
+            Kind::InvalidationFailed,
+            Kind::TaskFailed,
+        ]);
         let subject = subject(&"é\n".repeat(80), &kinds, 3, 12);
-        assert!(subject.len() <= 100 && subject.chars().all(|c| c.is_ascii_graphic() || c == ' '), "{subject:?}");
+        assert!(
+            subject.len() <= 100 && subject.chars().all(|c| c.is_ascii_graphic() || c == ' '),
+            "{subject:?}"
+        );
         assert!(subject.contains(" 3/12: "));
     }
 }
@@ -714,14 +987,17 @@ mod sns_tests {
     const TOPIC: &str = "arn:aws:sns:eu-west-1:123456789012:purgeflow-failures";
 
     fn client(rules: &[&Rule]) -> Client {
-        mock_client!(aws_sdk_sns, RuleMode::Sequential, rules, |conf| conf.retry_config(RetryConfig::disabled()))
+        mock_client!(aws_sdk_sns, RuleMode::Sequential, rules, |conf| conf
+            .retry_config(RetryConfig::disabled()))
     }
 
     fn input_with_failures(count: usize, key_len: usize) -> ReportInput {
         let long = "k".repeat(key_len);
         ReportInput {
             execution_name: "batch-9".into(),
-            execution_arn: Some("arn:aws:states:us-east-1:123456789012:express:purge:batch-9:1".into()),
+            execution_arn: Some(
+                "arn:aws:states:us-east-1:123456789012:express:purge:batch-9:1".into(),
+            ),
             execution_start_time: None,
             batch_id: "batch-9".into(),
             rejections: vec![],
@@ -732,7 +1008,8 @@ mod sns_tests {
                         key: format!("{long}{i}"),
                         paths: vec![format!("/{long}{i}")],
                         event_id: format!("e{i}"),
-                        table_keys: serde_json::from_value(json!({"id": {"S": format!("{i}")}})).expect("map"),
+                        table_keys: serde_json::from_value(json!({"id": {"S": format!("{i}")}}))
+                            .expect("map"),
                     },
                     code: "AccessDenied".into(),
                     message: "Access Denied".into(),
@@ -750,23 +1027,47 @@ mod sns_tests {
             .match_requests(|req| {
                 let attrs = req.message_attributes().expect("attributes");
                 let kind = attrs.get(attributes::KIND).expect("kind attribute");
-                let body: serde_json::Value = serde_json::from_str(req.message().unwrap_or_default()).expect("JSON body");
+                let body: serde_json::Value =
+                    serde_json::from_str(req.message().unwrap_or_default()).expect("JSON body");
                 req.topic_arn() == Some(TOPIC)
-                    && req.subject().is_some_and(|s| s.starts_with("purgeflow: purge incomplete (delete_failed)"))
+                    && req.subject().is_some_and(|s| {
+                        s.starts_with("purgeflow: purge incomplete (delete_failed)")
+                    })
                     && kind.data_type() == "String.Array"
                     && kind.string_value() == Some(r#"["delete_failed"]"#)
-                    && attrs.get(attributes::BATCH_ID).and_then(|a| a.string_value()) == Some("batch-9")
-                    && attrs.get(attributes::REPLAYABLE).and_then(|a| a.string_value()) == Some("true")
+                    && attrs
+                        .get(attributes::BATCH_ID)
+                        .and_then(|a| a.string_value())
+                        == Some("batch-9")
+                    && attrs
+                        .get(attributes::REPLAYABLE)
+                        .and_then(|a| a.string_value())
+                        == Some("true")
                     && body["replayInput"]["targets"].as_array().map(Vec::len) == Some(2)
             })
             .then_output(|| PublishOutput::builder().message_id("m-1").build());
         let client = client(&[&rule]);
         let input = input_with_failures(2, 8);
-        assert_valid("report-failures.input.schema.json", &serde_json::to_value(&input).expect("serialisable"));
-        let output = report_failures(&client, TOPIC, input).await.expect("published");
-        assert_valid("report-failures.output.schema.json", &serde_json::to_value(&output).expect("serialisable"));
+        assert_valid(
+            "report-failures.input.schema.json",
+            &serde_json::to_value(&input).expect("serialisable"),
+        );
+        let output = report_failures(&client, TOPIC, input)
+            .await
+            .expect("published");
+        assert_valid(
+            "report-failures.output.schema.json",
+            &serde_json::to_value(&output).expect("serialisable"),
+        );
         assert_eq!(output.message_ids, vec!["m-1"]);
-        assert_eq!((output.rejected, output.delete_failed, output.invalidations_failed), (0, 2, 0));
+        assert_eq!(
+            (
+                output.rejected,
+                output.delete_failed,
+                output.invalidations_failed
+            ),
+            (0, 2, 0)
+        );
         assert_eq!(rule.num_calls(), 1);
     }
 
@@ -774,42 +1075,78 @@ mod sns_tests {
     async fn a_report_over_256_kib_is_published_in_parts() {
         let sizes = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let seen = sizes.clone();
-        let rule = mock!(Client::publish)
-            .then_compute_output(move |req| {
-                let body: serde_json::Value = serde_json::from_str(req.message().unwrap_or_default()).expect("JSON body");
-                let attrs: usize = req
-                    .message_attributes()
-                    .map(|m| m.iter().map(|(k, v)| k.len() + v.data_type().len() + v.string_value().map_or(0, str::len)).sum())
-                    .unwrap_or(0);
-                let mut seen = seen.lock().expect("lock");
-                seen.push((body["part"].as_u64(), body["parts"].as_u64(), req.message().map_or(0, str::len) + attrs));
-                PublishOutput::builder().message_id(format!("m-{}", seen.len())).build()
-            });
-        let client = mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&rule], |conf| conf.retry_config(RetryConfig::disabled()));
+        let rule = mock!(Client::publish).then_compute_output(move |req| {
+            let body: serde_json::Value =
+                serde_json::from_str(req.message().unwrap_or_default()).expect("JSON body");
+            let attrs: usize = req
+                .message_attributes()
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| {
+                            k.len() + v.data_type().len() + v.string_value().map_or(0, str::len)
+                        })
+                        .sum()
+                })
+                .unwrap_or(0);
+            let mut seen = seen.lock().expect("lock");
+            seen.push((
+                body["part"].as_u64(),
+                body["parts"].as_u64(),
+                req.message().map_or(0, str::len) + attrs,
+            ));
+            PublishOutput::builder()
+                .message_id(format!("m-{}", seen.len()))
+                .build()
+        });
+        let client = mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&rule], |conf| conf
+            .retry_config(RetryConfig::disabled()));
         // 600 failures of ~1 KiB, each listed and replayed: about 1.2 MiB in all.
-        let output = report_failures(&client, TOPIC, input_with_failures(600, 1000)).await.expect("published");
+        let output = report_failures(&client, TOPIC, input_with_failures(600, 1000))
+            .await
+            .expect("published");
         let sizes = sizes.lock().expect("lock").clone();
         assert!(sizes.len() >= 4, "{sizes:?}");
         assert_eq!(output.message_ids.len(), sizes.len());
         let parts = sizes.len() as u64;
         for (i, (part, total, size)) in sizes.iter().enumerate() {
             assert_eq!((*part, *total), (Some(i as u64 + 1), Some(parts)));
-            assert!(*size <= SNS_MAX_MESSAGE_BYTES, "part {part:?}: {size} bytes");
+            assert!(
+                *size <= SNS_MAX_MESSAGE_BYTES,
+                "part {part:?}: {size} bytes"
+            );
         }
     }
 
     #[tokio::test]
     async fn an_sns_failure_fails_the_task() {
         let denied = mock!(Client::publish).then_error(|| {
-            let meta = ErrorMetadata::builder().code("AuthorizationError").message("not authorized to publish").build();
-            PublishError::AuthorizationErrorException(AuthorizationErrorException::builder().message("not authorized to publish").meta(meta).build())
+            let meta = ErrorMetadata::builder()
+                .code("AuthorizationError")
+                .message("not authorized to publish")
+                .build();
+            PublishError::AuthorizationErrorException(
+                AuthorizationErrorException::builder()
+                    .message("not authorized to publish")
+                    .meta(meta)
+                    .build(),
+            )
         });
-        let err = report_failures(&client(&[&denied]), TOPIC, input_with_failures(1, 4)).await.expect_err("denied");
+        let err = report_failures(&client(&[&denied]), TOPIC, input_with_failures(1, 4))
+            .await
+            .expect_err("denied");
         assert_eq!(err.error_type(), names::ACCESS_DENIED);
 
-        let throttled = mock!(Client::publish)
-            .then_error(|| PublishError::generic(ErrorMetadata::builder().code("Throttling").message("Rate exceeded").build()));
-        let err = report_failures(&client(&[&throttled]), TOPIC, input_with_failures(1, 4)).await.expect_err("throttled");
+        let throttled = mock!(Client::publish).then_error(|| {
+            PublishError::generic(
+                ErrorMetadata::builder()
+                    .code("Throttling")
+                    .message("Rate exceeded")
+                    .build(),
+            )
+        });
+        let err = report_failures(&client(&[&throttled]), TOPIC, input_with_failures(1, 4))
+            .await
+            .expect_err("throttled");
         assert_eq!(err.error_type(), names::THROTTLED);
         assert!(err.is_retryable());
     }
@@ -817,8 +1154,13 @@ mod sns_tests {
     #[tokio::test]
     async fn nothing_to_report_publishes_nothing() {
         let client = client(&[]);
-        let output = report_failures(&client, TOPIC, input_with_failures(0, 4)).await.expect("nothing to do");
+        let output = report_failures(&client, TOPIC, input_with_failures(0, 4))
+            .await
+            .expect("nothing to do");
         assert!(output.message_ids.is_empty());
-        assert_eq!(output.summary, "0 rejected, 0 delete(s) failed, 0 invalidation batch(es) failed");
+        assert_eq!(
+            output.summary,
+            "0 rejected, 0 delete(s) failed, 0 invalidation batch(es) failed"
+        );
     }
 }

@@ -27,7 +27,10 @@ fn config(template: &str, prefix: &str) -> Config {
         ("PURGE_BUCKET", "photo-bucket"),
         ("PURGE_KEY_TEMPLATE", template),
         ("PURGE_KEY_PREFIX", prefix),
-        ("PURGE_STATE_MACHINE_ARN", "arn:aws:states:eu-west-1:123456789012:stateMachine:purge"),
+        (
+            "PURGE_STATE_MACHINE_ARN",
+            "arn:aws:states:eu-west-1:123456789012:stateMachine:purge",
+        ),
         ("PURGE_TTL_DELETES", "purge"),
     ]);
     Config::from_lookup(|name| vars.get(name).map(|v| (*v).to_owned())).expect("valid config")
@@ -35,8 +38,10 @@ fn config(template: &str, prefix: &str) -> Config {
 
 fn load(file: &str) -> StreamEvent {
     let path = events_dir().join(file);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not a stream event: {e}", path.display()))
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{} is not a stream event: {e}", path.display()))
 }
 
 /// Transform, check every input against the schema, then validate (no supersede check).
@@ -61,8 +66,13 @@ async fn run(file: &str, config: &Config) -> (RecordCounts, Vec<ExecutionInput>,
         targets: Vec::new(),
         batches: Vec::new(),
     });
-    let output = validate_records(input, config, None).await.expect("validates");
-    assert_valid("validate-records.output.schema.json", &serde_json::to_value(&output).expect("serialisable"));
+    let output = validate_records(input, config, None)
+        .await
+        .expect("validates");
+    assert_valid(
+        "validate-records.output.schema.json",
+        &serde_json::to_value(&output).expect("serialisable"),
+    );
     (plan.counts, inputs, output)
 }
 
@@ -101,17 +111,33 @@ fn every_file_in_events_stream_is_covered_here() {
 #[tokio::test]
 async fn photo_remove() {
     let (counts, inputs, output) = run("photo-remove.json", &config(PHOTO_TEMPLATE, "")).await;
-    assert_eq!(counts, RecordCounts { removed: 1, ttl: 0, other: 0, malformed: 0 });
+    assert_eq!(
+        counts,
+        RecordCounts {
+            removed: 1,
+            ttl: 0,
+            other: 0,
+            malformed: 0
+        }
+    );
     let image = inputs[0].records[0].old_image.clone().expect("image");
     let names: Vec<&str> = image.keys().map(String::as_str).collect();
-    assert_eq!(names, ["photo_id", "type"], "projected to what the template reads");
+    assert_eq!(
+        names,
+        ["photo_id", "type"],
+        "projected to what the template reads"
+    );
     assert_eq!(keys(&output), ["p-20261101-0042.jpeg"]);
     assert_eq!(output.targets[0].paths, ["/p-20261101-0042.jpeg"]);
 }
 
 #[tokio::test]
 async fn image_key_remove() {
-    let (counts, _, output) = run("image-key-remove.json", &config(IMAGE_KEY_TEMPLATE, "images/")).await;
+    let (counts, _, output) = run(
+        "image-key-remove.json",
+        &config(IMAGE_KEY_TEMPLATE, "images/"),
+    )
+    .await;
     assert_eq!(counts.removed, 1);
     assert_eq!(keys(&output), ["images/banana.jpg"]);
 }
@@ -119,9 +145,20 @@ async fn image_key_remove() {
 #[tokio::test]
 async fn mixed_batch_keeps_only_removes() {
     let (counts, inputs, output) = run("mixed-batch.json", &config(PHOTO_TEMPLATE, "")).await;
-    assert_eq!(counts, RecordCounts { removed: 2, ttl: 0, other: 3, malformed: 0 });
+    assert_eq!(
+        counts,
+        RecordCounts {
+            removed: 2,
+            ttl: 0,
+            other: 3,
+            malformed: 0
+        }
+    );
     assert_eq!(inputs.len(), 1);
-    assert_eq!(keys(&output), ["p-20261101-0007.webp", "p-20261101-0008.png"]);
+    assert_eq!(
+        keys(&output),
+        ["p-20261101-0007.webp", "p-20261101-0008.png"]
+    );
 }
 
 #[tokio::test]
@@ -129,10 +166,16 @@ async fn ttl_delete_is_told_apart_and_follows_the_policy() {
     let (counts, inputs, output) = run("ttl-delete.json", &config(PHOTO_TEMPLATE, "")).await;
     assert_eq!(counts.ttl, 1);
     assert_eq!(inputs[0].records[0].delete_kind, DeleteKind::Ttl);
-    assert_eq!(keys(&output), ["p-20261015-0300.gif"], "PURGE_TTL_DELETES=purge");
+    assert_eq!(
+        keys(&output),
+        ["p-20261015-0300.gif"],
+        "PURGE_TTL_DELETES=purge"
+    );
     let mut ignore = config(PHOTO_TEMPLATE, "");
     ignore.ttl_deletes = crate::config::TtlPolicy::Ignore;
-    let output = validate_records(inputs[0].clone(), &ignore, None).await.expect("validates");
+    let output = validate_records(inputs[0].clone(), &ignore, None)
+        .await
+        .expect("validates");
     assert!(output.targets.is_empty());
     assert_eq!(output.ignored.len(), 1);
 }
@@ -147,7 +190,16 @@ async fn keys_only_is_missing_old_image() {
 #[tokio::test]
 async fn malformed_attributes_are_named_and_the_rest_goes_on() {
     let (counts, _, output) = run("malformed-attributes.json", &config(PHOTO_TEMPLATE, "")).await;
-    assert_eq!(counts, RecordCounts { removed: 6, ttl: 0, other: 0, malformed: 0 }, "all handed over");
+    assert_eq!(
+        counts,
+        RecordCounts {
+            removed: 6,
+            ttl: 0,
+            other: 0,
+            malformed: 0
+        },
+        "all handed over"
+    );
     assert_eq!(
         reasons(&output),
         [
@@ -168,9 +220,24 @@ async fn unsafe_keys_delete_nothing_unsafe() {
     use RejectionReason::{KeyOutsidePrefix, UnsafeKey};
     assert_eq!(
         reasons(&output),
-        [UnsafeKey, UnsafeKey, UnsafeKey, UnsafeKey, UnsafeKey, UnsafeKey, UnsafeKey, UnsafeKey, UnsafeKey, KeyOutsidePrefix]
+        [
+            UnsafeKey,
+            UnsafeKey,
+            UnsafeKey,
+            UnsafeKey,
+            UnsafeKey,
+            UnsafeKey,
+            UnsafeKey,
+            UnsafeKey,
+            UnsafeKey,
+            KeyOutsidePrefix
+        ]
     );
-    assert_eq!(keys(&output), ["images/ok-cherry.jpg"], "only the safe key, inside the prefix");
+    assert_eq!(
+        keys(&output),
+        ["images/ok-cherry.jpg"],
+        "only the safe key, inside the prefix"
+    );
 }
 
 #[tokio::test]
@@ -181,8 +248,20 @@ async fn recreated_item_is_superseded() {
 
     let config = config(PHOTO_TEMPLATE, "");
     let (counts, inputs, unchecked) = run("recreated-item.json", &config).await;
-    assert_eq!(counts, RecordCounts { removed: 1, ttl: 0, other: 1, malformed: 0 });
-    assert_eq!(keys(&unchecked), ["p-20261101-0777.jpeg"], "without the check it would be deleted");
+    assert_eq!(
+        counts,
+        RecordCounts {
+            removed: 1,
+            ttl: 0,
+            other: 1,
+            malformed: 0
+        }
+    );
+    assert_eq!(
+        keys(&unchecked),
+        ["p-20261101-0777.jpeg"],
+        "without the check it would be deleted"
+    );
 
     // The INSERT that follows the REMOVE in the file is what GetItem now sees.
     let event = load("recreated-item.json");
@@ -193,14 +272,27 @@ async fn recreated_item_is_superseded() {
             .as_object()
             .expect("image")
             .iter()
-            .filter_map(|(name, value)| Some((name.clone(), AttributeValue::S(value.get("S")?.as_str()?.to_owned()))))
+            .filter_map(|(name, value)| {
+                Some((
+                    name.clone(),
+                    AttributeValue::S(value.get("S")?.as_str()?.to_owned()),
+                ))
+            })
             .collect();
         GetItemOutput::builder().set_item(Some(item)).build()
     });
     let dynamodb = crate::supersede::tests::client_with_mode(RuleMode::Sequential, &[&rule]);
-    let output = validate_records(inputs[0].clone(), &config, Some(&dynamodb)).await.expect("validates");
-    assert_valid("validate-records.output.schema.json", &serde_json::to_value(&output).expect("serialisable"));
-    assert!(output.targets.is_empty(), "a re-created item's object is never deleted");
+    let output = validate_records(inputs[0].clone(), &config, Some(&dynamodb))
+        .await
+        .expect("validates");
+    assert_valid(
+        "validate-records.output.schema.json",
+        &serde_json::to_value(&output).expect("serialisable"),
+    );
+    assert!(
+        output.targets.is_empty(),
+        "a re-created item's object is never deleted"
+    );
     assert_eq!(output.superseded.len(), 1);
     assert_eq!(output.superseded[0].key, "p-20261101-0777.jpeg");
 }
@@ -214,7 +306,10 @@ fn lean_reader_agrees_with_aws_lambda_events() {
 
     use crate::records::{Classified, classify_event};
 
-    let projection = Projection::for_template(&crate::key_template::Template::parse("{photo_id}.{type|subtype}{image_key}").expect("template"));
+    let projection = Projection::for_template(
+        &crate::key_template::Template::parse("{photo_id}.{type|subtype}{image_key}")
+            .expect("template"),
+    );
     let mut compared = 0;
     for file in [
         "image-key-remove.json",
@@ -230,23 +325,30 @@ fn lean_reader_agrees_with_aws_lambda_events() {
         let full: Event = match serde_json::from_str(&text) {
             Ok(event) => event,
             Err(err) => {
-                assert_eq!(file, "malformed-attributes.json", "aws_lambda_events can't read {file}: {err}");
+                assert_eq!(
+                    file, "malformed-attributes.json",
+                    "aws_lambda_events can't read {file}: {err}"
+                );
                 continue;
             }
         };
         let lean = classify_event(&load(file), &projection);
         assert_eq!(full.records.len(), lean.len(), "{file}");
         for (record, classified) in full.records.iter().zip(&lean) {
-            assert_eq!(record.change.sequence_number, classified.sequence_number, "{file}");
+            assert_eq!(
+                record.change.sequence_number, classified.sequence_number,
+                "{file}"
+            );
             match &classified.outcome {
                 Classified::Removed(handed_over) => {
-                    let removed = handed_over.record().expect("handed-over JSON is a RemovedRecord");
+                    let removed = handed_over
+                        .record()
+                        .expect("handed-over JSON is a RemovedRecord");
                     assert_eq!(record.event_name, "REMOVE", "{file}");
                     assert_eq!(record.event_id, removed.event_id, "{file}");
-                    let ttl = record
-                        .user_identity
-                        .as_ref()
-                        .is_some_and(|u| u.type_ == "Service" && u.principal_id == "dynamodb.amazonaws.com");
+                    let ttl = record.user_identity.as_ref().is_some_and(|u| {
+                        u.type_ == "Service" && u.principal_id == "dynamodb.amazonaws.com"
+                    });
                     assert_eq!(ttl, removed.delete_kind == DeleteKind::Ttl, "{file}");
                     let keys = serde_json::to_value(&record.change.keys).expect("keys");
                     assert_eq!(keys, Value::Object(removed.keys.clone()), "{file}");
@@ -260,8 +362,12 @@ fn lean_reader_agrees_with_aws_lambda_events() {
                         }
                     }
                 }
-                Classified::Other { event_name } => assert_eq!(&record.event_name, event_name, "{file}"),
-                Classified::Malformed { reason, .. } => panic!("{file}: lean reader rejected a valid record: {reason}"),
+                Classified::Other { event_name } => {
+                    assert_eq!(&record.event_name, event_name, "{file}")
+                }
+                Classified::Malformed { reason, .. } => {
+                    panic!("{file}: lean reader rejected a valid record: {reason}")
+                }
             }
             compared += 1;
         }

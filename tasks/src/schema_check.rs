@@ -99,7 +99,10 @@ pub(crate) fn validate(schema_file: &str, instance: &Value) -> Result<(), String
     if errors.is_empty() {
         Ok(())
     } else {
-        Err(format!("value does not match {schema_file}:\n{}", errors.join("\n")))
+        Err(format!(
+            "value does not match {schema_file}:\n{}",
+            errors.join("\n")
+        ))
     }
 }
 
@@ -127,12 +130,18 @@ mod tests {
     #[test]
     fn every_schema_compiles_and_resolves_its_refs() {
         let names = schema_names();
-        assert!(names.contains(&"common.schema.json"), "schemas found: {names:?}");
+        assert!(
+            names.contains(&"common.schema.json"),
+            "schemas found: {names:?}"
+        );
         for name in names {
             // An empty object matches or not depending on the schema; what matters is that it
             // compiles and resolves its `$ref`s, which `validate` reports as a distinct error.
             if let Err(report) = validate(name, &json!({})) {
-                assert!(report.starts_with("value does not match"), "{name}: {report}");
+                assert!(
+                    report.starts_with("value does not match"),
+                    "{name}: {report}"
+                );
             }
         }
     }

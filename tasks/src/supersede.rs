@@ -40,7 +40,11 @@ pub async fn check(
     let key = sdk_key(&target.table_keys)?;
     // Fetch only what the template reads: the item can be 400 KB, the template needs bytes.
     let fields = template.fields();
-    let mut request = client.get_item().table_name(table).set_key(Some(key)).consistent_read(true);
+    let mut request = client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key))
+        .consistent_read(true);
     if !fields.is_empty() {
         let placeholders: Vec<String> = (0..fields.len()).map(|i| format!("#f{i}")).collect();
         request = request.projection_expression(placeholders.join(", "));
@@ -48,11 +52,17 @@ pub async fn check(
             request = request.expression_attribute_names(placeholder, *field);
         }
     }
-    let output = request.send().await.map_err(|err| crate::aws_errors::classify("dynamodb", &err))?;
+    let output = request
+        .send()
+        .await
+        .map_err(|err| crate::aws_errors::classify("dynamodb", &err))?;
     let Some(item) = output.item() else {
         return Ok(SupersedeOutcome::Purge);
     };
-    let image: AttributeMap = item.iter().map(|(name, value)| (name.clone(), json_value(value))).collect();
+    let image: AttributeMap = item
+        .iter()
+        .map(|(name, value)| (name.clone(), json_value(value)))
+        .collect();
     Ok(match template.render_item(&image) {
         Ok(current) if current == target.key => SupersedeOutcome::Superseded,
         _ => SupersedeOutcome::Purge,
@@ -63,7 +73,11 @@ pub async fn check(
 fn sdk_key(keys: &AttributeMap) -> Result<HashMap<String, AttributeValue>, TaskError> {
     keys.iter()
         .map(|(name, value)| {
-            let invalid = || TaskError::InvalidInput(format!("key attribute `{name}` is not an S, N or B value: {value}"));
+            let invalid = || {
+                TaskError::InvalidInput(format!(
+                    "key attribute `{name}` is not an S, N or B value: {value}"
+                ))
+            };
             let (kind, inner) = value
                 .as_object()
                 .filter(|o| o.len() == 1)
@@ -99,7 +113,8 @@ fn json_value(value: &AttributeValue) -> Value {
         }
         AttributeValue::L(v) => json!({ "L": v.iter().map(json_value).collect::<Vec<_>>() }),
         AttributeValue::M(m) => {
-            let map: serde_json::Map<String, Value> = m.iter().map(|(k, v)| (k.clone(), json_value(v))).collect();
+            let map: serde_json::Map<String, Value> =
+                m.iter().map(|(k, v)| (k.clone(), json_value(v))).collect();
             json!({ "M": map })
         }
         // A type newer than this SDK: not S or N, so the template reports WrongAttributeType.
@@ -117,7 +132,8 @@ pub(crate) mod tests {
 
     /// SDK retries off: retrying is the state machine's job, and each attempt consumes a rule.
     pub(crate) fn client_with_mode(mode: RuleMode, rules: &[&Rule]) -> Client {
-        mock_client!(aws_sdk_dynamodb, mode, rules, |conf| conf.retry_config(RetryConfig::disabled()))
+        mock_client!(aws_sdk_dynamodb, mode, rules, |conf| conf
+            .retry_config(RetryConfig::disabled()))
     }
 
     fn client(rules: &[&Rule]) -> Client {
@@ -130,7 +146,10 @@ pub(crate) mod tests {
             key: key.into(),
             paths: vec![format!("/{key}")],
             event_id: "evt-1".into(),
-            table_keys: json!({"photo_id": {"S": "p1"}, "n": {"N": "7"}}).as_object().expect("object").clone(),
+            table_keys: json!({"photo_id": {"S": "p1"}, "n": {"N": "7"}})
+                .as_object()
+                .expect("object")
+                .clone(),
         }
     }
 
@@ -151,12 +170,21 @@ pub(crate) mod tests {
             .match_requests(|req| {
                 req.consistent_read() == Some(true)
                     && req.table_name() == Some("photos")
-                    && req.key().and_then(|k| k.get("photo_id")) == Some(&AttributeValue::S("p1".into()))
+                    && req.key().and_then(|k| k.get("photo_id"))
+                        == Some(&AttributeValue::S("p1".into()))
                     && req.key().and_then(|k| k.get("n")) == Some(&AttributeValue::N("7".into()))
                     && req.projection_expression() == Some("#f0, #f1")
-                    && req.expression_attribute_names().and_then(|n| n.get("#f1")).map(String::as_str) == Some("type")
+                    && req
+                        .expression_attribute_names()
+                        .and_then(|n| n.get("#f1"))
+                        .map(String::as_str)
+                        == Some("type")
             })
-            .then_output(|| GetItemOutput::builder().set_item(Some(item("image/jpeg"))).build());
+            .then_output(|| {
+                GetItemOutput::builder()
+                    .set_item(Some(item("image/jpeg")))
+                    .build()
+            });
         let outcome = check(&client(&[&rule]), "photos", &template(), &target("p1.jpeg")).await;
         assert_eq!(outcome.ok(), Some(SupersedeOutcome::Superseded));
         assert_eq!(rule.num_calls(), 1);
@@ -164,8 +192,11 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn recreated_item_with_another_object_still_purges_the_old_one() {
-        let rule = mock!(Client::get_item)
-            .then_output(|| GetItemOutput::builder().set_item(Some(item("image/png"))).build());
+        let rule = mock!(Client::get_item).then_output(|| {
+            GetItemOutput::builder()
+                .set_item(Some(item("image/png")))
+                .build()
+        });
         let outcome = check(&client(&[&rule]), "photos", &template(), &target("p1.jpeg")).await;
         assert_eq!(outcome.ok(), Some(SupersedeOutcome::Purge));
     }
@@ -192,10 +223,15 @@ pub(crate) mod tests {
     async fn throttling_is_a_retryable_error() {
         let rule = mock!(Client::get_item).then_error(|| {
             GetItemError::generic(
-                ErrorMetadata::builder().code("ThrottlingException").message("Rate of requests exceeds the allowed throughput.").build(),
+                ErrorMetadata::builder()
+                    .code("ThrottlingException")
+                    .message("Rate of requests exceeds the allowed throughput.")
+                    .build(),
             )
         });
-        let err = check(&client(&[&rule]), "photos", &template(), &target("p1.jpeg")).await.expect_err("throttled");
+        let err = check(&client(&[&rule]), "photos", &template(), &target("p1.jpeg"))
+            .await
+            .expect_err("throttled");
         assert_eq!(err.error_type(), crate::error::names::THROTTLED);
         assert!(err.is_retryable());
     }
@@ -204,10 +240,15 @@ pub(crate) mod tests {
     async fn access_denied_is_named_and_not_retried() {
         let rule = mock!(Client::get_item).then_error(|| {
             GetItemError::generic(
-                ErrorMetadata::builder().code("AccessDeniedException").message("not authorized to perform: dynamodb:GetItem").build(),
+                ErrorMetadata::builder()
+                    .code("AccessDeniedException")
+                    .message("not authorized to perform: dynamodb:GetItem")
+                    .build(),
             )
         });
-        let err = check(&client(&[&rule]), "photos", &template(), &target("p1.jpeg")).await.expect_err("denied");
+        let err = check(&client(&[&rule]), "photos", &template(), &target("p1.jpeg"))
+            .await
+            .expect_err("denied");
         assert_eq!(err.error_type(), crate::error::names::ACCESS_DENIED);
         assert!(!err.is_retryable());
         assert!(err.to_string().contains("dynamodb:GetItem"), "{err}");
@@ -215,13 +256,33 @@ pub(crate) mod tests {
 
     #[test]
     fn binary_keys_round_trip_and_bad_keys_are_invalid_input() {
-        let keys = json!({"b": {"B": "AAEC"}}).as_object().expect("object").clone();
+        let keys = json!({"b": {"B": "AAEC"}})
+            .as_object()
+            .expect("object")
+            .clone();
         let sdk = sdk_key(&keys).expect("valid");
-        assert_eq!(sdk.get("b"), Some(&AttributeValue::B(aws_smithy_types::Blob::new(vec![0, 1, 2]))));
-        assert_eq!(json_value(&AttributeValue::B(aws_smithy_types::Blob::new(vec![0, 1, 2]))), json!({"B": "AAEC"}));
-        for bad in [json!({"b": {"B": "!!"}}), json!({"b": {"M": {}}}), json!({"b": "x"})] {
+        assert_eq!(
+            sdk.get("b"),
+            Some(&AttributeValue::B(aws_smithy_types::Blob::new(vec![
+                0, 1, 2
+            ])))
+        );
+        assert_eq!(
+            json_value(&AttributeValue::B(aws_smithy_types::Blob::new(vec![
+                0, 1, 2
+            ]))),
+            json!({"B": "AAEC"})
+        );
+        for bad in [
+            json!({"b": {"B": "!!"}}),
+            json!({"b": {"M": {}}}),
+            json!({"b": "x"}),
+        ] {
             let keys = bad.as_object().expect("object").clone();
-            assert!(matches!(sdk_key(&keys), Err(TaskError::InvalidInput(_))), "{bad}");
+            assert!(
+                matches!(sdk_key(&keys), Err(TaskError::InvalidInput(_))),
+                "{bad}"
+            );
         }
     }
 }

@@ -35,7 +35,9 @@ use crate::contract::{AttributeMap, RemovedRecord};
 use crate::key_safety::check_key;
 use crate::key_template::{RenderError, scalar_attribute};
 use crate::paths::encode_path;
-use crate::records::{Classified, ClassifiedRecord, HandedOver, Projection, RecordCounts, StreamEvent, classify_event};
+use crate::records::{
+    Classified, ClassifiedRecord, HandedOver, Projection, RecordCounts, StreamEvent, classify_event,
+};
 use crate::validation::{Rules, Verdict, validate_record};
 
 /// The byte budget of one execution's records. Step Functions limits every piece of state
@@ -71,14 +73,17 @@ impl PackLimits {
     /// run without one) records are budgeted by their input bytes only.
     pub fn from_config(config: &Config) -> Packing<'_> {
         Packing {
-            limits: PackLimits { max_bytes: MAX_INPUT_BYTES, max_records: config.max_records_per_execution_for_paths() },
+            limits: PackLimits {
+                max_bytes: MAX_INPUT_BYTES,
+                max_records: config.max_records_per_execution_for_paths(),
+            },
             downstream: DownstreamCost::from_config(config),
         }
     }
 }
 
 /// How [`plan`] packs: the limits, and what a record costs against [`PackLimits::max_bytes`].
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Packing<'a> {
     pub limits: PackLimits,
     /// `None`: a record costs its input bytes (for callers without a configuration, such as
@@ -88,7 +93,10 @@ pub struct Packing<'a> {
 
 impl From<PackLimits> for Packing<'static> {
     fn from(limits: PackLimits) -> Self {
-        Packing { limits, downstream: None }
+        Packing {
+            limits,
+            downstream: None,
+        }
     }
 }
 
@@ -124,9 +132,11 @@ impl Packing<'_> {
 /// validate-records' (`PURGE_KEY_TEMPLATE`, `PURGE_KEY_PREFIX`, `PURGE_PATH_TEMPLATES`,
 /// `PURGE_BUCKET`); without `PURGE_BUCKET` the bucket name is taken at S3's maximum length, and
 /// a TTL delete is costed as a purge (the larger outcome) whatever `PURGE_TTL_DELETES` says.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct DownstreamCost<'a> {
     rules: Rules<'a>,
+    /// Each of `rules.path_templates`' shape, in order, when it has the plain one.
+    path_shapes: Vec<Option<PlainPath>>,
 }
 
 /// A bucket name of S3's maximum length, 63 characters, for a trigger without `PURGE_BUCKET`.
@@ -148,12 +158,15 @@ impl<'a> DownstreamCost<'a> {
             path_templates: &config.path_templates,
             ttl_deletes: TtlPolicy::Purge,
         };
-        Some(DownstreamCost { rules })
+        let path_shapes = config.path_templates.iter().map(PlainPath::of).collect();
+        Some(DownstreamCost { rules, path_shapes })
     }
 
     /// The bound for one record, its separating comma included.
     pub fn cost(&self, record: &HandedOver) -> usize {
-        let largest = self.target_bound(record).unwrap_or_else(|| self.verdict_bound(record));
+        let largest = self
+            .target_bound(record)
+            .unwrap_or_else(|| self.verdict_bound(record));
         record.json.len().max(largest) + 1
     }
 
@@ -171,22 +184,41 @@ impl<'a> DownstreamCost<'a> {
     /// template, before ValidateRecords drops duplicates: never less than it keeps.
     fn target_bound(&self, record: &HandedOver) -> Option<usize> {
         let layout = &record.layout;
-        let image: RawImage<'_> = serde_json::from_str(record.json.get(layout.old_image.clone()?)?).ok()?;
+        let image: RawImage<'_> =
+            serde_json::from_str(record.json.get(layout.old_image.clone()?)?).ok()?;
         let (event_id_bytes, keys_bytes) = (layout.event_id.len(), layout.keys.len());
         // validate_record's order: the old image, the key it renders, the key's safety.
-        let key = self.rules.key_template.render_with(|name| image.scalar(name)).ok()?;
+        let key = self
+            .rules
+            .key_template
+            .render_with(|name| image.scalar(name))
+            .ok()?;
         check_key(&key, self.rules.key_prefix).ok()?;
+        let key_json = json_len(&key);
+        let key_encoded = encoded_len(&key);
         let mut paths_json = 0;
         let mut encoded_paths = 0;
-        for template in self.rules.path_templates {
-            // Path templates are checked at config load to use only `{key}`; this can't fail.
-            let path = template.render_with(|_| Ok(Cow::Borrowed(key.as_str()))).ok()?;
-            paths_json += json_len(&path) + 1;
-            encoded_paths += encode_path(&path).len() + 3;
+        for (template, shape) in self.rules.path_templates.iter().zip(&self.path_shapes) {
+            let (path_json, path_encoded) = match shape {
+                // `"<before>" "<key>" "<after>"` joined: the three strings' quotes become one pair.
+                Some(plain) => (
+                    plain.before_json + key_json + plain.after_json - 4,
+                    plain.encoded + key_encoded,
+                ),
+                None => {
+                    // Path templates are checked at config load to use only `{key}`; this can't fail.
+                    let path = template
+                        .render_with(|_| Ok(Cow::Borrowed(key.as_str())))
+                        .ok()?;
+                    (json_len(&path), encode_path(&path).len())
+                }
+            };
+            paths_json += path_json + 1;
+            encoded_paths += path_encoded + 3;
         }
         let target = TARGET_FRAME_BYTES
             + json_len(self.rules.bucket)
-            + json_len(&key)
+            + key_json
             + paths_json
             + event_id_bytes
             + keys_bytes;
@@ -201,10 +233,16 @@ impl<'a> DownstreamCost<'a> {
         // The trigger wrote this JSON itself, so it parses; if it ever did not, ValidateRecords
         // would refuse the whole input before any state grew, and its input bytes are all it
         // could cost.
-        let Ok(parsed) = record.record() else { return record.json.len() };
+        let Ok(parsed) = record.record() else {
+            return record.json.len();
+        };
         match validate_record(&parsed, &self.rules) {
             Verdict::Target(target) => {
-                let encoded_paths = target.paths.iter().map(|path| encode_path(path).len() + 3).sum();
+                let encoded_paths = target
+                    .paths
+                    .iter()
+                    .map(|path| encode_path(path).len() + 3)
+                    .sum();
                 Self::largest_target_form(json_len(&target), encoded_paths)
             }
             Verdict::Rejected(rejection) => json_len(&rejection),
@@ -218,6 +256,52 @@ impl<'a> DownstreamCost<'a> {
     fn largest_target_form(target_bytes: usize, encoded_paths: usize) -> usize {
         (target_bytes + DELETE_FAILURE_EXTRA_BYTES).max(2 * encoded_paths)
     }
+}
+
+/// A path template of the plain shape `<before>{key}<after>` (the usual `/{key}`,
+/// `/thumbs/{key}`), sized once so that the quick bound adds up a record's path sizes instead of
+/// rendering and encoding every path. Both sizes are additive over concatenation: JSON escapes
+/// and [`encode_path`] percent-encodes one character or byte at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PlainPath {
+    /// `<before>` and `<after>` as JSON strings, quotes included.
+    before_json: usize,
+    after_json: usize,
+    /// `<before><after>` percent-encoded, without the key.
+    encoded: usize,
+}
+
+impl PlainPath {
+    /// `None` for a template of any other shape (a filter such as `{key|lower}`, `{key}` twice,
+    /// escaped braces, no leading `/`): those paths are rendered.
+    fn of(template: &crate::key_template::Template) -> Option<PlainPath> {
+        let source = template.source();
+        if source.matches('{').count() != 1 || source.matches('}').count() != 1 {
+            return None;
+        }
+        let (before, after) = source.split_once("{key}")?;
+        // encode_path adds a leading `/` to a path without one, which is not additive.
+        if !before.starts_with('/') {
+            return None;
+        }
+        // Belt and braces: the template renders a key with every kind of character verbatim.
+        const PROBE: &str = "Probe Key/%\"~\u{e9}\u{1F34C}";
+        let rendered = template.render_with(|_| Ok(Cow::Borrowed(PROBE))).ok()?;
+        if rendered != format!("{before}{PROBE}{after}") {
+            return None;
+        }
+        Some(PlainPath {
+            before_json: json_len(before),
+            after_json: json_len(after),
+            encoded: encoded_len(before) + encoded_len(after),
+        })
+    }
+}
+
+/// The bytes `raw` takes percent-encoded within a path, without the `/` that [`encode_path`]
+/// puts in front of a path that lacks one.
+fn encoded_len(raw: &str) -> usize {
+    encode_path(raw).len() - usize::from(!raw.starts_with('/'))
 }
 
 /// A projected old image with its values still raw JSON: a handful of attributes, so a list
@@ -235,7 +319,10 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for RawImage<'a> {
                 f.write_str("a DynamoDB attribute map")
             }
 
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
                 let mut attributes = Vec::with_capacity(map.size_hint().unwrap_or(4));
                 while let Some(entry) = map.next_entry::<&'de str, &'de RawValue>()? {
                     attributes.push(entry);
@@ -259,16 +346,24 @@ impl<'a> RawImage<'a> {
             #[serde(rename = "S")]
             s: &'a str,
         }
-        let Some(&(_, raw)) = self.0.iter().rev().find(|(attribute, _)| *attribute == name) else {
-            return Err(RenderError::MissingAttribute { name: name.to_owned() });
+        let Some(&(_, raw)) = self
+            .0
+            .iter()
+            .rev()
+            .find(|(attribute, _)| *attribute == name)
+        else {
+            return Err(RenderError::MissingAttribute {
+                name: name.to_owned(),
+            });
         };
         if let Ok(plain) = serde_json::from_str::<PlainString<'a>>(raw.get()) {
             return Ok(Cow::Borrowed(plain.s));
         }
-        let value: serde_json::Value = serde_json::from_str(raw.get()).map_err(|err| RenderError::MalformedAttribute {
-            name: name.to_owned(),
-            detail: err.to_string(),
-        })?;
+        let value: serde_json::Value =
+            serde_json::from_str(raw.get()).map_err(|err| RenderError::MalformedAttribute {
+                name: name.to_owned(),
+                detail: err.to_string(),
+            })?;
         let item: AttributeMap = std::iter::once((name.to_owned(), value)).collect();
         scalar_attribute(&item, name).map(|value| Cow::Owned(value.to_owned()))
     }
@@ -311,7 +406,11 @@ pub enum PackError {
         "record {event_id} may become {bytes} bytes of state data, more than the {limit}-byte budget of one execution; \
          it is returned as a batch item failure for the on-failure queue"
     )]
-    RecordTooLarge { event_id: String, bytes: usize, limit: usize },
+    RecordTooLarge {
+        event_id: String,
+        bytes: usize,
+        limit: usize,
+    },
 }
 
 /// One execution to start.
@@ -341,11 +440,20 @@ pub struct Plan {
 ///
 /// Pass [`PackLimits::from_config`] to pack as the trigger does; bare [`PackLimits`] budget
 /// records by their input bytes only.
-pub fn plan<'a>(event: &StreamEvent, projection: &Projection, packing: impl Into<Packing<'a>>) -> Plan {
+pub fn plan<'a>(
+    event: &StreamEvent,
+    projection: &Projection,
+    packing: impl Into<Packing<'a>>,
+) -> Plan {
     let records = classify_event(event, projection);
     let counts = RecordCounts::of(&records);
     let (executions, stopped) = pack(&records, &packing.into());
-    Plan { records, executions, stopped, counts }
+    Plan {
+        records,
+        executions,
+        stopped,
+        counts,
+    }
 }
 
 /// Serialised size of the input around its records, with the longest possible name:
@@ -364,7 +472,13 @@ struct Pending {
 
 impl Pending {
     fn new(first_record: usize) -> Self {
-        Pending { first_record, count: 0, body: String::new(), cost: 0, name: BatchNamer::default() }
+        Pending {
+            first_record,
+            count: 0,
+            body: String::new(),
+            cost: 0,
+            name: BatchNamer::default(),
+        }
     }
 
     /// The execution's cost if a record costing `record_cost` were added.
@@ -392,23 +506,36 @@ impl Pending {
         input.push_str(r#"","records":["#);
         input.push_str(&self.body);
         input.push_str("]}");
-        PackedExecution { name, input, first_record: self.first_record, record_count: self.count }
+        PackedExecution {
+            name,
+            input,
+            first_record: self.first_record,
+            record_count: self.count,
+        }
     }
 }
 
-fn pack(records: &[ClassifiedRecord], packing: &Packing<'_>) -> (Vec<PackedExecution>, Option<(usize, PackError)>) {
+fn pack(
+    records: &[ClassifiedRecord],
+    packing: &Packing<'_>,
+) -> (Vec<PackedExecution>, Option<(usize, PackError)>) {
     let limits = packing.limits;
     let max_records = limits.max_records.max(1);
     let mut executions = Vec::new();
     let mut pending: Option<Pending> = None;
     for (index, classified) in records.iter().enumerate() {
-        let Classified::Removed(record) = &classified.outcome else { continue };
+        let Classified::Removed(record) = &classified.outcome else {
+            continue;
+        };
         // A record's cost counts its separating comma and is never below its input bytes, so
         // the budget bounds the input's size too.
         let cost = packing.cost(record).max(record.json.len() + 1);
         if ENVELOPE_BYTES + cost > limits.max_bytes {
-            let error =
-                PackError::RecordTooLarge { event_id: record.event_id.clone(), bytes: cost, limit: limits.max_bytes };
+            let error = PackError::RecordTooLarge {
+                event_id: record.event_id.clone(),
+                bytes: cost,
+                limit: limits.max_bytes,
+            };
             executions.extend(pending.take().map(Pending::finish));
             return (executions, Some((index, error)));
         }
@@ -417,7 +544,9 @@ fn pack(records: &[ClassifiedRecord], packing: &Packing<'_>) -> (Vec<PackedExecu
         {
             executions.extend(pending.take().map(Pending::finish));
         }
-        pending.get_or_insert_with(|| Pending::new(index)).push(record, cost);
+        pending
+            .get_or_insert_with(|| Pending::new(index))
+            .push(record, cost);
     }
     executions.extend(pending.map(Pending::finish));
     (executions, None)
@@ -447,7 +576,8 @@ struct BatchNamer {
 impl BatchNamer {
     fn add(&mut self, event_id: &str, sequence_number: &str) {
         self.count += 1;
-        self.first_sequence.get_or_insert_with(|| sequence_number.to_owned());
+        self.first_sequence
+            .get_or_insert_with(|| sequence_number.to_owned());
         self.hasher.update(event_id.as_bytes());
         self.hasher.update([0]);
         self.hasher.update(sequence_number.as_bytes());
@@ -479,13 +609,20 @@ impl BatchNamer {
 /// with the list. A record without a sequence number can't be named: an entry with no
 /// identifier makes Lambda retry the whole batch, which is safe (every step is idempotent).
 /// Malformed records that were dropped on purpose (see the module docs) are left out.
-pub fn failures_from(records: &[ClassifiedRecord], from: usize) -> Vec<aws_lambda_events::event::streams::DynamoDbBatchItemFailure> {
+pub fn failures_from(
+    records: &[ClassifiedRecord],
+    from: usize,
+) -> Vec<aws_lambda_events::event::streams::DynamoDbBatchItemFailure> {
     records
         .iter()
         .skip(from)
-        .filter(|record| !(matches!(record.outcome, Classified::Malformed { .. }) && record.sequence_number.is_none()))
+        .filter(|record| {
+            !(matches!(record.outcome, Classified::Malformed { .. })
+                && record.sequence_number.is_none())
+        })
         .map(|record| {
-            let mut failure = aws_lambda_events::event::streams::DynamoDbBatchItemFailure::default();
+            let mut failure =
+                aws_lambda_events::event::streams::DynamoDbBatchItemFailure::default();
             failure.item_identifier = record.sequence_number.clone();
             failure
         })
@@ -528,7 +665,11 @@ mod with_sfn {
                     "execution started"
                 ),
                 // The same batch was handed over before (a redelivery): it is already running.
-                Err(err) if err.as_service_error().is_some_and(|e| e.is_execution_already_exists()) => {
+                Err(err)
+                    if err
+                        .as_service_error()
+                        .is_some_and(|e| e.is_execution_already_exists()) =>
+                {
                     tracing::info!(execution = %execution.name, "execution already exists; batch was handed over before");
                 }
                 Err(err) => {
@@ -610,7 +751,9 @@ mod tests {
             "REMOVE",
             &format!("{seq:021}"),
             json!({"id": {"S": format!("id-{seq}")}}),
-            Some(json!({"id": {"S": format!("id-{seq}")}, "image_key": {"S": format!("images/{seq}.jpg")}, "blob": {"S": "x".repeat(2000)}})),
+            Some(
+                json!({"id": {"S": format!("id-{seq}")}, "image_key": {"S": format!("images/{seq}.jpg")}, "blob": {"S": "x".repeat(2000)}}),
+            ),
         )
     }
 
@@ -637,28 +780,54 @@ mod tests {
             stream_record("MODIFY", "3", json!({"id": {"S": "c"}}), None),
             remove(4),
         ];
-        let plan = plan(&event(records), &projection(), PackLimits { max_bytes: MAX_INPUT_BYTES, max_records: 500 });
+        let plan = plan(
+            &event(records),
+            &projection(),
+            PackLimits {
+                max_bytes: MAX_INPUT_BYTES,
+                max_records: 500,
+            },
+        );
         assert_eq!(plan.stopped, None);
         let inputs = inputs(&plan);
         assert_eq!(inputs.len(), 1);
-        let ids: Vec<&str> = inputs[0].records.iter().map(|r| r.event_id.as_str()).collect();
+        let ids: Vec<&str> = inputs[0]
+            .records
+            .iter()
+            .map(|r| r.event_id.as_str())
+            .collect();
         assert_eq!(ids, [format!("evt-{:021}", 2), format!("evt-{:021}", 4)]);
         assert_eq!(inputs[0].batch_id, plan.executions[0].name);
         assert_eq!(plan.executions[0].first_record, 1);
         // The 2000-byte `blob` attribute was projected away.
-        assert!(plan.executions[0].input.len() < 1000, "{}", plan.executions[0].input.len());
+        assert!(
+            plan.executions[0].input.len() < 1000,
+            "{}",
+            plan.executions[0].input.len()
+        );
         assert_eq!(inputs[0].records[0].delete_kind, DeleteKind::User);
     }
 
     #[test]
     fn packs_within_the_record_limit() {
         let records: Vec<Value> = (0..25).map(remove).collect();
-        let plan = plan(&event(records), &projection(), PackLimits { max_bytes: MAX_INPUT_BYTES, max_records: 10 });
+        let plan = plan(
+            &event(records),
+            &projection(),
+            PackLimits {
+                max_bytes: MAX_INPUT_BYTES,
+                max_records: 10,
+            },
+        );
         let sizes: Vec<usize> = plan.executions.iter().map(|e| e.record_count).collect();
         assert_eq!(sizes, [10, 10, 5]);
         let firsts: Vec<usize> = plan.executions.iter().map(|e| e.first_record).collect();
         assert_eq!(firsts, [0, 10, 20]);
-        let all: Vec<String> = inputs(&plan).into_iter().flat_map(|i| i.records).map(|r| r.event_id).collect();
+        let all: Vec<String> = inputs(&plan)
+            .into_iter()
+            .flat_map(|i| i.records)
+            .map(|r| r.event_id)
+            .collect();
         let expected: Vec<String> = (0..25).map(|i| format!("evt-{i:021}")).collect();
         assert_eq!(all, expected, "every record once, in order");
     }
@@ -667,13 +836,30 @@ mod tests {
     fn packs_within_the_byte_limit() {
         let records: Vec<Value> = (0..40).map(remove).collect();
         let limit = 2_000;
-        let plan = plan(&event(records), &projection(), PackLimits { max_bytes: limit, max_records: 500 });
+        let plan = plan(
+            &event(records),
+            &projection(),
+            PackLimits {
+                max_bytes: limit,
+                max_records: 500,
+            },
+        );
         assert_eq!(plan.stopped, None);
         assert!(plan.executions.len() > 1);
         for execution in &plan.executions {
-            assert!(execution.input.len() <= limit, "{} > {limit}", execution.input.len());
+            assert!(
+                execution.input.len() <= limit,
+                "{} > {limit}",
+                execution.input.len()
+            );
         }
-        assert_eq!(plan.executions.iter().map(|e| e.record_count).sum::<usize>(), 40);
+        assert_eq!(
+            plan.executions
+                .iter()
+                .map(|e| e.record_count)
+                .sum::<usize>(),
+            40
+        );
         inputs(&plan);
     }
 
@@ -682,16 +868,45 @@ mod tests {
         let mut huge = remove(3);
         huge["dynamodb"]["OldImage"]["image_key"] = json!({"S": "k".repeat(5_000)});
         let records = vec![remove(1), remove(2), huge, remove(4)];
-        let plan = plan(&event(records), &projection(), PackLimits { max_bytes: 4_000, max_records: 500 });
-        let Some((index, PackError::RecordTooLarge { event_id, bytes, limit })) = &plan.stopped else {
+        let plan = plan(
+            &event(records),
+            &projection(),
+            PackLimits {
+                max_bytes: 4_000,
+                max_records: 500,
+            },
+        );
+        let Some((
+            index,
+            PackError::RecordTooLarge {
+                event_id,
+                bytes,
+                limit,
+            },
+        )) = &plan.stopped
+        else {
             panic!("expected RecordTooLarge, got {:?}", plan.stopped)
         };
-        assert_eq!((*index, event_id.as_str(), *limit), (2, "evt-000000000000000000003", 4_000));
+        assert_eq!(
+            (*index, event_id.as_str(), *limit),
+            (2, "evt-000000000000000000003", 4_000)
+        );
         assert!(*bytes > 5_000);
-        assert_eq!(plan.executions.iter().map(|e| e.record_count).sum::<usize>(), 2);
-        let failures: Vec<Option<String>> =
-            failures_from(&plan.records, *index).into_iter().map(|f| f.item_identifier).collect();
-        assert_eq!(failures, [Some(format!("{:021}", 3)), Some(format!("{:021}", 4))]);
+        assert_eq!(
+            plan.executions
+                .iter()
+                .map(|e| e.record_count)
+                .sum::<usize>(),
+            2
+        );
+        let failures: Vec<Option<String>> = failures_from(&plan.records, *index)
+            .into_iter()
+            .map(|f| f.item_identifier)
+            .collect();
+        assert_eq!(
+            failures,
+            [Some(format!("{:021}", 3)), Some(format!("{:021}", 4))]
+        );
     }
 
     #[test]
@@ -703,24 +918,58 @@ mod tests {
             keys: Default::default(),
             old_image: None,
         };
-        let a = [rec("e1", "4000000000012345678901"), rec("e2", "4000000000012345678902")];
+        let a = [
+            rec("e1", "4000000000012345678901"),
+            rec("e2", "4000000000012345678902"),
+        ];
         let name = batch_name(&a);
         assert_eq!(name, batch_name(&a));
         assert!(name.starts_with("4000000000012345678901-2-"), "{name}");
         assert_ne!(name, batch_name(&a[..1]));
         let odd = [rec("e/1", "seq:with spaces/and\u{e9}")];
-        for name in [name, batch_name(&odd), batch_name(&[]), batch_name(&[rec("x", &"9".repeat(200))])] {
+        for name in [
+            name,
+            batch_name(&odd),
+            batch_name(&[]),
+            batch_name(&[rec("x", &"9".repeat(200))]),
+        ] {
             assert!(name.len() <= MAX_NAME_CHARS, "{name}");
-            assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'), "{name}");
+            assert!(
+                name.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
+                "{name}"
+            );
         }
     }
 
     #[test]
     fn failures_list_every_later_record_but_not_dropped_malformed_ones() {
-        let records = vec![remove(1), stream_record("INSERT", "2", json!({"id": {"S": "b"}}), None), json!({"junk": 1}), remove(4)];
-        let plan = plan(&event(records), &projection(), PackLimits { max_bytes: MAX_INPUT_BYTES, max_records: 500 });
-        let ids: Vec<Option<String>> = failures_from(&plan.records, 0).into_iter().map(|f| f.item_identifier).collect();
-        assert_eq!(ids, [Some(format!("{:021}", 1)), Some("2".to_owned()), Some(format!("{:021}", 4))]);
+        let records = vec![
+            remove(1),
+            stream_record("INSERT", "2", json!({"id": {"S": "b"}}), None),
+            json!({"junk": 1}),
+            remove(4),
+        ];
+        let plan = plan(
+            &event(records),
+            &projection(),
+            PackLimits {
+                max_bytes: MAX_INPUT_BYTES,
+                max_records: 500,
+            },
+        );
+        let ids: Vec<Option<String>> = failures_from(&plan.records, 0)
+            .into_iter()
+            .map(|f| f.item_identifier)
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                Some(format!("{:021}", 1)),
+                Some("2".to_owned()),
+                Some(format!("{:021}", 4))
+            ]
+        );
     }
 
     fn config_with(vars: &[(&str, &str)]) -> Config {
@@ -748,8 +997,17 @@ mod tests {
         let packing = PackLimits::from_config(&config);
         assert_eq!(packing.limits.max_records, 995, "2985 paths / 3 templates");
         // A byte budget that can't bind, so the record limit decides.
-        let records: Vec<Value> = (0..2_000).map(|i| remove_with_key(i, &format!("i/{i}"))).collect();
-        let plan = plan(&event(records), &projection(), PackLimits { max_bytes: 10 << 20, ..packing.limits });
+        let records: Vec<Value> = (0..2_000)
+            .map(|i| remove_with_key(i, &format!("i/{i}")))
+            .collect();
+        let plan = plan(
+            &event(records),
+            &projection(),
+            PackLimits {
+                max_bytes: 10 << 20,
+                ..packing.limits
+            },
+        );
         assert_eq!(plan.stopped, None);
         let counts: Vec<usize> = plan.executions.iter().map(|e| e.record_count).collect();
         assert_eq!(counts, [995, 995, 10]);
@@ -760,7 +1018,9 @@ mod tests {
     #[cfg(feature = "dynamodb")]
     #[tokio::test]
     async fn the_downstream_cost_bounds_every_form_a_record_takes() {
-        use crate::contract::{BatchPathsInput, DeleteFailure, DeleteOutput, FailedInvalidation, ReportInput};
+        use crate::contract::{
+            BatchPathsInput, DeleteFailure, DeleteOutput, FailedInvalidation, ReportInput,
+        };
         use crate::delete::{MAX_ERROR_CODE_BYTES, MAX_ERROR_MESSAGE_BYTES};
         use crate::paths::FoldPolicy;
 
@@ -776,17 +1036,28 @@ mod tests {
         assert_eq!(key(0).len(), 1024);
         // Every third record is rejected (outside the prefix), so every list is exercised.
         let records: Vec<Value> = (0..400)
-            .map(|i| if i % 3 == 0 { remove_with_key(i, &format!("private/{}", key(i))) } else { remove_with_key(i, &key(i)) })
+            .map(|i| {
+                if i % 3 == 0 {
+                    remove_with_key(i, &format!("private/{}", key(i)))
+                } else {
+                    remove_with_key(i, &key(i))
+                }
+            })
             .collect();
         let packing = PackLimits::from_config(&config);
         let plan = plan(&event(records), &projection(), packing);
         assert_eq!(plan.stopped, None);
-        assert!(plan.executions.len() > 1, "the byte budget must split this batch");
+        assert!(
+            plan.executions.len() > 1,
+            "the byte budget must split this batch"
+        );
         let full = plan.executions.len() - 1;
         for (index, (execution, input)) in plan.executions.iter().zip(inputs(&plan)).enumerate() {
             let budget = MAX_INPUT_BYTES;
             assert!(execution.input.len() <= budget);
-            let validated = crate::validate_records::validate_records(input, &config, None).await.expect("validates");
+            let validated = crate::validate_records::validate_records(input, &config, None)
+                .await
+                .expect("validates");
             let validated_bytes = json_len(&validated);
             // Every target's delete failing, with a code and a message at their caps.
             let failed: Vec<DeleteFailure> = validated
@@ -799,25 +1070,43 @@ mod tests {
                 })
                 .collect();
             let failure_bytes = json_len(&failed) + json_len(&validated.rejections);
-            let deleted = DeleteOutput { deleted: Vec::new(), failed, requests: 1 };
+            let deleted = DeleteOutput {
+                deleted: Vec::new(),
+                failed,
+                requests: 1,
+            };
             let batches = crate::batch_paths::batch_paths(
-                BatchPathsInput { batch_id: validated.batch_id.clone(), deleted: validated.targets.clone(), batches: Vec::new() },
+                BatchPathsInput {
+                    batch_id: validated.batch_id.clone(),
+                    deleted: validated.targets.clone(),
+                    batches: Vec::new(),
+                },
                 "E2QWRUHEXAMPLE",
                 &FoldPolicy::NEVER,
             )
             .expect("batches");
             let batches_bytes = json_len(&batches) + json_len(&validated.rejections);
-            for (what, bytes) in
-                [("ValidateRecords' result", validated_bytes), ("DeleteObjects' result", json_len(&deleted)), ("the failures", failure_bytes), ("BatchPaths' result", batches_bytes)]
-            {
-                assert!(bytes <= budget, "{what}: {bytes} bytes for {} records", execution.record_count);
+            for (what, bytes) in [
+                ("ValidateRecords' result", validated_bytes),
+                ("DeleteObjects' result", json_len(&deleted)),
+                ("the failures", failure_bytes),
+                ("BatchPaths' result", batches_bytes),
+            ] {
+                assert!(
+                    bytes <= budget,
+                    "{what}: {bytes} bytes for {} records",
+                    execution.record_count
+                );
             }
             // A failed batch goes whole into one SNS message, twice (listed and in replayInput):
             // every batch failing, with an error and a cause as long as the definition lets
             // them be, still makes messages SNS takes.
             let report = ReportInput {
                 execution_name: execution.name.clone(),
-                execution_arn: Some(format!("arn:aws:states:us-east-1:123456789012:express:purge:{}:x", execution.name)),
+                execution_arn: Some(format!(
+                    "arn:aws:states:us-east-1:123456789012:express:purge:{}:x",
+                    execution.name
+                )),
                 execution_start_time: Some("2026-11-21T05:00:00.000Z".into()),
                 batch_id: execution.name.clone(),
                 rejections: validated.rejections.clone(),
@@ -825,16 +1114,24 @@ mod tests {
                 failed_invalidations: batches
                     .batches
                     .iter()
-                    .map(|batch| FailedInvalidation { batch: batch.clone(), error: "E".repeat(256), cause: "\u{1}".repeat(1000) })
+                    .map(|batch| FailedInvalidation {
+                        batch: batch.clone(),
+                        error: "E".repeat(256),
+                        cause: "\u{1}".repeat(1000),
+                    })
                     .collect(),
                 caught: None,
                 original_input: None,
             };
-            crate::report::build_messages(&report, crate::report::SNS_MAX_MESSAGE_BYTES).expect("every batch fits a message");
+            crate::report::build_messages(&report, crate::report::SNS_MAX_MESSAGE_BYTES)
+                .expect("every batch fits a message");
             // The budget is used, not wasted: in every full execution the encoded paths, counted
             // twice, fill most of it.
             if index < full {
-                assert!(2 * batches_bytes > budget * 3 / 4, "{batches_bytes} bytes of paths in execution {index}");
+                assert!(
+                    2 * batches_bytes > budget * 3 / 4,
+                    "{batches_bytes} bytes of paths in execution {index}"
+                );
             }
         }
     }
@@ -852,11 +1149,32 @@ mod tests {
     }
 
     fn photo_config() -> Config {
+        photo_config_with_paths("/{key},/t/{key}")
+    }
+
+    fn photo_config_with_paths(path_templates: &str) -> Config {
         config_with(&[
             ("PURGE_KEY_TEMPLATE", "{photo_id}.{type|subtype}"),
             ("PURGE_KEY_PREFIX", "p"),
-            ("PURGE_PATH_TEMPLATES", "/{key},/t/{key}"),
+            ("PURGE_PATH_TEMPLATES", path_templates),
         ])
+    }
+
+    #[test]
+    fn only_plain_path_templates_are_sized_without_rendering() {
+        let config =
+            photo_config_with_paths("/{key},/t/{key}.jpg,/{key|lower},/{key}/{key},/{{x}}/{key}");
+        let cost = DownstreamCost::from_config(&config).expect("a key template");
+        let plain: Vec<bool> = cost.path_shapes.iter().map(Option::is_some).collect();
+        assert_eq!(plain, [true, true, false, false, false]);
+        assert_eq!(
+            cost.path_shapes[1],
+            Some(PlainPath {
+                before_json: r#""/t/""#.len(),
+                after_json: r#"".jpg""#.len(),
+                encoded: "/t/.jpg".len()
+            })
+        );
     }
 
     #[test]
@@ -885,13 +1203,20 @@ mod tests {
         for record in &records {
             let exact = cost.verdict_bound(record);
             if let Some(quick) = cost.target_bound(record) {
-                assert!(quick >= exact, "{}: quick {quick} < exact {exact}", record.event_id);
+                assert!(
+                    quick >= exact,
+                    "{}: quick {quick} < exact {exact}",
+                    record.event_id
+                );
             }
             assert!(cost.cost(record) > exact, "{}", record.event_id);
         }
         // Only the safe key inside the prefix takes the quick path; the others are costed
         // by their real verdict.
-        let quick: Vec<bool> = records.iter().map(|r| cost.target_bound(r).is_some()).collect();
+        let quick: Vec<bool> = records
+            .iter()
+            .map(|r| cost.target_bound(r).is_some())
+            .collect();
         assert_eq!(quick, [true, true, false, false]);
     }
 
@@ -906,8 +1231,17 @@ mod tests {
             subtype in "[a-z+\"é]{1,10}",
             extra_key in proptest::option::of("[a-z\"]{1,8}"),
             type_shape in 0usize..6,
+            path_templates in proptest::sample::select(vec![
+                "/{key},/t/{key}",
+                "/{key}",
+                "/a b/{key}.jpg?,/{key}",
+                "/{key},/{key}",
+                "/{key|lower},/t/{key}",
+                "/{key}/{key}",
+                "/{{x}}/{key}",
+            ]),
         ) {
-            let config = photo_config();
+            let config = photo_config_with_paths(path_templates);
             let cost = DownstreamCost::from_config(&config).expect("a key template");
             let projection = Projection::for_template(config.key_template().expect("set"));
             let mut keys = json!({"photo_id": {"S": id}});
@@ -944,7 +1278,9 @@ mod tests {
     /// Records whose paths BatchPaths turns into at most two batches and 3000 paths: the bound
     /// the InvalidateCache Map's single wave relies on.
     fn keys_for(count: usize, directories: usize) -> Vec<String> {
-        (0..count).map(|i| format!("images/d{}/{i}.jpg", i % directories.max(1))).collect()
+        (0..count)
+            .map(|i| format!("images/d{}/{i}.jpg", i % directories.max(1)))
+            .collect()
     }
 
     proptest::proptest! {
@@ -996,7 +1332,8 @@ mod tests {
         const ARN: &str = "arn:aws:states:eu-west-1:123456789012:stateMachine:purge";
 
         fn client(rules: &[&Rule]) -> Client {
-            mock_client!(aws_sdk_sfn, RuleMode::Sequential, rules, |conf| conf.retry_config(RetryConfig::disabled()))
+            mock_client!(aws_sdk_sfn, RuleMode::Sequential, rules, |conf| conf
+                .retry_config(RetryConfig::disabled()))
         }
 
         fn started() -> Rule {
@@ -1015,7 +1352,8 @@ mod tests {
                 ("PURGE_STATE_MACHINE_ARN", ARN),
                 ("PURGE_MAX_RECORDS_PER_EXECUTION", max_records),
             ]);
-            Config::from_lookup(|name| vars.get(name).map(|v| (*v).to_owned())).expect("valid config")
+            Config::from_lookup(|name| vars.get(name).map(|v| (*v).to_owned()))
+                .expect("valid config")
         }
 
         #[tokio::test]
@@ -1025,7 +1363,8 @@ mod tests {
             let rule = mock!(Client::start_execution)
                 .match_requests(|req| req.state_machine_arn() == Some(ARN))
                 .then_compute_output(move |req| {
-                    let input: ExecutionInput = serde_json::from_str(req.input().unwrap_or_default()).expect("input");
+                    let input: ExecutionInput =
+                        serde_json::from_str(req.input().unwrap_or_default()).expect("input");
                     assert_eq!(Some(input.batch_id.as_str()), req.name());
                     seen.lock().expect("lock").push(input.records.len());
                     StartExecutionOutput::builder()
@@ -1034,9 +1373,12 @@ mod tests {
                         .build()
                         .expect("complete output")
                 });
-            let sfn = mock_client!(aws_sdk_sfn, RuleMode::MatchAny, &[&rule], |conf| conf.retry_config(RetryConfig::disabled()));
+            let sfn = mock_client!(aws_sdk_sfn, RuleMode::MatchAny, &[&rule], |conf| conf
+                .retry_config(RetryConfig::disabled()));
             let records: Vec<Value> = (0..7).map(remove).collect();
-            let response = handle_stream_event(event(records), &config("3"), &sfn).await.expect("handled");
+            let response = handle_stream_event(event(records), &config("3"), &sfn)
+                .await
+                .expect("handled");
             assert!(response.batch_item_failures.is_empty());
             assert_eq!(*names.lock().expect("lock"), [3, 3, 1]);
         }
@@ -1050,32 +1392,59 @@ mod tests {
                     .build()
                     .expect("complete output")
             });
-            let sfn = mock_client!(aws_sdk_sfn, RuleMode::MatchAny, &[&rule], |conf| conf.retry_config(RetryConfig::disabled()));
+            let sfn = mock_client!(aws_sdk_sfn, RuleMode::MatchAny, &[&rule], |conf| conf
+                .retry_config(RetryConfig::disabled()));
             // 60 records of ~1.1 KB: 66 KB of input, one execution by input bytes alone; but each
             // key's path is 3 KB percent-encoded, counted twice for a failure report.
-            let records: Vec<Value> =
-                (0..60).map(|i| remove_with_key(i, &format!("images/{i:04}/{}", "~".repeat(1000)))).collect();
-            let response = handle_stream_event(event(records), &config("10000"), &sfn).await.expect("handled");
+            let records: Vec<Value> = (0..60)
+                .map(|i| remove_with_key(i, &format!("images/{i:04}/{}", "~".repeat(1000))))
+                .collect();
+            let response = handle_stream_event(event(records), &config("10000"), &sfn)
+                .await
+                .expect("handled");
             assert!(response.batch_item_failures.is_empty());
-            assert_eq!(rule.num_calls(), 2, "the byte budget splits the batch in two");
+            assert_eq!(
+                rule.num_calls(),
+                2,
+                "the byte budget splits the batch in two"
+            );
         }
 
         #[tokio::test]
         async fn start_execution_failure_midway_returns_failures_from_that_batch_on() {
             let throttled = mock!(Client::start_execution).then_error(|| {
-                StartExecutionError::generic(ErrorMetadata::builder().code("ThrottlingException").message("Rate exceeded").build())
+                StartExecutionError::generic(
+                    ErrorMetadata::builder()
+                        .code("ThrottlingException")
+                        .message("Rate exceeded")
+                        .build(),
+                )
             });
             let first = started();
             let never = started();
             let sfn = client(&[&first, &throttled, &never]);
             // 3 records per execution: [0,1,2] started, [3,4,5] throttled, [6] never attempted.
             let mut records: Vec<Value> = (0..6).map(remove).collect();
-            records.insert(4, stream_record("MODIFY", "000000000000000000000099", json!({"id": {"S": "m"}}), None));
+            records.insert(
+                4,
+                stream_record(
+                    "MODIFY",
+                    "000000000000000000000099",
+                    json!({"id": {"S": "m"}}),
+                    None,
+                ),
+            );
             records.push(remove(6));
-            let response = handle_stream_event(event(records), &config("3"), &sfn).await.expect("handled");
-            let ids: Vec<String> =
-                response.batch_item_failures.into_iter().map(|f| f.item_identifier.expect("identifier")).collect();
-            let mut expected: Vec<String> = vec![format!("{:021}", 3), "000000000000000000000099".into()];
+            let response = handle_stream_event(event(records), &config("3"), &sfn)
+                .await
+                .expect("handled");
+            let ids: Vec<String> = response
+                .batch_item_failures
+                .into_iter()
+                .map(|f| f.item_identifier.expect("identifier"))
+                .collect();
+            let mut expected: Vec<String> =
+                vec![format!("{:021}", 3), "000000000000000000000099".into()];
             expected.extend([4, 5, 6].map(|i| format!("{i:021}")));
             assert_eq!(ids, expected);
             assert_eq!(first.num_calls(), 1);
@@ -1086,22 +1455,35 @@ mod tests {
         #[tokio::test]
         async fn first_start_failure_fails_every_record() {
             let denied = mock!(Client::start_execution).then_error(|| {
-                StartExecutionError::generic(ErrorMetadata::builder().code("AccessDeniedException").build())
+                StartExecutionError::generic(
+                    ErrorMetadata::builder()
+                        .code("AccessDeniedException")
+                        .build(),
+                )
             });
             let sfn = client(&[&denied]);
             let records: Vec<Value> = (0..4).map(remove).collect();
-            let response = handle_stream_event(event(records), &config("500"), &sfn).await.expect("handled");
+            let response = handle_stream_event(event(records), &config("500"), &sfn)
+                .await
+                .expect("handled");
             assert_eq!(response.batch_item_failures.len(), 4);
-            assert_eq!(response.batch_item_failures[0].item_identifier.as_deref(), Some(format!("{:021}", 0).as_str()));
+            assert_eq!(
+                response.batch_item_failures[0].item_identifier.as_deref(),
+                Some(format!("{:021}", 0).as_str())
+            );
         }
 
         #[tokio::test]
         async fn an_existing_execution_counts_as_handed_over() {
             let exists = mock!(Client::start_execution).then_error(|| {
-                StartExecutionError::ExecutionAlreadyExists(ExecutionAlreadyExists::builder().message("exists").build())
+                StartExecutionError::ExecutionAlreadyExists(
+                    ExecutionAlreadyExists::builder().message("exists").build(),
+                )
             });
             let sfn = client(&[&exists]);
-            let response = handle_stream_event(event(vec![remove(1)]), &config("500"), &sfn).await.expect("handled");
+            let response = handle_stream_event(event(vec![remove(1)]), &config("500"), &sfn)
+                .await
+                .expect("handled");
             assert!(response.batch_item_failures.is_empty());
         }
 
@@ -1109,14 +1491,18 @@ mod tests {
         async fn missing_configuration_fails_at_the_handler() {
             let sfn = client(&[]);
             let config = Config::from_lookup(|_| None).expect("defaults");
-            let err = handle_stream_event(event(vec![remove(1)]), &config, &sfn).await.expect_err("no template");
+            let err = handle_stream_event(event(vec![remove(1)]), &config, &sfn)
+                .await
+                .expect_err("no template");
             assert_eq!(err.error_type(), crate::error::names::INVALID_CONFIG);
         }
 
         #[tokio::test]
         async fn an_empty_batch_starts_nothing() {
             let sfn = client(&[]);
-            let response = handle_stream_event(StreamEvent::default(), &config("500"), &sfn).await.expect("handled");
+            let response = handle_stream_event(StreamEvent::default(), &config("500"), &sfn)
+                .await
+                .expect("handled");
             assert!(response.batch_item_failures.is_empty());
         }
     }

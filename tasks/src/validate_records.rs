@@ -69,7 +69,14 @@ pub async fn validate_records(
     for rejection in &rejections {
         tracing::warn!(event_id = %rejection.event_id, reason = ?rejection.reason, detail = %rejection.detail, "record rejected");
     }
-    Ok(ValidationOutput { batch_id: input.batch_id, targets, rejections, superseded, ignored, batches: input.batches })
+    Ok(ValidationOutput {
+        batch_id: input.batch_id,
+        targets,
+        rejections,
+        superseded,
+        ignored,
+        batches: input.batches,
+    })
 }
 
 /// Checks every candidate, in order, and splits them into targets and superseded records.
@@ -83,10 +90,14 @@ async fn split_superseded(
     // over borrowed data makes the whole future impossible for rustc to prove `Send`
     // (rust-lang/rust#64552), and the engine's handlers and the Lambda runtime need `Send`.
     // Building a future does no work, so `buffered` still bounds the reads in flight.
-    let checks: Vec<_> =
-        candidates.iter().map(|target| supersede::check(client, table, rules.key_template, target)).collect();
-    let outcomes: Vec<SupersedeOutcome> =
-        futures::stream::iter(checks).buffered(SUPERSEDE_CONCURRENCY).try_collect().await?;
+    let checks: Vec<_> = candidates
+        .iter()
+        .map(|target| supersede::check(client, table, rules.key_template, target))
+        .collect();
+    let outcomes: Vec<SupersedeOutcome> = futures::stream::iter(checks)
+        .buffered(SUPERSEDE_CONCURRENCY)
+        .try_collect()
+        .await?;
     let mut targets = Vec::with_capacity(candidates.len());
     let mut superseded = Vec::new();
     for (target, outcome) in candidates.into_iter().zip(outcomes) {
@@ -109,9 +120,9 @@ mod tests {
     use crate::contract::{DeleteKind, InvalidationBatch, RejectionReason, RemovedRecord};
     use crate::schema_check::assert_valid;
     use crate::supersede::tests::client_with_mode;
-    use aws_smithy_mocks::RuleMode;
     use aws_sdk_dynamodb::operation::get_item::{GetItemError, GetItemOutput};
     use aws_sdk_dynamodb::types::AttributeValue;
+    use aws_smithy_mocks::RuleMode;
     use aws_smithy_mocks::mock;
     use aws_smithy_types::error::ErrorMetadata;
     use serde_json::{Value, json};
@@ -125,7 +136,10 @@ mod tests {
             ("PURGE_KEY_PREFIX", "images/"),
             ("PURGE_PATH_TEMPLATES", "/{key},/thumbs/{key}"),
             ("PURGE_TTL_DELETES", "ignore"),
-            ("PURGE_CHECK_SUPERSEDED", if check_superseded { "true" } else { "false" }),
+            (
+                "PURGE_CHECK_SUPERSEDED",
+                if check_superseded { "true" } else { "false" },
+            ),
         ]);
         Config::from_lookup(|name| vars.get(name).map(|v| (*v).to_owned())).expect("valid config")
     }
@@ -135,13 +149,20 @@ mod tests {
             event_id: id.into(),
             sequence_number: format!("{id}00"),
             delete_kind: kind,
-            keys: json!({"id": {"S": id}}).as_object().expect("object").clone(),
+            keys: json!({"id": {"S": id}})
+                .as_object()
+                .expect("object")
+                .clone(),
             old_image: image.map(|v| v.as_object().expect("object").clone()),
         }
     }
 
     fn key_record(id: &str, key: &str) -> RemovedRecord {
-        record(id, DeleteKind::User, Some(json!({"id": {"S": id}, "image_key": {"S": key}})))
+        record(
+            id,
+            DeleteKind::User,
+            Some(json!({"id": {"S": id}, "image_key": {"S": key}})),
+        )
     }
 
     fn input() -> ExecutionInput {
@@ -152,8 +173,16 @@ mod tests {
                 record("2", DeleteKind::User, None),
                 key_record("3", "images/../etc/passwd"),
                 key_record("4", "private/b.jpg"),
-                record("5", DeleteKind::Ttl, Some(json!({"id": {"S": "5"}, "image_key": {"S": "images/ttl.jpg"}}))),
-                record("6", DeleteKind::User, Some(json!({"id": {"S": "6"}, "image_key": {"L": []}}))),
+                record(
+                    "5",
+                    DeleteKind::Ttl,
+                    Some(json!({"id": {"S": "5"}, "image_key": {"S": "images/ttl.jpg"}})),
+                ),
+                record(
+                    "6",
+                    DeleteKind::User,
+                    Some(json!({"id": {"S": "6"}, "image_key": {"L": []}})),
+                ),
                 record("7", DeleteKind::User, Some(json!({"id": {"S": "7"}}))),
                 key_record("8", "images/c.jpg"),
             ],
@@ -173,12 +202,17 @@ mod tests {
 
     #[tokio::test]
     async fn every_record_lands_in_exactly_one_list() {
-        let output = validate_records(input(), &config(false), None).await.expect("validates");
+        let output = validate_records(input(), &config(false), None)
+            .await
+            .expect("validates");
         check_schema(&output);
         let keys: Vec<&str> = output.targets.iter().map(|t| t.key.as_str()).collect();
         assert_eq!(keys, ["images/a.jpg", "images/c.jpg"]);
-        let reasons: Vec<(&str, RejectionReason)> =
-            output.rejections.iter().map(|r| (r.event_id.as_str(), r.reason)).collect();
+        let reasons: Vec<(&str, RejectionReason)> = output
+            .rejections
+            .iter()
+            .map(|r| (r.event_id.as_str(), r.reason))
+            .collect();
         assert_eq!(
             reasons,
             [
@@ -199,33 +233,51 @@ mod tests {
     async fn superseded_records_delete_nothing() {
         // Record 1's item is back with the same image_key; record 8's is gone.
         let same = mock!(aws_sdk_dynamodb::Client::get_item)
-            .match_requests(|req| req.key().and_then(|k| k.get("id")) == Some(&AttributeValue::S("1".into())))
+            .match_requests(|req| {
+                req.key().and_then(|k| k.get("id")) == Some(&AttributeValue::S("1".into()))
+            })
             .then_output(|| {
                 GetItemOutput::builder()
                     .set_item(Some(HashMap::from([
                         ("id".to_owned(), AttributeValue::S("1".into())),
-                        ("image_key".to_owned(), AttributeValue::S("images/a.jpg".into())),
+                        (
+                            "image_key".to_owned(),
+                            AttributeValue::S("images/a.jpg".into()),
+                        ),
                     ])))
                     .build()
             });
-        let gone = mock!(aws_sdk_dynamodb::Client::get_item).then_output(|| GetItemOutput::builder().build());
+        let gone = mock!(aws_sdk_dynamodb::Client::get_item)
+            .then_output(|| GetItemOutput::builder().build());
         let dynamodb = client_with_mode(RuleMode::MatchAny, &[&same, &gone]);
-        let output = validate_records(input(), &config(true), Some(&dynamodb)).await.expect("validates");
+        let output = validate_records(input(), &config(true), Some(&dynamodb))
+            .await
+            .expect("validates");
         check_schema(&output);
         assert_eq!(output.superseded.len(), 1);
         assert_eq!(output.superseded[0].key, "images/a.jpg");
         let keys: Vec<&str> = output.targets.iter().map(|t| t.key.as_str()).collect();
         assert_eq!(keys, ["images/c.jpg"]);
-        assert_eq!(same.num_calls() + gone.num_calls(), 2, "only valid targets are looked up");
+        assert_eq!(
+            same.num_calls() + gone.num_calls(),
+            2,
+            "only valid targets are looked up"
+        );
     }
 
     #[tokio::test]
     async fn throttled_supersede_read_fails_the_task_retryably() {
         let throttled = mock!(aws_sdk_dynamodb::Client::get_item).then_error(|| {
-            GetItemError::generic(ErrorMetadata::builder().code("ProvisionedThroughputExceededException").build())
+            GetItemError::generic(
+                ErrorMetadata::builder()
+                    .code("ProvisionedThroughputExceededException")
+                    .build(),
+            )
         });
         let dynamodb = client_with_mode(RuleMode::MatchAny, &[&throttled]);
-        let err = validate_records(input(), &config(true), Some(&dynamodb)).await.expect_err("throttled");
+        let err = validate_records(input(), &config(true), Some(&dynamodb))
+            .await
+            .expect_err("throttled");
         assert!(err.is_retryable(), "{err:?}");
     }
 
@@ -238,24 +290,37 @@ mod tests {
             key: "images/r.jpg".into(),
             paths: vec!["/*".into()],
             event_id: "r1".into(),
-            table_keys: json!({"id": {"S": "r1"}}).as_object().expect("object").clone(),
+            table_keys: json!({"id": {"S": "r1"}})
+                .as_object()
+                .expect("object")
+                .clone(),
         };
         let mut elsewhere = good.clone();
         elsewhere.bucket = "someone-elses-bucket".into();
         elsewhere.event_id = "r2".into();
         replay.targets = vec![good, elsewhere];
-        let output = validate_records(replay, &config(false), None).await.expect("validates");
+        let output = validate_records(replay, &config(false), None)
+            .await
+            .expect("validates");
         check_schema(&output);
         assert_eq!(output.targets.len(), 1);
-        assert_eq!(output.targets[0].paths, ["/images/r.jpg", "/thumbs/images/r.jpg"]);
+        assert_eq!(
+            output.targets[0].paths,
+            ["/images/r.jpg", "/thumbs/images/r.jpg"]
+        );
         assert_eq!(output.rejections.len(), 1);
-        assert_eq!(output.rejections[0].reason, RejectionReason::KeyOutsidePrefix);
+        assert_eq!(
+            output.rejections[0].reason,
+            RejectionReason::KeyOutsidePrefix
+        );
     }
 
     #[tokio::test]
     async fn missing_configuration_is_an_invalid_config_error() {
         let config = Config::from_lookup(|_| None).expect("defaults");
-        let err = validate_records(input(), &config, None).await.expect_err("no bucket");
+        let err = validate_records(input(), &config, None)
+            .await
+            .expect_err("no bucket");
         assert_eq!(err.error_type(), crate::error::names::INVALID_CONFIG);
         assert!(err.to_string().contains("PURGE_BUCKET"), "{err}");
     }
@@ -275,7 +340,9 @@ mod tests {
     async fn empty_batch_id_is_invalid_input() {
         let mut bad = input();
         bad.batch_id = String::new();
-        let err = validate_records(bad, &config(false), None).await.expect_err("empty id");
+        let err = validate_records(bad, &config(false), None)
+            .await
+            .expect_err("empty id");
         assert_eq!(err.error_type(), crate::error::names::INVALID_INPUT);
     }
 }

@@ -25,7 +25,8 @@ use serde_json::Value;
 
 use crate::config::{Config, ConfigError, TtlPolicy};
 use crate::contract::{
-    AttributeMap, DeleteKind, IgnoreReason, IgnoredRecord, PurgeTarget, Rejection, RejectionReason, RemovedRecord,
+    AttributeMap, DeleteKind, IgnoreReason, IgnoredRecord, PurgeTarget, Rejection, RejectionReason,
+    RemovedRecord,
 };
 use crate::key_safety::{KeySafetyError, check_key};
 use crate::key_template::{RenderError, Template};
@@ -64,7 +65,12 @@ pub enum Verdict {
 /// Applies every rule to one removed record.
 pub fn validate_record(record: &RemovedRecord, rules: &Rules<'_>) -> Verdict {
     let reject = |reason, detail: String| {
-        Verdict::Rejected(Rejection { event_id: record.event_id.clone(), keys: record.keys.clone(), reason, detail })
+        Verdict::Rejected(Rejection {
+            event_id: record.event_id.clone(),
+            keys: record.keys.clone(),
+            reason,
+            detail,
+        })
     };
     if let Err(detail) = check_table_keys(&record.keys) {
         return reject(RejectionReason::MalformedRecord, detail);
@@ -112,10 +118,18 @@ pub fn recheck_target(target: &PurgeTarget, rules: &Rules<'_>) -> Verdict {
     if target.bucket != rules.bucket {
         return reject(
             RejectionReason::KeyOutsidePrefix,
-            format!("replayed target names bucket {:?}, but PURGE_BUCKET is {:?}", target.bucket, rules.bucket),
+            format!(
+                "replayed target names bucket {:?}, but PURGE_BUCKET is {:?}",
+                target.bucket, rules.bucket
+            ),
         );
     }
-    match target_for(target.key.clone(), rules, &target.event_id, &target.table_keys) {
+    match target_for(
+        target.key.clone(),
+        rules,
+        &target.event_id,
+        &target.table_keys,
+    ) {
         Ok(target) => Verdict::Target(target),
         Err((reason, detail)) => reject(reason, detail),
     }
@@ -180,12 +194,14 @@ pub fn check_table_keys(keys: &AttributeMap) -> Result<(), String> {
     for (name, value) in keys {
         let well_formed = value.as_object().is_some_and(|object| {
             object.len() == 1
-                && object
-                    .iter()
-                    .all(|(kind, inner)| matches!(kind.as_str(), "S" | "N" | "B") && matches!(inner, Value::String(_)))
+                && object.iter().all(|(kind, inner)| {
+                    matches!(kind.as_str(), "S" | "N" | "B") && matches!(inner, Value::String(_))
+                })
         });
         if !well_formed {
-            return Err(format!("key attribute `{name}` is not a DynamoDB S, N or B value: {value}"));
+            return Err(format!(
+                "key attribute `{name}` is not a DynamoDB S, N or B value: {value}"
+            ));
         }
     }
     Ok(())
@@ -207,7 +223,10 @@ mod tests {
         fn new(template: &str, prefix: &str) -> Self {
             Fixture {
                 template: Template::parse(template).expect("template"),
-                paths: ["/{key}", "/thumbs/{key}"].iter().map(|p| Template::parse(p).expect("path")).collect(),
+                paths: ["/{key}", "/thumbs/{key}"]
+                    .iter()
+                    .map(|p| Template::parse(p).expect("path"))
+                    .collect(),
                 prefix: prefix.to_owned(),
                 ttl: TtlPolicy::Purge,
             }
@@ -251,25 +270,35 @@ mod tests {
     }
 
     fn image_key(key: &str) -> RemovedRecord {
-        record(Some(json!({"photo_id": {"S": "p1"}, "image_key": {"S": key}})))
+        record(Some(
+            json!({"photo_id": {"S": "p1"}, "image_key": {"S": key}}),
+        ))
     }
 
     #[test]
     fn valid_photo_record_becomes_a_target_with_all_paths() {
         let f = Fixture::new("{photo_id}.{type|subtype}", "");
         let verdict = validate_record(&photo(json!({"S": "image/jpeg"})), &f.rules());
-        let Verdict::Target(target) = verdict else { panic!("expected a target, got {verdict:?}") };
+        let Verdict::Target(target) = verdict else {
+            panic!("expected a target, got {verdict:?}")
+        };
         assert_eq!(target.bucket, "photo-bucket");
         assert_eq!(target.key, "p1.jpeg");
         assert_eq!(target.paths, ["/p1.jpeg", "/thumbs/p1.jpeg"]);
         assert_eq!(target.event_id, "evt-1");
-        assert_eq!(Value::Object(target.table_keys), json!({"photo_id": {"S": "p1"}}));
+        assert_eq!(
+            Value::Object(target.table_keys),
+            json!({"photo_id": {"S": "p1"}})
+        );
     }
 
     #[test]
     fn missing_old_image() {
         let f = Fixture::new("{image_key}", "");
-        let r = rejected(validate_record(&record(None), &f.rules()), RejectionReason::MissingOldImage);
+        let r = rejected(
+            validate_record(&record(None), &f.rules()),
+            RejectionReason::MissingOldImage,
+        );
         assert!(r.detail.contains("NEW_AND_OLD_IMAGES"), "{}", r.detail);
         assert_eq!(Value::Object(r.keys), json!({"photo_id": {"S": "p1"}}));
     }
@@ -277,26 +306,54 @@ mod tests {
     #[test]
     fn missing_attribute() {
         let f = Fixture::new("{image_key}", "");
-        let r = rejected(validate_record(&photo(json!({"S": "image/png"})), &f.rules()), RejectionReason::MissingAttribute);
-        assert_eq!(r.detail, "attribute `image_key` is missing (key template `{image_key}`)");
+        let r = rejected(
+            validate_record(&photo(json!({"S": "image/png"})), &f.rules()),
+            RejectionReason::MissingAttribute,
+        );
+        assert_eq!(
+            r.detail,
+            "attribute `image_key` is missing (key template `{image_key}`)"
+        );
     }
 
     #[test]
     fn wrong_attribute_type() {
         let f = Fixture::new("{photo_id}.{type|subtype}", "");
-        let r = rejected(validate_record(&photo(json!({"BOOL": true})), &f.rules()), RejectionReason::WrongAttributeType);
-        assert!(r.detail.starts_with("attribute `type` is of type BOOL, expected S or N"), "{}", r.detail);
-        rejected(validate_record(&photo(json!({"S": "jpeg"})), &f.rules()), RejectionReason::WrongAttributeType);
+        let r = rejected(
+            validate_record(&photo(json!({"BOOL": true})), &f.rules()),
+            RejectionReason::WrongAttributeType,
+        );
+        assert!(
+            r.detail
+                .starts_with("attribute `type` is of type BOOL, expected S or N"),
+            "{}",
+            r.detail
+        );
+        rejected(
+            validate_record(&photo(json!({"S": "jpeg"})), &f.rules()),
+            RejectionReason::WrongAttributeType,
+        );
     }
 
     #[test]
     fn malformed_attribute_and_malformed_keys() {
         let f = Fixture::new("{photo_id}.{type|subtype}", "");
-        rejected(validate_record(&photo(json!({"S": 5})), &f.rules()), RejectionReason::MalformedRecord);
-        for keys in [json!({}), json!({"photo_id": {"S": 1}}), json!({"photo_id": {"BOOL": true}}), json!({"photo_id": "p1"})] {
+        rejected(
+            validate_record(&photo(json!({"S": 5})), &f.rules()),
+            RejectionReason::MalformedRecord,
+        );
+        for keys in [
+            json!({}),
+            json!({"photo_id": {"S": 1}}),
+            json!({"photo_id": {"BOOL": true}}),
+            json!({"photo_id": "p1"}),
+        ] {
             let mut rec = photo(json!({"S": "image/png"}));
             rec.keys = map(keys.clone());
-            rejected(validate_record(&rec, &f.rules()), RejectionReason::MalformedRecord);
+            rejected(
+                validate_record(&rec, &f.rules()),
+                RejectionReason::MalformedRecord,
+            );
         }
     }
 
@@ -316,17 +373,29 @@ mod tests {
             "images/\u{FF0E}\u{FF0E}/secret.jpg",
             &"k".repeat(1025),
         ] {
-            rejected(validate_record(&image_key(key), &f.rules()), RejectionReason::UnsafeKey);
+            rejected(
+                validate_record(&image_key(key), &f.rules()),
+                RejectionReason::UnsafeKey,
+            );
         }
     }
 
     #[test]
     fn key_outside_prefix() {
         let f = Fixture::new("{image_key}", "images/");
-        let r = rejected(validate_record(&image_key("private/a.jpg"), &f.rules()), RejectionReason::KeyOutsidePrefix);
+        let r = rejected(
+            validate_record(&image_key("private/a.jpg"), &f.rules()),
+            RejectionReason::KeyOutsidePrefix,
+        );
         assert!(r.detail.contains("\"images/\""), "{}", r.detail);
-        rejected(validate_record(&image_key("imagesX/a.jpg"), &f.rules()), RejectionReason::KeyOutsidePrefix);
-        assert!(matches!(validate_record(&image_key("images/a.jpg"), &f.rules()), Verdict::Target(_)));
+        rejected(
+            validate_record(&image_key("imagesX/a.jpg"), &f.rules()),
+            RejectionReason::KeyOutsidePrefix,
+        );
+        assert!(matches!(
+            validate_record(&image_key("images/a.jpg"), &f.rules()),
+            Verdict::Target(_)
+        ));
     }
 
     #[test]
@@ -334,18 +403,29 @@ mod tests {
         let mut f = Fixture::new("{photo_id}.{type|subtype}", "");
         let mut rec = photo(json!({"S": "image/gif"}));
         rec.delete_kind = DeleteKind::Ttl;
-        assert!(matches!(validate_record(&rec, &f.rules()), Verdict::Target(_)));
+        assert!(matches!(
+            validate_record(&rec, &f.rules()),
+            Verdict::Target(_)
+        ));
         f.ttl = TtlPolicy::Ignore;
-        let Verdict::Ignored(ignored) = validate_record(&rec, &f.rules()) else { panic!("expected ignored") };
+        let Verdict::Ignored(ignored) = validate_record(&rec, &f.rules()) else {
+            panic!("expected ignored")
+        };
         assert_eq!(ignored.reason, IgnoreReason::TtlDelete);
         // A user delete is never ignored.
         rec.delete_kind = DeleteKind::User;
-        assert!(matches!(validate_record(&rec, &f.rules()), Verdict::Target(_)));
+        assert!(matches!(
+            validate_record(&rec, &f.rules()),
+            Verdict::Target(_)
+        ));
     }
 
     #[test]
     fn identical_path_templates_give_one_path() {
-        let paths: Vec<Template> = ["/{key}", "/{key}"].iter().map(|p| Template::parse(p).expect("path")).collect();
+        let paths: Vec<Template> = ["/{key}", "/{key}"]
+            .iter()
+            .map(|p| Template::parse(p).expect("path"))
+            .collect();
         assert_eq!(paths_for("a.jpg", &paths), ["/a.jpg"]);
     }
 
@@ -362,23 +442,40 @@ mod tests {
     #[test]
     fn replayed_targets_are_checked_again_and_paths_recomputed() {
         let f = Fixture::new("{image_key}", "images/");
-        let Verdict::Target(ok) = recheck_target(&replayed("photo-bucket", "images/a.jpg"), &f.rules()) else {
+        let Verdict::Target(ok) =
+            recheck_target(&replayed("photo-bucket", "images/a.jpg"), &f.rules())
+        else {
             panic!("a valid replay is a target")
         };
         // The replay's own paths (a wildcard!) are not trusted.
         assert_eq!(ok.paths, ["/images/a.jpg", "/thumbs/images/a.jpg"]);
-        rejected(recheck_target(&replayed("other-bucket", "images/a.jpg"), &f.rules()), RejectionReason::KeyOutsidePrefix);
-        rejected(recheck_target(&replayed("photo-bucket", "images/../x"), &f.rules()), RejectionReason::UnsafeKey);
-        rejected(recheck_target(&replayed("photo-bucket", "private/x"), &f.rules()), RejectionReason::KeyOutsidePrefix);
+        rejected(
+            recheck_target(&replayed("other-bucket", "images/a.jpg"), &f.rules()),
+            RejectionReason::KeyOutsidePrefix,
+        );
+        rejected(
+            recheck_target(&replayed("photo-bucket", "images/../x"), &f.rules()),
+            RejectionReason::UnsafeKey,
+        );
+        rejected(
+            recheck_target(&replayed("photo-bucket", "private/x"), &f.rules()),
+            RejectionReason::KeyOutsidePrefix,
+        );
         let mut bad_keys = replayed("photo-bucket", "images/a.jpg");
         bad_keys.table_keys = map(json!({"photo_id": {"M": {}}}));
-        rejected(recheck_target(&bad_keys, &f.rules()), RejectionReason::MalformedRecord);
+        rejected(
+            recheck_target(&bad_keys, &f.rules()),
+            RejectionReason::MalformedRecord,
+        );
     }
 
     #[test]
     fn rules_need_bucket_and_template() {
         let config = Config::from_lookup(|_| None).expect("defaults");
         let err = Rules::from_config(&config).expect_err("bucket missing");
-        assert!(err.to_string().starts_with("PURGE_BUCKET is not set"), "{err}");
+        assert!(
+            err.to_string().starts_with("PURGE_BUCKET is not set"),
+            "{err}"
+        );
     }
 }

@@ -31,6 +31,15 @@ pub struct LocalEnv {
     pub moto: MotoServer,
 }
 
+/// A passing test leaves nothing behind; a failing one keeps its state directory to look at.
+impl Drop for LocalEnv {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.state_dir);
+        }
+    }
+}
+
 impl LocalEnv {
     /// Starts moto (installing it first when missing). Panics with what to do when it can't.
     pub async fn start(test_name: &str) -> LocalEnv {
@@ -47,14 +56,24 @@ impl LocalEnv {
         let sdk = sdk_config(Some(&endpoint_url)).await;
         let calls = CallCounter::new();
         let aws = AwsClients::with_interceptor(&sdk, Some(calls.shared()));
-        let state_dir = crate::repo::path(&format!(".local/tests/{test_name}-{}", std::process::id()));
+        let state_dir =
+            crate::repo::path(&format!(".local/tests/{test_name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&state_dir);
-        LocalEnv { aws, calls, endpoint_url, state_dir, moto }
+        LocalEnv {
+            aws,
+            calls,
+            endpoint_url,
+            state_dir,
+            moto,
+        }
     }
 
     /// A configuration from `PURGE_*` pairs.
     pub fn config(vars: &[(&str, &str)]) -> Config {
-        let vars: BTreeMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let vars: BTreeMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         Config::from_lookup(|name| vars.get(name).cloned()).expect("a valid test configuration")
     }
 
@@ -163,10 +182,20 @@ impl LocalEnv {
     /// The keys of the objects in `bucket` now (current versions).
     pub async fn keys(&self, bucket: &str) -> BTreeSet<String> {
         let mut keys = BTreeSet::new();
-        let mut pages = self.aws.s3.list_objects_v2().bucket(bucket).into_paginator().send();
+        let mut pages = self
+            .aws
+            .s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .into_paginator()
+            .send();
         while let Some(page) = pages.next().await {
             let page = page.unwrap_or_else(|e| panic!("ListObjectsV2 {bucket}: {e:?}"));
-            keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_owned)),
+            );
         }
         keys
     }
@@ -182,7 +211,11 @@ impl LocalEnv {
             .await
             .unwrap_or_else(|e| panic!("ListInvalidations: {e:?}"));
         let mut all = Vec::new();
-        for summary in listed.invalidation_list().map(|l| l.items()).unwrap_or_default() {
+        for summary in listed
+            .invalidation_list()
+            .map(|l| l.items())
+            .unwrap_or_default()
+        {
             let invalidation = self
                 .aws
                 .cloudfront
@@ -225,7 +258,10 @@ impl LocalEnv {
             }
             for message in messages {
                 let body = message.body.as_deref().unwrap_or_default();
-                reports.push(serde_json::from_str(body).unwrap_or_else(|e| panic!("report is not JSON ({e}): {body}")));
+                reports.push(
+                    serde_json::from_str(body)
+                        .unwrap_or_else(|e| panic!("report is not JSON ({e}): {body}")),
+                );
                 if let Some(receipt) = &message.receipt_handle {
                     self.aws
                         .sqs

@@ -1,5 +1,5 @@
-//! Replays, with the real task handlers against the fake AWS: a failure report's `replayInput`
-//! runs only what was left, with the same CallerReference for the same batch; replaying it
+//! Replays, with the real task handlers against the fake AWS: a failure report's `replayInput`s
+//! (one part per kind of work left) run only what was left, with the same CallerReference for the same batch; replaying it
 //! twice deletes nothing else and pays for no second invalidation; and since Express delivers
 //! at least once, two identical executions side by side behave the same.
 
@@ -71,54 +71,87 @@ async fn a_replay_runs_only_what_was_left_and_replaying_twice_costs_nothing_more
         world.invalidation_requests[0].clone()
     };
     assert_eq!(failed_batch.paths, vec![format!("/{KEPT}")]);
-    let replay_input = {
+    // Both kinds are left, so the report comes in two parts, each replaying one kind: the failed
+    // target (which makes at most two new batches) and the failed batch (at most two), never
+    // both, which could make four and overrun the Map's one wave.
+    let (targets_input, batches_input) = {
         let world = aws.world();
-        assert_eq!(world.published.len(), 1);
-        world.published[0].body["replayInput"].clone()
+        assert_eq!(world.published.len(), 2, "one part per replay kind");
+        (
+            world.published[0].body["replayInput"].clone(),
+            world.published[1].body["replayInput"].clone(),
+        )
     };
-    purgeflow_tests::schemas::check("execution-input.schema.json", &replay_input)
-        .unwrap_or_else(|r| panic!("{r}"));
-    assert_eq!(replay_input["batchId"], input["batchId"]);
-    assert_eq!(
-        replay_input.get("records"),
-        Some(&Value::Array(Vec::new())),
-        "no record is validated twice"
-    );
-    let targets: Vec<&str> = replay_input["targets"]
+    for replay_input in [&targets_input, &batches_input] {
+        purgeflow_tests::schemas::check("execution-input.schema.json", replay_input)
+            .unwrap_or_else(|r| panic!("{r}"));
+        assert_eq!(replay_input["batchId"], input["batchId"]);
+        assert_eq!(
+            replay_input.get("records"),
+            Some(&Value::Array(Vec::new())),
+            "no record is validated twice"
+        );
+    }
+    let targets: Vec<&str> = targets_input["targets"]
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(|t| t["key"].as_str())
         .collect();
     assert_eq!(targets, [DENIED], "only the target whose delete failed");
+    // An empty list may be left out of the JSON.
     assert_eq!(
-        replay_input["batches"].as_array().map(Vec::len),
+        targets_input["batches"].as_array().map_or(0, Vec::len),
+        0,
+        "targets only"
+    );
+    assert_eq!(
+        batches_input["targets"].as_array().map_or(0, Vec::len),
+        0,
+        "batches only"
+    );
+    assert_eq!(
+        batches_input["batches"].as_array().map(Vec::len),
         Some(1),
         "only the batch that failed"
     );
     assert_eq!(
-        replay_input["batches"][0]["callerReference"],
+        batches_input["batches"][0]["callerReference"],
         Value::from(failed_batch.caller_reference.clone())
     );
-    check_replay_sample(&replay_input);
+    check_replay_sample(
+        "events/executions/replay-mixed-batch-targets.json",
+        &targets_input,
+    );
+    check_replay_sample(
+        "events/executions/replay-mixed-batch-batches.json",
+        &batches_input,
+    );
 
-    // 2. The causes are fixed; the replay deletes only the denied object and invalidates the
-    //    failed batch under the same CallerReference, plus the newly deleted object's path.
+    // 2. The causes are fixed; replaying both parts deletes only the denied object, invalidates
+    //    its path, and sends the failed batch again under the same CallerReference.
     {
         let mut world = aws.world();
         world.denied_keys.clear();
     }
     let before = aws.world().invalidation_requests.len();
-    let (second, recording) = aws
-        .run(sample.config(&[]), replay_input.clone(), "replay-1")
-        .await;
-    assert_eq!(
-        second.status,
-        ExecutionStatus::Succeeded,
-        "{}",
-        describe(&second)
-    );
-    assert_eq!(contract_violations(&recording), Vec::<String>::new());
+    let mut second = Vec::new();
+    for (replay_input, name) in [
+        (&targets_input, "replay-1-targets"),
+        (&batches_input, "replay-1-batches"),
+    ] {
+        let (outcome, recording) = aws
+            .run(sample.config(&[]), replay_input.clone(), name)
+            .await;
+        assert_eq!(
+            outcome.status,
+            ExecutionStatus::Succeeded,
+            "{}",
+            describe(&outcome)
+        );
+        assert_eq!(contract_violations(&recording), Vec::<String>::new());
+        second.push(outcome.output);
+    }
     let replayed = requests_since(&aws, before);
     {
         let world = aws.world();
@@ -136,27 +169,36 @@ async fn a_replay_runs_only_what_was_left_and_replaying_twice_costs_nothing_more
         assert_eq!(
             world.invalidations.len(),
             2,
-            "the failed batch and the replayed target's path"
+            "the replayed target's path and the failed batch"
         );
     }
     assert_eq!(replayed.len(), 2, "{replayed:?}");
+    assert_eq!(replayed[0].paths, vec![format!("/{DENIED}")]);
     assert_eq!(
-        replayed[0], failed_batch,
+        replayed[1], failed_batch,
         "the failed batch is sent again exactly, CallerReference included"
     );
-    assert_eq!(replayed[1].paths, vec![format!("/{DENIED}")]);
 
-    // 3. Replaying the same report again: the delete is repeated for the same key only (already
+    // 3. Replaying the same parts again: the delete is repeated for the same key only (already
     //    gone, so nothing else is removed) and CloudFront returns the existing invalidations.
     let before = aws.world().invalidation_requests.len();
-    let (third, _) = aws.run(sample.config(&[]), replay_input, "replay-2").await;
-    assert_eq!(
-        third.status,
-        ExecutionStatus::Succeeded,
-        "{}",
-        describe(&third)
-    );
-    assert_eq!(third.output, second.output);
+    let mut third = Vec::new();
+    for (replay_input, name) in [
+        (&targets_input, "replay-2-targets"),
+        (&batches_input, "replay-2-batches"),
+    ] {
+        let (outcome, _) = aws
+            .run(sample.config(&[]), replay_input.clone(), name)
+            .await;
+        assert_eq!(
+            outcome.status,
+            ExecutionStatus::Succeeded,
+            "{}",
+            describe(&outcome)
+        );
+        third.push(outcome.output);
+    }
+    assert_eq!(third, second);
     let world = aws.world();
     assert_eq!(
         world.delete_requests[2..],
@@ -175,26 +217,25 @@ async fn a_replay_runs_only_what_was_left_and_replaying_twice_costs_nothing_more
     );
     assert_eq!(
         world.published.len(),
-        1,
+        2,
         "the replays completed, so nothing more was reported"
     );
 }
 
-/// `events/executions/replay-mixed-batch.json` is this report's replayInput, as a sample for
-/// `purgeflow run` and the console; regenerate it with
+/// `events/executions/replay-mixed-batch-{targets,batches}.json` are this report's two
+/// replayInputs, as samples for `purgeflow run` and the console; regenerate them with
 /// `PURGEFLOW_BLESS=1 cargo test -p purgeflow-tests --test replay`.
-fn check_replay_sample(replay_input: &Value) {
-    const SAMPLE: &str = "events/executions/replay-mixed-batch.json";
+fn check_replay_sample(sample: &str, replay_input: &Value) {
     if std::env::var_os("PURGEFLOW_BLESS").is_some() {
         let text = serde_json::to_string_pretty(replay_input).expect("JSON serialises") + "\n";
-        std::fs::write(purgeflow_tests::repo::path(SAMPLE), text)
-            .unwrap_or_else(|e| panic!("cannot write {SAMPLE}: {e}"));
+        std::fs::write(purgeflow_tests::repo::path(sample), text)
+            .unwrap_or_else(|e| panic!("cannot write {sample}: {e}"));
         return;
     }
     assert_eq!(
-        &purgeflow_tests::repo::read_json(SAMPLE),
+        &purgeflow_tests::repo::read_json(sample),
         replay_input,
-        "{SAMPLE} is stale; regenerate it with PURGEFLOW_BLESS=1 cargo test -p purgeflow-tests --test replay"
+        "{sample} is stale; regenerate it with PURGEFLOW_BLESS=1 cargo test -p purgeflow-tests --test replay"
     );
 }
 

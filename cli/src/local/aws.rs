@@ -23,9 +23,11 @@ pub const LOCAL_REGION: &str = "us-east-1";
 /// Loads the SDK configuration. `endpoint_url`, when given, overrides `AWS_ENDPOINT_URL` and
 /// means "a local endpoint": missing credentials and region get local defaults.
 pub async fn sdk_config(endpoint_url: Option<&str>) -> SdkConfig {
-    let endpoint_url = endpoint_url
-        .map(str::to_owned)
-        .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty()));
+    let endpoint_url = endpoint_url.map(str::to_owned).or_else(|| {
+        std::env::var("AWS_ENDPOINT_URL")
+            .ok()
+            .filter(|v| !v.is_empty())
+    });
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(url) = &endpoint_url {
         loader = loader.endpoint_url(url);
@@ -38,7 +40,9 @@ pub async fn sdk_config(endpoint_url: Option<&str>) -> SdkConfig {
                 "purgeflow-local",
             ));
         }
-        if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none() {
+        if std::env::var_os("AWS_REGION").is_none()
+            && std::env::var_os("AWS_DEFAULT_REGION").is_none()
+        {
             loader = loader.region(Region::new(LOCAL_REGION));
         }
     }
@@ -152,9 +156,10 @@ impl Intercept for CallCounter {
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let operation = cfg
-            .load::<Metadata>()
-            .map_or_else(|| "unknown".to_owned(), |m| format!("{}:{}", m.service(), m.name()));
+        let operation = cfg.load::<Metadata>().map_or_else(
+            || "unknown".to_owned(),
+            |m| format!("{}:{}", m.service(), m.name()),
+        );
         if let Ok(mut counts) = self.counts.lock() {
             *counts.entry(operation).or_default() += 1;
         }

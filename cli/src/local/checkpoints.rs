@@ -54,7 +54,10 @@ impl CheckpointStore {
                 return Err(anyhow::Error::new(error).context(format!("cannot read {}", path.display())));
             }
         };
-        Ok(CheckpointStore { path: path.to_owned(), file })
+        Ok(CheckpointStore {
+            path: path.to_owned(),
+            file,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -95,11 +98,14 @@ impl CheckpointStore {
 
     fn save(&self) -> anyhow::Result<()> {
         if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        let text = serde_json::to_string_pretty(&self.file).context("cannot serialise the checkpoints")?;
+        let text =
+            serde_json::to_string_pretty(&self.file).context("cannot serialise the checkpoints")?;
         let temporary = self.path.with_extension("json.tmp");
-        std::fs::write(&temporary, text).with_context(|| format!("cannot write {}", temporary.display()))?;
+        std::fs::write(&temporary, text)
+            .with_context(|| format!("cannot write {}", temporary.display()))?;
         std::fs::rename(&temporary, &self.path)
             .with_context(|| format!("cannot replace {}", self.path.display()))
     }
@@ -112,7 +118,10 @@ mod tests {
     const STREAM: &str = "arn:aws:dynamodb:us-east-1:000000000000:table/photos/stream/2026";
 
     fn temp_path(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("purgeflow-checkpoints-{}-{name}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!(
+            "purgeflow-checkpoints-{}-{name}",
+            std::process::id()
+        ));
         let _ = std::fs::remove_dir_all(&dir);
         dir.join("checkpoints.json")
     }
@@ -122,12 +131,17 @@ mod tests {
         let path = temp_path("reload");
         let mut store = CheckpointStore::load(&path).expect("missing file is empty");
         assert_eq!(store.get(STREAM, "shard-1"), ShardCheckpoint::default());
-        store.commit(STREAM, "shard-1", Some("100"), false).expect("commit");
+        store
+            .commit(STREAM, "shard-1", Some("100"), false)
+            .expect("commit");
         store.commit(STREAM, "shard-0", None, true).expect("commit");
         let reloaded = CheckpointStore::load(&path).expect("reload");
         assert_eq!(
             reloaded.get(STREAM, "shard-1"),
-            ShardCheckpoint { last_sequence_number: Some("100".into()), finished: false }
+            ShardCheckpoint {
+                last_sequence_number: Some("100".into()),
+                finished: false
+            }
         );
         assert!(reloaded.get(STREAM, "shard-0").finished);
     }
@@ -138,7 +152,10 @@ mod tests {
         let mut store = CheckpointStore::load(&path).expect("load");
         store.commit(STREAM, "s", Some("7"), false).expect("commit");
         store.commit(STREAM, "s", None, true).expect("commit");
-        assert_eq!(store.get(STREAM, "s").last_sequence_number.as_deref(), Some("7"));
+        assert_eq!(
+            store.get(STREAM, "s").last_sequence_number.as_deref(),
+            Some("7")
+        );
         assert!(store.get(STREAM, "s").finished);
     }
 

@@ -92,7 +92,11 @@ pub struct Connected {
 
 /// Finds the table's stream, provisioning first when asked; fills `config`'s distribution and
 /// topic from what was provisioned when they were unset.
-pub async fn connect(aws: &AwsClients, mut config: Config, provision_options: Option<&ProvisionOptions>) -> anyhow::Result<Connected> {
+pub async fn connect(
+    aws: &AwsClients,
+    mut config: Config,
+    provision_options: Option<&ProvisionOptions>,
+) -> anyhow::Result<Connected> {
     let table = config.table_name()?.to_owned();
     let Some(options) = provision_options else {
         let endpoint = aws.endpoint();
@@ -106,8 +110,16 @@ pub async fn connect(aws: &AwsClients, mut config: Config, provision_options: Op
         let stream_arn = described
             .table
             .and_then(|t| t.latest_stream_arn)
-            .with_context(|| format!("table {table} has no stream; --provision enables a NEW_AND_OLD_IMAGES stream"))?;
-        return Ok(Connected { config, stream_arn, provisioned: None });
+            .with_context(|| {
+                format!(
+                    "table {table} has no stream; --provision enables a NEW_AND_OLD_IMAGES stream"
+                )
+            })?;
+        return Ok(Connected {
+            config,
+            stream_arn,
+            provisioned: None,
+        });
     };
     let wanted = Wanted {
         table,
@@ -126,7 +138,11 @@ pub async fn connect(aws: &AwsClients, mut config: Config, provision_options: Op
     let provisioned = provision(aws, &wanted).await?;
     config.distribution_id = Some(provisioned.distribution_id.clone());
     config.topic_arn = Some(provisioned.topic_arn.clone());
-    Ok(Connected { config, stream_arn: provisioned.stream_arn.clone(), provisioned: Some(provisioned) })
+    Ok(Connected {
+        config,
+        stream_arn: provisioned.stream_arn.clone(),
+        provisioned: Some(provisioned),
+    })
 }
 
 /// The checkpoints file inside a state directory.
@@ -151,7 +167,12 @@ pub async fn run_connected(
     )?
     .with_concurrency(concurrency);
     let checkpoints = CheckpointStore::load(&checkpoints_path(state_dir))?;
-    let mut poller = StreamPoller::new(aws.streams.clone(), &connected.stream_arn, checkpoints, batch_size);
+    let mut poller = StreamPoller::new(
+        aws.streams.clone(),
+        &connected.stream_arn,
+        checkpoints,
+        batch_size,
+    );
     run_stream(&mut poller, &pipeline, options, printer).await
 }
 
@@ -167,7 +188,11 @@ pub async fn run(args: Args) -> anyhow::Result<RunSummary> {
         object_lock: args.object_lock,
     });
     let connected = connect(&aws, config, provision_options.as_ref()).await?;
-    let printer = Printer::new(if args.json { OutputMode::Json } else { OutputMode::Human });
+    let printer = Printer::new(if args.json {
+        OutputMode::Json
+    } else {
+        OutputMode::Human
+    });
     if let Some(p) = &connected.provisioned {
         printer.note(&format!(
             "provisioned: table {} (stream {}), bucket {}, distribution {}, topic {}, failure queue {}",
@@ -185,7 +210,16 @@ pub async fn run(args: Args) -> anyhow::Result<RunSummary> {
         poll_interval: Duration::from_millis(args.poll_interval_ms),
         stop_after_batches: None,
     };
-    run_connected(&aws, &connected, &args.state_dir, args.batch_size, args.concurrency, &options, &printer).await
+    run_connected(
+        &aws,
+        &connected,
+        &args.state_dir,
+        args.batch_size,
+        args.concurrency,
+        &options,
+        &printer,
+    )
+    .await
 }
 
 #[cfg(test)]
@@ -193,8 +227,12 @@ mod tests {
     use super::*;
 
     fn config(vars: &[(&str, &str)]) -> Config {
-        Config::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned()))
-            .expect("a valid configuration")
+        Config::from_lookup(|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+        .expect("a valid configuration")
     }
 
     async fn unreachable_endpoint() -> AwsClients {
@@ -209,18 +247,29 @@ mod tests {
             .await
             .expect_err("nothing listens there");
         let message = format!("{error:#}");
-        assert!(message.contains("cannot describe table photos at http://127.0.0.1:1"), "{message}");
+        assert!(
+            message.contains("cannot describe table photos at http://127.0.0.1:1"),
+            "{message}"
+        );
     }
 
     #[tokio::test]
     async fn a_missing_table_name_is_named_before_any_call() {
         let aws = unreachable_endpoint().await;
-        let error = connect(&aws, config(&[]), None).await.expect_err("no table");
-        assert!(format!("{error:#}").contains("PURGE_TABLE_NAME"), "{error:#}");
+        let error = connect(&aws, config(&[]), None)
+            .await
+            .expect_err("no table");
+        assert!(
+            format!("{error:#}").contains("PURGE_TABLE_NAME"),
+            "{error:#}"
+        );
     }
 
     #[test]
     fn checkpoints_live_in_the_state_directory() {
-        assert_eq!(checkpoints_path(Path::new(".local")), Path::new(".local/checkpoints.json"));
+        assert_eq!(
+            checkpoints_path(Path::new(".local")),
+            Path::new(".local/checkpoints.json")
+        );
     }
 }

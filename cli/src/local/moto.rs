@@ -54,11 +54,13 @@ fn venv_python(venv: &Path) -> PathBuf {
 pub fn ensure_installed(venv: &Path) -> anyhow::Result<()> {
     // Test processes start side by side: one installs, the others wait for it on this lock.
     let parent = venv.parent().unwrap_or(venv);
-    std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    std::fs::create_dir_all(parent)
+        .with_context(|| format!("cannot create {}", parent.display()))?;
     let lock_path = venv.with_extension("install-lock");
     let lock = std::fs::File::create(&lock_path)
         .with_context(|| format!("cannot create {}", lock_path.display()))?;
-    lock.lock().with_context(|| format!("cannot lock {}", lock_path.display()))?;
+    lock.lock()
+        .with_context(|| format!("cannot lock {}", lock_path.display()))?;
     let python = venv_python(venv);
     if python.exists() && installed_version(&python).as_deref() == Some(MOTO_VERSION) {
         return Ok(());
@@ -114,7 +116,10 @@ fn run_install_step(command: &mut Command, what: &str) -> anyhow::Result<()> {
 
 fn installed_version(python: &Path) -> Option<String> {
     let output = Command::new(python)
-        .args(["-c", "import importlib.metadata as m; print(m.version('moto'))"])
+        .args([
+            "-c",
+            "import importlib.metadata as m; print(m.version('moto'))",
+        ])
         .stdin(Stdio::null())
         .stderr(Stdio::null())
         .output()
@@ -158,11 +163,21 @@ impl MotoServer {
         let child = Command::new(venv_python(venv))
             .args(["-c", LAUNCHER, "-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::piped())
-            .stdout(log_file.try_clone().context("cannot share moto's log file")?)
+            .stdout(
+                log_file
+                    .try_clone()
+                    .context("cannot share moto's log file")?,
+            )
             .stderr(log_file)
             .spawn()
             .with_context(|| format!("cannot start moto from {}", venv.display()))?;
-        let mut server = MotoServer { stdin: None, child, port, log, ready: false };
+        let mut server = MotoServer {
+            stdin: None,
+            child,
+            port,
+            log,
+            ready: false,
+        };
         server.stdin = server.child.stdin.take();
         server.wait_ready()?;
         Ok(server)
@@ -211,7 +226,10 @@ impl Drop for MotoServer {
         if let Err(error) = self.child.kill() {
             // Already exited: nothing to stop.
             if error.kind() != std::io::ErrorKind::InvalidInput {
-                eprintln!("purgeflow: could not stop moto (PID {}): {error}", self.child.id());
+                eprintln!(
+                    "purgeflow: could not stop moto (PID {}): {error}",
+                    self.child.id()
+                );
             }
         }
         let _ = self.child.wait();
@@ -226,7 +244,10 @@ impl Drop for MotoServer {
 fn free_port() -> anyhow::Result<u16> {
     let listener = TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0))
         .context("cannot find a free local port")?;
-    Ok(listener.local_addr().context("cannot read the free port")?.port())
+    Ok(listener
+        .local_addr()
+        .context("cannot read the free port")?
+        .port())
 }
 
 /// Whether an HTTP request to moto's dashboard API gets any HTTP answer.

@@ -31,15 +31,13 @@ impl Printer {
     pub fn execution(&self, report: &ExecutionReport) {
         match self.mode {
             OutputMode::Human => println!("{}", human_line(report)),
-            OutputMode::Json => {
-                let mut value = json!({ "event": "execution" });
-                if let (Some(object), Ok(serde_json::Value::Object(fields))) =
-                    (value.as_object_mut(), serde_json::to_value(report))
-                {
-                    object.extend(fields);
-                }
-                println!("{value}");
-            }
+            OutputMode::Json => println!(
+                "{}",
+                json_line(
+                    "execution",
+                    &serde_json::to_value(report).unwrap_or_default()
+                )
+            ),
             OutputMode::Quiet => {}
         }
     }
@@ -56,16 +54,20 @@ impl Printer {
     pub fn summary(&self, summary: &serde_json::Value, line: &str) {
         match self.mode {
             OutputMode::Human => println!("{line}"),
-            OutputMode::Json => {
-                let mut value = json!({ "event": "summary" });
-                if let (Some(object), Some(fields)) = (value.as_object_mut(), summary.as_object()) {
-                    object.extend(fields.clone());
-                }
-                println!("{value}");
-            }
+            OutputMode::Json => println!("{}", json_line("summary", summary)),
             OutputMode::Quiet => {}
         }
     }
+}
+
+/// One `--json` line: `{"event": <event>, ...fields}`.
+pub fn json_line(event: &str, fields: &serde_json::Value) -> serde_json::Value {
+    let mut line = serde_json::Map::new();
+    line.insert("event".into(), json!(event));
+    if let Some(fields) = fields.as_object() {
+        line.extend(fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    serde_json::Value::Object(line)
 }
 
 /// `✔ SUCCEEDED  <name>  3 records  41.2 ms  ValidateRecords 12.0 ms → DeleteObjects 9.1 ms → ...`
@@ -91,7 +93,11 @@ pub fn human_line(report: &ExecutionReport) -> String {
                 let _ = write!(text, " {ms:.1} ms");
             }
             if let Some(failed) = state.failed_calls.filter(|f| *f > 0) {
-                let _ = write!(text, " ({failed} failed call{})", if failed == 1 { "" } else { "s" });
+                let _ = write!(
+                    text,
+                    " ({failed} failed call{})",
+                    if failed == 1 { "" } else { "s" }
+                );
             }
             text
         })
@@ -151,9 +157,34 @@ mod tests {
     #[test]
     fn a_failed_execution_shows_its_error_and_cause() {
         let line = human_line(&report("FAILED", Some("PurgeIncomplete")));
-        assert!(line.starts_with("✘ FAILED    0001-2-abcd  2 records  10.0 ms"), "{line}");
-        assert!(line.contains("ValidateRecords 3.2 ms → InvalidateCache×2"), "{line}");
+        assert!(
+            line.starts_with("✘ FAILED    0001-2-abcd  2 records  10.0 ms"),
+            "{line}"
+        );
+        assert!(
+            line.contains("ValidateRecords 3.2 ms → InvalidateCache×2"),
+            "{line}"
+        );
         assert!(line.ends_with("PurgeIncomplete: 1 rejected"), "{line}");
+    }
+
+    #[test]
+    fn json_lines_name_their_event_first() {
+        let value = serde_json::to_value(report("SUCCEEDED", None)).expect("serialisable");
+        let line = json_line("execution", &value);
+        assert_eq!(
+            line.as_object()
+                .and_then(|o| o.keys().next())
+                .map(String::as_str),
+            Some("event")
+        );
+        assert_eq!(line["execution"], "0001-2-abcd");
+        assert_eq!(line["states"][0]["wallMs"], 3.25);
+        assert_eq!(line["states"][1]["type"], "Map");
+        assert!(
+            line.get("error").is_none(),
+            "absent fields are left out: {line}"
+        );
     }
 
     #[test]

@@ -13,8 +13,8 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use purgeflow_asl::validate::substitute;
 use purgeflow_asl::{
-    ExecutionOptions, ExecutionResult, ExecutionStatus, MachineType, StateMachine, StatesError, TaskInvoker,
-    TaskRegistry,
+    ExecutionOptions, ExecutionResult, ExecutionStatus, MachineType, StateMachine, StatesError,
+    TaskInvoker, TaskRegistry,
 };
 use purgeflow_tasks::config::Config;
 use purgeflow_tasks::in_process::{Clients, register_handlers};
@@ -27,7 +27,8 @@ use sha2::{Digest, Sha256};
 /// The purge state machine as checked in, built into the binary so the command runs anywhere.
 pub const PURGE_DEFINITION: &str = include_str!("../../../statemachine/purge.asl.json");
 /// Task resources for a local run: each Lambda ARN resolves to its in-process handler by name.
-pub const LOCAL_SUBSTITUTIONS: &str = include_str!("../../../statemachine/local-substitutions.json");
+pub const LOCAL_SUBSTITUTIONS: &str =
+    include_str!("../../../statemachine/local-substitutions.json");
 /// `$$.StateMachine.Name` of local executions.
 pub const STATE_MACHINE_NAME: &str = "purgeflow-purge";
 /// Executions of one batch run side by side, as Express runs them; small, for two cores.
@@ -35,24 +36,34 @@ pub const DEFAULT_CONCURRENCY: usize = 4;
 
 /// The purge definition with the local substitutions applied, parsed and validated.
 pub fn purge_machine() -> anyhow::Result<StateMachine> {
-    let definition: Value =
-        serde_json::from_str(PURGE_DEFINITION).context("statemachine/purge.asl.json is not valid JSON")?;
+    let definition: Value = serde_json::from_str(PURGE_DEFINITION)
+        .context("statemachine/purge.asl.json is not valid JSON")?;
     let substitutions: Map<String, Value> = serde_json::from_str(LOCAL_SUBSTITUTIONS)
         .context("statemachine/local-substitutions.json is not a JSON object")?;
     machine_from(&definition, &substitutions)
 }
 
 /// A definition with `substitutions` applied, parsed and validated.
-pub fn machine_from(definition: &Value, substitutions: &Map<String, Value>) -> anyhow::Result<StateMachine> {
+pub fn machine_from(
+    definition: &Value,
+    substitutions: &Map<String, Value>,
+) -> anyhow::Result<StateMachine> {
     let substituted = substitute(definition, substitutions).map_err(|diagnostics| {
-        anyhow!("the definition's substitutions failed: {}", join(&diagnostics))
+        anyhow!(
+            "the definition's substitutions failed: {}",
+            join(&diagnostics)
+        )
     })?;
     StateMachine::from_value(&substituted)
         .map_err(|diagnostics| anyhow!("the definition is invalid: {}", join(&diagnostics)))
 }
 
 fn join(items: &[impl ToString]) -> String {
-    items.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The engine, the handlers and the trigger's packing rules.
@@ -69,11 +80,21 @@ pub struct Pipeline {
 impl Pipeline {
     /// Registers the real handlers with `clients` and `config`; fails, naming the variable, when
     /// the configuration lacks what a handler needs.
-    pub fn new(machine: StateMachine, clients: Clients, config: Config) -> anyhow::Result<Pipeline> {
+    pub fn new(
+        machine: StateMachine,
+        clients: Clients,
+        config: Config,
+    ) -> anyhow::Result<Pipeline> {
         let projection = Projection::for_template(config.key_template()?);
         let mut registry = TaskRegistry::new();
         register_handlers(&mut registry, clients, config.clone())?;
-        Ok(Pipeline { machine, tasks: Arc::new(registry), projection, config, concurrency: DEFAULT_CONCURRENCY })
+        Ok(Pipeline {
+            machine,
+            tasks: Arc::new(registry),
+            projection,
+            config,
+            concurrency: DEFAULT_CONCURRENCY,
+        })
     }
 
     pub fn with_concurrency(mut self, concurrency: usize) -> Self {
@@ -84,9 +105,13 @@ impl Pipeline {
     /// What the trigger would do with these stream records (Lambda event shape).
     pub fn plan(&self, records: &[Value]) -> anyhow::Result<Plan> {
         let event = serde_json::json!({ "Records": records });
-        let event: StreamEvent =
-            serde_json::from_value(event).context("stream records could not be read as a stream event")?;
-        Ok(plan(&event, &self.projection, PackLimits::from_config(&self.config)))
+        let event: StreamEvent = serde_json::from_value(event)
+            .context("stream records could not be read as a stream event")?;
+        Ok(plan(
+            &event,
+            &self.projection,
+            PackLimits::from_config(&self.config),
+        ))
     }
 
     /// Runs every execution of `plan`, side by side, calling `on_finished` as each one ends.
@@ -98,7 +123,10 @@ impl Pipeline {
         let mut runs = futures::stream::iter(plan.executions.iter().map(|execution| async move {
             let input: Value = serde_json::from_str(&execution.input)
                 .with_context(|| format!("execution {}'s input is not JSON", execution.name))?;
-            anyhow::Ok(self.execute(&execution.name, input, execution.record_count).await)
+            anyhow::Ok(
+                self.execute(&execution.name, input, execution.record_count)
+                    .await,
+            )
         }))
         .buffer_unordered(self.concurrency);
         let mut reports = Vec::with_capacity(plan.executions.len());
@@ -112,7 +140,10 @@ impl Pipeline {
 
     /// One execution of the purge machine with `input`.
     pub async fn execute(&self, name: &str, input: Value, records: usize) -> ExecutionReport {
-        let timed = Arc::new(Timed { inner: self.tasks.clone(), calls: Mutex::new(Vec::new()) });
+        let timed = Arc::new(Timed {
+            inner: self.tasks.clone(),
+            calls: Mutex::new(Vec::new()),
+        });
         let options = ExecutionOptions {
             name: name.to_owned(),
             state_machine_name: STATE_MACHINE_NAME.to_owned(),
@@ -164,7 +195,11 @@ impl TaskInvoker for Timed {
             let started = Instant::now();
             let result = self.inner.invoke(state_name, resource, payload).await;
             if let Ok(mut calls) = self.calls.lock() {
-                calls.push(TaskCall { state: state_name.to_owned(), wall: started.elapsed(), failed: result.is_err() });
+                calls.push(TaskCall {
+                    state: state_name.to_owned(),
+                    wall: started.elapsed(),
+                    failed: result.is_err(),
+                });
             }
             result
         })
@@ -207,7 +242,13 @@ pub struct ExecutionReport {
 }
 
 impl ExecutionReport {
-    fn new(name: &str, records: usize, result: &ExecutionResult, calls: &[TaskCall], wall: Duration) -> Self {
+    fn new(
+        name: &str,
+        records: usize,
+        result: &ExecutionResult,
+        calls: &[TaskCall],
+        wall: Duration,
+    ) -> Self {
         let mut states: Vec<StateReport> = Vec::new();
         for visit in &result.states {
             match states.iter_mut().find(|s| s.name == visit.name) {

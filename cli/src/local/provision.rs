@@ -54,7 +54,9 @@ pub async fn provision(aws: &AwsClients, wanted: &Wanted) -> anyhow::Result<Prov
                 .id(id)
                 .send()
                 .await
-                .with_context(|| format!("distribution {id} (PURGE_DISTRIBUTION_ID) cannot be read"))?;
+                .with_context(|| {
+                    format!("distribution {id} (PURGE_DISTRIBUTION_ID) cannot be read")
+                })?;
             id.clone()
         }
         None => distribution(aws, &wanted.bucket).await?,
@@ -69,12 +71,24 @@ pub async fn provision(aws: &AwsClients, wanted: &Wanted) -> anyhow::Result<Prov
         .topic_arn
         .context("CreateTopic answered without a TopicArn")?;
     let queue_url = failure_queue(aws, &wanted.queue_name, &topic_arn).await?;
-    Ok(Provisioned { table: wanted.table.clone(), stream_arn, bucket: wanted.bucket.clone(), distribution_id, topic_arn, queue_url })
+    Ok(Provisioned {
+        table: wanted.table.clone(),
+        stream_arn,
+        bucket: wanted.bucket.clone(),
+        distribution_id,
+        topic_arn,
+        queue_url,
+    })
 }
 
 /// The table's stream ARN, creating the table, or enabling its stream, when needed.
 async fn table(aws: &AwsClients, wanted: &Wanted) -> anyhow::Result<String> {
-    let described = aws.dynamodb.describe_table().table_name(&wanted.table).send().await;
+    let described = aws
+        .dynamodb
+        .describe_table()
+        .table_name(&wanted.table)
+        .send()
+        .await;
     let stream_spec = StreamSpecification::builder()
         .stream_enabled(true)
         .stream_view_type(StreamViewType::NewAndOldImages)
@@ -82,8 +96,12 @@ async fn table(aws: &AwsClients, wanted: &Wanted) -> anyhow::Result<String> {
         .context("stream specification")?;
     let description = match described {
         Ok(output) => {
-            let table = output.table.context("DescribeTable answered without a table")?;
-            let view = table.stream_specification().and_then(|s| s.stream_view_type().cloned());
+            let table = output
+                .table
+                .context("DescribeTable answered without a table")?;
+            let view = table
+                .stream_specification()
+                .and_then(|s| s.stream_view_type().cloned());
             match view {
                 Some(StreamViewType::NewAndOldImages) => table,
                 Some(other) => bail!(
@@ -103,33 +121,39 @@ async fn table(aws: &AwsClients, wanted: &Wanted) -> anyhow::Result<String> {
                     .context("UpdateTable answered without a table")?,
             }
         }
-        Err(error) if error.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => aws
-            .dynamodb
-            .create_table()
-            .table_name(&wanted.table)
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name(&wanted.partition_key)
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .context("attribute definition")?,
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name(&wanted.partition_key)
-                    .key_type(KeyType::Hash)
-                    .build()
-                    .context("key schema")?,
-            )
-            .billing_mode(BillingMode::PayPerRequest)
-            .stream_specification(stream_spec)
-            .send()
-            .await
-            .with_context(|| format!("cannot create table {}", wanted.table))?
-            .table_description
-            .context("CreateTable answered without a table")?,
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            aws.dynamodb
+                .create_table()
+                .table_name(&wanted.table)
+                .attribute_definitions(
+                    AttributeDefinition::builder()
+                        .attribute_name(&wanted.partition_key)
+                        .attribute_type(ScalarAttributeType::S)
+                        .build()
+                        .context("attribute definition")?,
+                )
+                .key_schema(
+                    KeySchemaElement::builder()
+                        .attribute_name(&wanted.partition_key)
+                        .key_type(KeyType::Hash)
+                        .build()
+                        .context("key schema")?,
+                )
+                .billing_mode(BillingMode::PayPerRequest)
+                .stream_specification(stream_spec)
+                .send()
+                .await
+                .with_context(|| format!("cannot create table {}", wanted.table))?
+                .table_description
+                .context("CreateTable answered without a table")?
+        }
         Err(error) => {
-            return Err(anyhow::Error::new(error).context(format!("cannot describe table {}", wanted.table)));
+            return Err(anyhow::Error::new(error)
+                .context(format!("cannot describe table {}", wanted.table)));
         }
     };
     description
@@ -141,20 +165,33 @@ async fn bucket(aws: &AwsClients, wanted: &Wanted) -> anyhow::Result<()> {
     match aws.s3.head_bucket().bucket(&wanted.bucket).send().await {
         Ok(_) => return Ok(()),
         Err(error) if error.as_service_error().is_some_and(|e| e.is_not_found()) => {}
-        Err(error) => return Err(anyhow::Error::new(error).context(format!("cannot check bucket {}", wanted.bucket))),
+        Err(error) => {
+            return Err(
+                anyhow::Error::new(error).context(format!("cannot check bucket {}", wanted.bucket))
+            );
+        }
     }
-    let mut create = aws.s3.create_bucket().bucket(&wanted.bucket).object_lock_enabled_for_bucket(wanted.object_lock);
+    let mut create = aws
+        .s3
+        .create_bucket()
+        .bucket(&wanted.bucket)
+        .object_lock_enabled_for_bucket(wanted.object_lock);
     // us-east-1 is the one region that takes no location constraint.
     if let Some(region) = aws.s3.config().region().map(|r| r.as_ref().to_owned())
         && region != "us-east-1"
     {
         create = create.create_bucket_configuration(
             aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(region.as_str()))
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(
+                    region.as_str(),
+                ))
                 .build(),
         );
     }
-    create.send().await.with_context(|| format!("cannot create bucket {}", wanted.bucket))?;
+    create
+        .send()
+        .await
+        .with_context(|| format!("cannot create bucket {}", wanted.bucket))?;
     Ok(())
 }
 
@@ -174,7 +211,9 @@ async fn distribution(aws: &AwsClients, bucket: &str) -> anyhow::Result<String> 
             .send()
             .await
             .context("cannot list CloudFront distributions")?;
-        let Some(list) = page.distribution_list else { break };
+        let Some(list) = page.distribution_list else {
+            break;
+        };
         if let Some(found) = list.items().iter().find(|d| d.comment() == comment) {
             return Ok(found.id().to_owned());
         }
@@ -195,7 +234,9 @@ async fn distribution(aws: &AwsClients, bucket: &str) -> anyhow::Result<String> 
                     Origin::builder()
                         .id(&origin_id)
                         .domain_name(format!("{bucket}.s3.amazonaws.com"))
-                        .s3_origin_config(S3OriginConfig::builder().origin_access_identity("").build())
+                        .s3_origin_config(
+                            S3OriginConfig::builder().origin_access_identity("").build(),
+                        )
                         .build()
                         .context("origin")?,
                 )
@@ -218,11 +259,18 @@ async fn distribution(aws: &AwsClients, bucket: &str) -> anyhow::Result<String> 
         .send()
         .await
         .with_context(|| format!("cannot create a distribution for bucket {bucket}"))?;
-    Ok(created.distribution.context("CreateDistribution answered without a distribution")?.id)
+    Ok(created
+        .distribution
+        .context("CreateDistribution answered without a distribution")?
+        .id)
 }
 
 /// The queue's URL, creating it and subscribing it to the topic when needed.
-async fn failure_queue(aws: &AwsClients, queue_name: &str, topic_arn: &str) -> anyhow::Result<String> {
+async fn failure_queue(
+    aws: &AwsClients,
+    queue_name: &str,
+    topic_arn: &str,
+) -> anyhow::Result<String> {
     let queue_url = aws
         .sqs
         .create_queue()
@@ -289,7 +337,10 @@ async fn failure_queue(aws: &AwsClients, queue_name: &str, topic_arn: &str) -> a
 
 /// The topic's name: the last field of its ARN.
 pub fn topic_name(topic_arn: &str) -> Option<&str> {
-    topic_arn.rsplit(':').next().filter(|name| !name.is_empty() && topic_arn.starts_with("arn:"))
+    topic_arn
+        .rsplit(':')
+        .next()
+        .filter(|name| !name.is_empty() && topic_arn.starts_with("arn:"))
 }
 
 #[cfg(test)]
@@ -298,7 +349,10 @@ mod tests {
 
     #[test]
     fn topic_names_come_from_arns() {
-        assert_eq!(topic_name("arn:aws:sns:us-east-1:000000000000:purge-failures"), Some("purge-failures"));
+        assert_eq!(
+            topic_name("arn:aws:sns:us-east-1:000000000000:purge-failures"),
+            Some("purge-failures")
+        );
         assert_eq!(topic_name("purge-failures"), None);
         assert_eq!(topic_name("arn:aws:sns:us-east-1:000000000000:"), None);
     }

@@ -71,7 +71,9 @@ impl StreamPoller {
         let present: HashSet<&str> = shards.iter().filter_map(Shard::shard_id).collect();
         let mut batches = Vec::new();
         for shard in &shards {
-            let Some(shard_id) = shard.shard_id() else { continue };
+            let Some(shard_id) = shard.shard_id() else {
+                continue;
+            };
             if self.checkpoints.get(&self.stream_arn, shard_id).finished {
                 continue;
             }
@@ -144,20 +146,31 @@ impl StreamPoller {
                 .await;
             let output = match answer {
                 Ok(output) => output,
-                Err(error) if attempt == 0 && error.as_service_error().is_some_and(|e| e.is_expired_iterator_exception()) => {
+                Err(error)
+                    if attempt == 0
+                        && error
+                            .as_service_error()
+                            .is_some_and(|e| e.is_expired_iterator_exception()) =>
+                {
                     continue;
                 }
                 Err(error) => {
-                    return Err(anyhow::Error::new(error)
-                        .context(format!("GetRecords failed on shard {shard_id} of {}", self.stream_arn)));
+                    return Err(anyhow::Error::new(error).context(format!(
+                        "GetRecords failed on shard {shard_id} of {}",
+                        self.stream_arn
+                    )));
                 }
             };
-            let records: Vec<Value> = output.records().iter().map(|r| lambda_record(r, &self.stream_arn)).collect();
-            let last_sequence_number = output
+            let records: Vec<Value> = output
                 .records()
                 .iter()
-                .rev()
-                .find_map(|r| r.dynamodb().and_then(|d| d.sequence_number()).map(str::to_owned));
+                .map(|r| lambda_record(r, &self.stream_arn))
+                .collect();
+            let last_sequence_number = output.records().iter().rev().find_map(|r| {
+                r.dynamodb()
+                    .and_then(|d| d.sequence_number())
+                    .map(str::to_owned)
+            });
             let closed = match output.next_shard_iterator {
                 Some(next) => {
                     self.iterators.insert(shard_id.to_owned(), next);
@@ -165,14 +178,23 @@ impl StreamPoller {
                 }
                 None => true,
             };
-            return Ok(ShardBatch { shard_id: shard_id.to_owned(), records, last_sequence_number, closed });
+            return Ok(ShardBatch {
+                shard_id: shard_id.to_owned(),
+                records,
+                last_sequence_number,
+                closed,
+            });
         }
         anyhow::bail!("shard {shard_id}: the iterator kept expiring")
     }
 
     async fn iterator_from_checkpoint(&self, shard_id: &str) -> anyhow::Result<String> {
         let checkpoint = self.checkpoints.get(&self.stream_arn, shard_id);
-        let request = self.client.get_shard_iterator().stream_arn(&self.stream_arn).shard_id(shard_id);
+        let request = self
+            .client
+            .get_shard_iterator()
+            .stream_arn(&self.stream_arn)
+            .shard_id(shard_id);
         let request = match &checkpoint.last_sequence_number {
             Some(sequence) => request
                 .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
@@ -182,9 +204,16 @@ impl StreamPoller {
         request
             .send()
             .await
-            .with_context(|| format!("cannot get an iterator for shard {shard_id} of {}", self.stream_arn))?
+            .with_context(|| {
+                format!(
+                    "cannot get an iterator for shard {shard_id} of {}",
+                    self.stream_arn
+                )
+            })?
             .shard_iterator
-            .with_context(|| format!("GetShardIterator answered without an iterator for shard {shard_id}"))
+            .with_context(|| {
+                format!("GetShardIterator answered without an iterator for shard {shard_id}")
+            })
     }
 }
 
@@ -193,7 +222,10 @@ pub fn lambda_record(record: &Record, stream_arn: &str) -> Value {
     let mut change = Map::new();
     if let Some(stream_record) = record.dynamodb() {
         if let Some(time) = stream_record.approximate_creation_date_time() {
-            change.insert("ApproximateCreationDateTime".into(), json!(time.as_secs_f64()));
+            change.insert(
+                "ApproximateCreationDateTime".into(),
+                json!(time.as_secs_f64()),
+            );
         }
         for (name, image) in [
             ("Keys", stream_record.keys()),
@@ -241,7 +273,11 @@ pub fn lambda_record(record: &Record, stream_arn: &str) -> Value {
 }
 
 fn attribute_map(map: &HashMap<String, AttributeValue>) -> Value {
-    Value::Object(map.iter().map(|(name, value)| (name.clone(), attribute_value(value))).collect())
+    Value::Object(
+        map.iter()
+            .map(|(name, value)| (name.clone(), attribute_value(value)))
+            .collect(),
+    )
 }
 
 /// DynamoDB JSON, as stream events carry it.
@@ -255,8 +291,12 @@ fn attribute_value(value: &AttributeValue) -> Value {
         AttributeValue::Null(n) => json!({"NULL": n}),
         AttributeValue::Ss(list) => json!({"SS": list}),
         AttributeValue::Ns(list) => json!({"NS": list}),
-        AttributeValue::Bs(list) => json!({"BS": list.iter().map(|b| encode(b.as_ref())).collect::<Vec<_>>()}),
-        AttributeValue::L(list) => json!({"L": list.iter().map(attribute_value).collect::<Vec<_>>()}),
+        AttributeValue::Bs(list) => {
+            json!({"BS": list.iter().map(|b| encode(b.as_ref())).collect::<Vec<_>>()})
+        }
+        AttributeValue::L(list) => {
+            json!({"L": list.iter().map(attribute_value).collect::<Vec<_>>()})
+        }
         AttributeValue::M(map) => json!({"M": attribute_map(map)}),
         // A type newer than this SDK: kept visible under a name no key rule reads, so
         // ValidateRecords rejects the record by name instead of the attribute vanishing.
@@ -278,14 +318,25 @@ mod tests {
             .event_version("1.1")
             .event_source("aws:dynamodb")
             .aws_region("us-east-1")
-            .user_identity(Identity::builder().r#type("Service").principal_id("dynamodb.amazonaws.com").build())
+            .user_identity(
+                Identity::builder()
+                    .r#type("Service")
+                    .principal_id("dynamodb.amazonaws.com")
+                    .build(),
+            )
             .dynamodb(
                 StreamRecord::builder()
                     .approximate_creation_date_time(DateTime::from_secs(1_700_000_000))
                     .keys("id", AttributeValue::S("p1".into()))
                     .old_image("id", AttributeValue::S("p1".into()))
                     .old_image("size", AttributeValue::N("12".into()))
-                    .old_image("tags", AttributeValue::L(vec![AttributeValue::Bool(true), AttributeValue::Null(true)]))
+                    .old_image(
+                        "tags",
+                        AttributeValue::L(vec![
+                            AttributeValue::Bool(true),
+                            AttributeValue::Null(true),
+                        ]),
+                    )
                     .old_image("raw", AttributeValue::B(Blob::new(b"hi".to_vec())))
                     .sequence_number("000100")
                     .size_bytes(42)

@@ -18,8 +18,10 @@ async fn main() -> Result<(), Error> {
     let prefixes = wildcard_prefixes(&config.key_prefix, &config.path_templates);
     let policy = FoldPolicy::within(prefixes.iter().map(String::as_str));
     let policy = &policy;
-    run(service_fn(move |event: LambdaEvent<BatchPathsInput>| async move {
-        batch_paths(event.payload, distribution_id, policy)
-    }))
+    run(service_fn(
+        move |event: LambdaEvent<BatchPathsInput>| async move {
+            batch_paths(event.payload, distribution_id, policy)
+        },
+    ))
     .await
 }

@@ -13,8 +13,10 @@ async fn main() -> Result<(), Error> {
     let versions = Config::from_env_requiring(&[])?.versions;
     let s3 = aws_sdk_s3::Client::new(&load_aws_config().await);
     let s3 = &s3;
-    run(service_fn(move |event: LambdaEvent<DeleteInput>| async move {
-        delete_objects(s3, event.payload, versions).await
-    }))
+    run(service_fn(
+        move |event: LambdaEvent<DeleteInput>| async move {
+            delete_objects(s3, event.payload, versions).await
+        },
+    ))
     .await
 }

@@ -13,8 +13,10 @@ async fn main() -> Result<(), Error> {
     // needs no PURGE_* variable.
     let cloudfront = aws_sdk_cloudfront::Client::new(&load_aws_config().await);
     let cloudfront = &cloudfront;
-    run(service_fn(move |event: LambdaEvent<InvalidationBatch>| async move {
-        invalidate(cloudfront, event.payload).await
-    }))
+    run(service_fn(
+        move |event: LambdaEvent<InvalidationBatch>| async move {
+            invalidate(cloudfront, event.payload).await
+        },
+    ))
     .await
 }

@@ -14,8 +14,10 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env_requiring(&[Var::KeyTemplate, Var::StateMachineArn])?;
     let sfn = aws_sdk_sfn::Client::new(&load_aws_config().await);
     let (config, sfn) = (&config, &sfn);
-    run(service_fn(move |event: LambdaEvent<StreamEvent>| async move {
-        handle_stream_event(event.payload, config, sfn).await
-    }))
+    run(service_fn(
+        move |event: LambdaEvent<StreamEvent>| async move {
+            handle_stream_event(event.payload, config, sfn).await
+        },
+    ))
     .await
 }

@@ -15,8 +15,10 @@ async fn main() -> Result<(), Error> {
     let topic_arn = topic_arn.as_str();
     let sns = aws_sdk_sns::Client::new(&load_aws_config().await);
     let sns = &sns;
-    run(service_fn(move |event: LambdaEvent<ReportInput>| async move {
-        report_failures(sns, topic_arn, event.payload).await
-    }))
+    run(service_fn(
+        move |event: LambdaEvent<ReportInput>| async move {
+            report_failures(sns, topic_arn, event.payload).await
+        },
+    ))
     .await
 }

@@ -19,8 +19,10 @@ async fn main() -> Result<(), Error> {
         None
     };
     let (config, dynamodb) = (&config, dynamodb.as_ref());
-    run(service_fn(move |event: LambdaEvent<ExecutionInput>| async move {
-        validate_records(event.payload, config, dynamodb).await
-    }))
+    run(service_fn(
+        move |event: LambdaEvent<ExecutionInput>| async move {
+            validate_records(event.payload, config, dynamodb).await
+        },
+    ))
     .await
 }
