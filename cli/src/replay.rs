@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 
 use crate::local::aws::{AwsClients, sdk_config};
 use crate::local::output::human_line;
-use crate::local::pipeline::{Pipeline, purge_machine};
+use crate::local::pipeline::{Pipeline, TimeMode, purge_machine};
 
 /// Above this many inputs a progress bar is shown (on a terminal).
 const PROGRESS_FROM: usize = 5;
@@ -45,6 +45,12 @@ pub struct Args {
     /// The endpoint to call (default: `AWS_ENDPOINT_URL`, else AWS itself).
     #[arg(long, value_name = "URL")]
     pub endpoint_url: Option<String>,
+    /// On the local engine, simulate Retry backoffs and Wait states instead of waiting them
+    /// out. By default they are waited out for real against AWS itself (no endpoint set), so
+    /// throttling is retried as Step Functions would, and simulated against an endpoint such
+    /// as a local stand-in.
+    #[arg(long)]
+    pub virtual_time: bool,
 }
 
 /// One execution to run again.
@@ -523,11 +529,16 @@ pub async fn run(args: Args) -> anyhow::Result<ReplaySummary> {
         }
         None => {
             let config = Config::from_env().context("the PURGE_* configuration is invalid")?;
+            // Against a real account the engine's Retry backoffs must pass for real, or a
+            // throttled replay spends its retries in milliseconds.
+            let time_mode = TimeMode::decide(args.virtual_time, sdk.endpoint_url());
+            println!("replaying on the local engine, {}", time_mode.describe());
             let pipeline = Pipeline::new(
                 purge_machine()?,
                 aws.task_clients(config.check_superseded),
                 config,
-            )?;
+            )?
+            .with_time_mode(time_mode);
             replay(&collected, &Target::Local(&pipeline)).await?
         }
     };

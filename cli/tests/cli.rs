@@ -55,6 +55,32 @@ fn validate_prints_ok_for_valid_definitions() {
     assert!(text.contains("tasks.asl.json: OK"), "{text}");
 }
 
+/// purgeflow's own state machine passes `purgeflow validate` with its local substitutions.
+#[test]
+fn validate_accepts_purge_asl_json_with_its_substitutions() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let definition = repo.join("statemachine/purge.asl.json");
+    let substitutions = repo.join("statemachine/local-substitutions.json");
+    let out = purgeflow(&[
+        "validate",
+        &definition.to_string_lossy(),
+        "--substitutions",
+        &substitutions.to_string_lossy(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout: {}\nstderr: {}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("purge.asl.json: OK"),
+        "{}",
+        stdout(&out)
+    );
+}
+
 #[test]
 fn validate_reports_path_and_code_and_exits_1() {
     let out = purgeflow(&[

@@ -3,10 +3,24 @@
 //! Each thread of control (the top level, a Parallel branch, a Map iteration) keeps its own
 //! elapsed time since the execution started; branches that run side by side start at the
 //! same instant and the parent resumes at the latest end.
+//!
+//! A [`Sleeper`] optionally paces a run in real time: against a real AWS account a Retry
+//! backoff must actually pass before the next attempt, or throttled calls are retried in
+//! milliseconds. The virtual clock advances the same either way, so histories and durations
+//! do not depend on whether anything slept.
 
+use std::fmt::Debug;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use futures::future::BoxFuture;
+
+/// Waits in real time for a delay the virtual clock has just applied (a Retry backoff, a Wait
+/// state). The engine has no async runtime of its own, so the caller supplies the timer
+/// (e.g. `tokio::time::sleep`).
+pub trait Sleeper: Send + Sync + Debug {
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()>;
+}
 
 /// Maps simulated elapsed time to wall-clock instants.
 #[derive(Debug, Clone, Copy)]

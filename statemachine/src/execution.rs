@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::clock::Sleeper;
 use crate::jsonata::JsonataEngine;
 use crate::task::{TaskInvoker, TaskRegistry};
 
@@ -30,6 +31,13 @@ pub struct ExecutionOptions {
     /// The virtual clock's start.
     pub start_time: DateTime<Utc>,
     pub jsonata: Arc<dyn JsonataEngine>,
+    /// Real-time pacing: when set, every delay the virtual clock applies (Retry backoffs, Wait
+    /// states) is also awaited on it, e.g. for a run against a real AWS account. The virtual
+    /// clock advances identically, so histories and durations are the same with or without.
+    /// Parallel branches and Map iterations run one after another, so with a sleeper their
+    /// delays add up instead of overlapping. A delay cut short by the execution's timeout or a
+    /// failed sibling branch is not slept: the flow ends there anyway.
+    pub sleeper: Option<Arc<dyn Sleeper>>,
 }
 
 impl Default for ExecutionOptions {
@@ -44,6 +52,8 @@ impl Default for ExecutionOptions {
             // A fixed start keeps default runs reproducible; callers set the real time if they want it.
             start_time: DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap_or_default(),
             jsonata: crate::jsonata::default_engine(),
+            // Virtual time only: tests and local endpoints should not wait for real.
+            sleeper: None,
         }
     }
 }

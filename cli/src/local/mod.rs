@@ -25,7 +25,7 @@ use purgeflow_tasks::config::Config;
 use crate::local::aws::AwsClients;
 use crate::local::checkpoints::CheckpointStore;
 use crate::local::output::{OutputMode, Printer};
-use crate::local::pipeline::{Pipeline, purge_machine};
+use crate::local::pipeline::{Pipeline, TimeMode, purge_machine};
 use crate::local::provision::{Provisioned, Wanted, provision, topic_name};
 use crate::local::runner::{RunOptions, RunSummary, run_stream};
 use crate::local::stream::StreamPoller;
@@ -52,6 +52,12 @@ pub struct Args {
     /// The endpoint to call (default: `AWS_ENDPOINT_URL`, else AWS itself).
     #[arg(long, value_name = "URL")]
     pub endpoint_url: Option<String>,
+    /// Simulate Retry backoffs and Wait states instead of waiting them out. By default they
+    /// are waited out for real against AWS itself (no endpoint set), so throttling and
+    /// CloudFront's TooManyInvalidationsInProgress are retried as Step Functions would, and
+    /// simulated against an endpoint such as a local stand-in.
+    #[arg(long)]
+    pub virtual_time: bool,
     /// Records per GetRecords call (1-1000), as an event source mapping's batch size.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(i32).range(1..=1000))]
     pub batch_size: i32,
@@ -165,7 +171,8 @@ pub async fn run_connected(
         aws.task_clients(connected.config.check_superseded),
         connected.config.clone(),
     )?
-    .with_concurrency(concurrency);
+    .with_concurrency(concurrency)
+    .with_time_mode(options.time_mode);
     let checkpoints = CheckpointStore::load(&checkpoints_path(state_dir))?;
     let mut poller = StreamPoller::new(
         aws.streams.clone(),
@@ -205,10 +212,13 @@ pub async fn run(args: Args) -> anyhow::Result<RunSummary> {
         sdk.endpoint_url().unwrap_or("AWS"),
         checkpoints_path(&args.state_dir).display()
     ));
+    let time_mode = TimeMode::decide(args.virtual_time, sdk.endpoint_url());
+    printer.note(time_mode.describe());
     let options = RunOptions {
         once: args.once,
         poll_interval: Duration::from_millis(args.poll_interval_ms),
         stop_after_batches: None,
+        time_mode,
     };
     run_connected(
         &aws,

@@ -2,8 +2,10 @@
 //! executions, and `statemachine/purge.asl.json` runs each on purgeflow's engine with the real
 //! task handlers (`in_process::register_handlers`) calling the configured endpoint.
 //!
-//! The engine's clock is virtual (Retry backoffs cost no real time); the durations printed here
-//! are wall-clock times measured around each task call, so they show what the endpoint cost.
+//! The engine's clock is virtual by default (Retry backoffs and Waits cost no real time), which
+//! suits a local endpoint; against a real account [`TimeMode::Real`] makes each delay pass for
+//! real too, so throttled calls are not retried at once. The durations printed here are
+//! wall-clock times measured around each task call, so they show what the endpoint cost.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -11,6 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow};
 use futures::StreamExt;
 use futures::future::BoxFuture;
+use purgeflow_asl::clock::Sleeper;
 use purgeflow_asl::validate::substitute;
 use purgeflow_asl::{
     ExecutionOptions, ExecutionResult, ExecutionStatus, MachineType, StateMachine, StatesError,
@@ -66,6 +69,62 @@ fn join(items: &[impl ToString]) -> String {
         .join("; ")
 }
 
+/// How the engine's delays (Retry backoffs, Wait states) pass during a local run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimeMode {
+    /// Simulated only: nothing sleeps. Right for a local endpoint, which never throttles, and
+    /// for tests.
+    #[default]
+    Virtual,
+    /// Every delay is also waited out for real, as Step Functions would: against a real account
+    /// a throttled call or CloudFront's TooManyInvalidationsInProgress must not be retried at
+    /// once, or the retries are spent in milliseconds. Histories and durations stay the same.
+    Real,
+}
+
+impl TimeMode {
+    /// Real time against AWS itself (no endpoint override); virtual time when `force_virtual`
+    /// (`--virtual-time`) or when an endpoint is set (`--endpoint-url` or `AWS_ENDPOINT_URL`),
+    /// which means a local stand-in such as moto.
+    pub fn decide(force_virtual: bool, endpoint_url: Option<&str>) -> TimeMode {
+        let local_endpoint = endpoint_url.is_some_and(|url| !url.trim().is_empty());
+        if force_virtual || local_endpoint {
+            TimeMode::Virtual
+        } else {
+            TimeMode::Real
+        }
+    }
+
+    /// A line for the run's notes, so the user knows whether backoffs really wait.
+    pub fn describe(self) -> &'static str {
+        match self {
+            TimeMode::Virtual => {
+                "virtual time: Retry backoffs and Waits are simulated, nothing sleeps"
+            }
+            TimeMode::Real => "real time: Retry backoffs and Waits are waited out",
+        }
+    }
+
+    fn sleeper(self) -> Option<Arc<dyn Sleeper>> {
+        match self {
+            TimeMode::Virtual => None,
+            TimeMode::Real => Some(Arc::new(TokioSleeper)),
+        }
+    }
+}
+
+/// Waits on tokio's timer (the CLI always runs on a tokio runtime with time enabled). Huge
+/// delays do not panic: tokio saturates them far in the future, and an Express execution's
+/// five-minute limit ends the run before any delay that long would be slept.
+#[derive(Debug)]
+struct TokioSleeper;
+
+impl Sleeper for TokioSleeper {
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
+        Box::pin(tokio::time::sleep(duration))
+    }
+}
+
 /// The engine, the handlers and the trigger's packing rules.
 #[derive(Debug)]
 pub struct Pipeline {
@@ -75,6 +134,8 @@ pub struct Pipeline {
     /// Kept for the trigger's packing, which reads it on every batch.
     config: Config,
     concurrency: usize,
+    /// Whether executions wait out their delays for real; virtual unless set.
+    sleeper: Option<Arc<dyn Sleeper>>,
 }
 
 impl Pipeline {
@@ -94,7 +155,14 @@ impl Pipeline {
             projection,
             config,
             concurrency: DEFAULT_CONCURRENCY,
+            sleeper: TimeMode::default().sleeper(),
         })
+    }
+
+    /// Whether executions wait out Retry backoffs and Waits for real ([`TimeMode::decide`]).
+    pub fn with_time_mode(mut self, mode: TimeMode) -> Self {
+        self.sleeper = mode.sleeper();
+        self
     }
 
     pub fn with_concurrency(mut self, concurrency: usize) -> Self {
@@ -151,6 +219,7 @@ impl Pipeline {
             tasks: timed.clone(),
             seed: seed_of(name),
             start_time: chrono::Utc::now(),
+            sleeper: self.sleeper.clone(),
             ..ExecutionOptions::default()
         };
         let started = Instant::now();
@@ -314,6 +383,65 @@ mod tests {
     fn the_built_in_definition_is_valid() {
         let machine = purge_machine().expect("purge.asl.json with local substitutions");
         assert!(machine.definition().get("States").is_some());
+    }
+
+    #[test]
+    fn real_time_only_against_aws_itself() {
+        assert_eq!(TimeMode::decide(false, None), TimeMode::Real);
+        assert_eq!(
+            TimeMode::decide(false, Some("http://127.0.0.1:5000")),
+            TimeMode::Virtual
+        );
+        // `--virtual-time` wins even against AWS itself.
+        assert_eq!(TimeMode::decide(true, None), TimeMode::Virtual);
+        assert_eq!(
+            TimeMode::decide(true, Some("http://127.0.0.1:5000")),
+            TimeMode::Virtual
+        );
+        // An empty AWS_ENDPOINT_URL is no endpoint (sdk_config ignores it too).
+        assert_eq!(TimeMode::decide(false, Some("  ")), TimeMode::Real);
+    }
+
+    #[test]
+    fn only_real_time_installs_a_sleeper() {
+        assert!(TimeMode::Virtual.sleeper().is_none());
+        assert!(TimeMode::Real.sleeper().is_some());
+    }
+
+    #[tokio::test]
+    async fn the_tokio_sleeper_waits_the_whole_delay() {
+        let delay = Duration::from_millis(40);
+        let started = Instant::now();
+        TokioSleeper.sleep(delay).await;
+        assert!(started.elapsed() >= delay, "{:?}", started.elapsed());
+    }
+
+    #[tokio::test]
+    async fn a_real_time_execution_waits_out_its_wait_state() {
+        // The engine with the sleeper the pipeline installs for real time (ASL waits are whole
+        // seconds, so this one costs a second).
+        let machine = StateMachine::from_value(&serde_json::json!({"StartAt": "W", "States": {
+            "W": {"Type": "Wait", "Seconds": 1, "End": true}
+        }}))
+        .expect("valid definition");
+        let options = ExecutionOptions {
+            machine_type: MachineType::Express,
+            sleeper: TimeMode::Real.sleeper(),
+            ..ExecutionOptions::default()
+        };
+        let started = Instant::now();
+        let result = machine.execute(serde_json::json!({}), &options).await;
+        assert_eq!(
+            result.status,
+            ExecutionStatus::Succeeded,
+            "{:?}",
+            result.cause
+        );
+        assert!(
+            started.elapsed() >= Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::local::output::Printer;
-use crate::local::pipeline::{ExecutionReport, Pipeline, millis};
+use crate::local::pipeline::{ExecutionReport, Pipeline, TimeMode, millis};
 use crate::local::stream::StreamPoller;
 
 /// `--once` stops after this many rounds in a row found nothing new (a stream may answer
@@ -26,6 +26,8 @@ pub struct RunOptions {
     pub poll_interval: Duration,
     /// Stop after this many non-empty batches (a controlled stop mid-stream).
     pub stop_after_batches: Option<usize>,
+    /// Whether the engine waits out Retry backoffs and Waits for real ([`TimeMode::decide`]).
+    pub time_mode: TimeMode,
 }
 
 impl Default for RunOptions {
@@ -34,6 +36,7 @@ impl Default for RunOptions {
             once: true,
             poll_interval: Duration::from_millis(200),
             stop_after_batches: None,
+            time_mode: TimeMode::Virtual,
         }
     }
 }

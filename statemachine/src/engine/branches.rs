@@ -35,7 +35,7 @@ macro_rules! with_retry {
                     if let Some(delay) =
                         counter.next_delay(&$state.common.retry, &failure, &mut $run.rng)
                     {
-                        simple::advance($run, $flow, delay)?;
+                        simple::pause($run, $flow, delay).await?;
                         super::check_history_limit($run)?;
                         continue;
                     }

@@ -374,7 +374,7 @@ async fn run_state(
     let result = match &state.kind {
         StateKind::Pass(pass) => simple::pass(run, &entered, state, pass, input, flow),
         StateKind::Choice(choice) => simple::choice(run, &entered, state, choice, input, flow),
-        StateKind::Wait(wait) => simple::wait(run, &entered, state, wait, input, flow),
+        StateKind::Wait(wait) => simple::wait(run, &entered, state, wait, input, flow).await,
         StateKind::Succeed => simple::succeed(run, &entered, state, input, flow),
         StateKind::Fail(fail) => simple::fail(run, &entered, fail, input, flow),
         StateKind::Task(task) => task::task(run, &entered, state, task, input, flow).await,

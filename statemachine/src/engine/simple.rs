@@ -274,7 +274,7 @@ fn choose<'s>(
     }
 }
 
-pub(super) fn wait(
+pub(super) async fn wait(
     run: &mut Run<'_>,
     entered: &Entered<'_>,
     state: &State,
@@ -310,13 +310,34 @@ pub(super) fn wait(
             "Wait state delay is too long.",
         ));
     }
-    advance(run, flow, delay)?;
+    pause(run, flow, delay).await?;
     exit_state(run, entered, state, output, assigned, None, flow)
+}
+
+/// Advances the flow's clock by `delay` (see [`advance`]) and, when the run is paced in real
+/// time ([`ExecutionOptions::sleeper`](crate::execution::ExecutionOptions::sleeper)), waits the
+/// same delay for real. A delay cut short by the deadline or a stopped flow is not slept: the
+/// flow ends there, and sleeping would only hold up the result.
+pub(super) async fn pause(run: &Run<'_>, flow: &mut Flow, delay: Duration) -> Result<(), Failure> {
+    advance(run, flow, delay)?;
+    if delay.is_zero() {
+        return Ok(());
+    }
+    // Take the sleeper's future before awaiting, so no borrow of the run lives across the await.
+    let sleeping = run
+        .options
+        .sleeper
+        .as_ref()
+        .map(|sleeper| sleeper.sleep(delay));
+    if let Some(sleeping) = sleeping {
+        sleeping.await;
+    }
+    Ok(())
 }
 
 /// Moves the flow's clock on, stopping at the execution's deadline, or at the instant a
 /// sibling Parallel branch failed (whichever comes first).
-pub(super) fn advance(run: &Run<'_>, flow: &mut Flow, delay: Duration) -> Result<(), Failure> {
+fn advance(run: &Run<'_>, flow: &mut Flow, delay: Duration) -> Result<(), Failure> {
     let until = flow.now.saturating_add(delay);
     let deadline = run.deadline.filter(|d| until > *d);
     let stop = flow.stop_at.filter(|s| until > *s);

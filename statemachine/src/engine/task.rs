@@ -50,7 +50,7 @@ pub(super) async fn task(
                 }
                 if let Some(delay) = counter.next_delay(&state.common.retry, &failure, &mut run.rng)
                 {
-                    simple::advance(run, flow, delay)?;
+                    simple::pause(run, flow, delay).await?;
                     super::check_history_limit(run)?;
                     continue;
                 }

@@ -784,3 +784,142 @@ fn custom_names_that_look_like_states_all_match_only_themselves() {
     let last = empty.history.last().expect("events");
     assert_eq!(last["executionFailedEventDetails"], json!({}));
 }
+
+/// Records what the engine asks it to sleep and returns at once, so tests see the real-time
+/// pacing without waiting for it.
+#[derive(Debug, Default)]
+struct RecordingSleeper {
+    slept: std::sync::Mutex<Vec<std::time::Duration>>,
+}
+
+impl RecordingSleeper {
+    fn slept(&self) -> Vec<std::time::Duration> {
+        self.slept.lock().expect("sleeper lock").clone()
+    }
+}
+
+impl crate::clock::Sleeper for RecordingSleeper {
+    fn sleep(&self, duration: std::time::Duration) -> futures::future::BoxFuture<'static, ()> {
+        self.slept.lock().expect("sleeper lock").push(duration);
+        Box::pin(futures::future::ready(()))
+    }
+}
+
+/// Runs `definition` twice, without and with a recording sleeper, checks that pacing changed
+/// nothing the execution reports, and returns the result and what was slept. `options` is
+/// called once per run because mocked tasks count their invocations.
+fn execute_paced(
+    definition: Value,
+    input: Value,
+    options: impl Fn() -> ExecutionOptions,
+) -> (ExecutionResult, Vec<std::time::Duration>) {
+    let sleeper = std::sync::Arc::new(RecordingSleeper::default());
+    let virtual_only = execute(definition.clone(), input.clone(), &options());
+    let paced_options = ExecutionOptions {
+        sleeper: Some(sleeper.clone()),
+        ..options()
+    };
+    let paced = execute(definition, input, &paced_options);
+    assert_eq!(paced, virtual_only, "pacing must not change the execution");
+    (paced, sleeper.slept())
+}
+
+#[test]
+fn a_sleeper_waits_out_each_retry_backoff_the_virtual_clock_applied() {
+    let definition = json!({"StartAt": "Call", "States": {"Call": {
+        "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f",
+        "Retry": [{"ErrorEquals": ["Throttled"], "IntervalSeconds": 2, "BackoffRate": 3, "MaxAttempts": 3}],
+        "End": true
+    }}});
+    let options = || {
+        mocked(
+            json!({"R": {"0-3": {"Throw": {"Error": "Throttled", "Cause": "slow down"}}}}),
+            json!({"Call": "R"}),
+        )
+    };
+    let (result, slept) = execute_paced(definition, json!({}), options);
+    assert_eq!(result.status, crate::execution::ExecutionStatus::Failed);
+    assert_eq!(result.error.as_deref(), Some("Throttled"));
+    let secs = std::time::Duration::from_secs;
+    assert_eq!(slept, [secs(2), secs(6), secs(18)]);
+    assert_eq!(result.duration, slept.iter().sum());
+}
+
+#[test]
+fn a_sleeper_waits_out_jittered_backoffs_exactly_as_drawn() {
+    let definition = json!({"StartAt": "Call", "States": {"Call": {
+        "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f",
+        "Retry": [{"ErrorEquals": ["Throttled"], "IntervalSeconds": 4, "BackoffRate": 2,
+                   "MaxAttempts": 3, "JitterStrategy": "FULL"}],
+        "End": true
+    }}});
+    let options = || ExecutionOptions {
+        seed: 7,
+        ..mocked(
+            json!({"R": {"0-2": {"Throw": {"Error": "Throttled", "Cause": "slow down"}}, "3": {"Return": {"ok": true}}}}),
+            json!({"Call": "R"}),
+        )
+    };
+    let (result, slept) = execute_paced(definition, json!({}), options);
+    assert_eq!(result.status, crate::execution::ExecutionStatus::Succeeded);
+    assert_eq!(slept.len(), 3);
+    // Jitter draws each delay below its cap (4 s, 8 s, 16 s); the sleeper gets the drawn ones.
+    for (delay, cap) in slept.iter().zip([4, 8, 16]) {
+        assert!(*delay <= std::time::Duration::from_secs(cap), "{slept:?}");
+    }
+    assert_eq!(result.duration, slept.iter().sum());
+}
+
+#[test]
+fn a_sleeper_waits_out_a_wait_state() {
+    let definition =
+        json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 5, "End": true}}});
+    let (result, slept) = execute_paced(definition, json!({}), ExecutionOptions::default);
+    assert_eq!(result.status, crate::execution::ExecutionStatus::Succeeded);
+    assert_eq!(slept, [std::time::Duration::from_secs(5)]);
+}
+
+#[test]
+fn a_sleeper_is_not_called_for_zero_waits_or_delays_cut_by_the_deadline() {
+    let zero =
+        json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 0, "End": true}}});
+    let (_, slept) = execute_paced(zero, json!({}), ExecutionOptions::default);
+    assert!(slept.is_empty(), "{slept:?}");
+
+    // The Express limit ends the flow at 300 s; the 400 s wait is never waited out.
+    let too_long =
+        json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 400, "End": true}}});
+    let express = || ExecutionOptions {
+        machine_type: crate::execution::MachineType::Express,
+        ..Default::default()
+    };
+    let (result, slept) = execute_paced(too_long, json!({}), express);
+    assert_eq!(result.status, crate::execution::ExecutionStatus::TimedOut);
+    assert!(slept.is_empty(), "{slept:?}");
+}
+
+#[test]
+fn a_sleeper_waits_out_each_branch_one_after_another() {
+    let wait = |s: u64| {
+        let name = format!("W{s}");
+        json!({"StartAt": name, "States": {name.clone(): {"Type": "Wait", "Seconds": s, "End": true}}})
+    };
+    let parallel = json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "Branches": [wait(10), wait(30)], "End": true}}});
+    let (result, slept) = execute_paced(parallel, json!({}), ExecutionOptions::default);
+    // Simulated time overlaps the branches; real time runs them in order, so both are slept.
+    assert_eq!(result.duration, std::time::Duration::from_secs(30));
+    let secs = std::time::Duration::from_secs;
+    assert_eq!(slept, [secs(10), secs(30)]);
+}
+
+#[test]
+fn without_a_sleeper_an_hour_long_wait_takes_no_real_time() {
+    let definition =
+        json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 3600, "End": true}}});
+    let options = ExecutionOptions::default();
+    assert!(options.sleeper.is_none(), "virtual time is the default");
+    let started = std::time::Instant::now();
+    let result = execute(definition, json!({}), &options);
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    assert_eq!(result.duration, std::time::Duration::from_secs(3600));
+}
