@@ -1,5 +1,6 @@
-//! Engine tests on small hand-written machines, plus a dev helper that runs one recorded
-//! conformance case and prints both histories.
+//! Engine tests on small hand-written machines. To compare one recorded conformance case's
+//! history with ours, run `purgeflow asl test CASE.json --verbose`; for throughput, the criterion
+//! bench `cargo bench -p purgeflow-asl --bench engine`.
 
 use serde_json::{Value, json};
 
@@ -9,47 +10,6 @@ use crate::machine::StateMachine;
 fn execute(definition: Value, input: Value, options: &ExecutionOptions) -> ExecutionResult {
     let machine = StateMachine::from_value(&definition).expect("valid definition");
     futures::executor::block_on(machine.execute(input, options))
-}
-
-/// `CASE=<file name fragment> cargo test -p purgeflow-asl dev_run_case -- --ignored --nocapture`
-#[test]
-#[ignore = "dev helper: prints one conformance case's expected and actual history"]
-fn dev_run_case() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/asl-conformance/executions");
-    let wanted = std::env::var("CASE").unwrap_or_default();
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        eprintln!("SKIPPED: {} not found", dir.display());
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if !name.contains(&wanted) {
-            continue;
-        }
-        let text = std::fs::read_to_string(entry.path()).expect("readable case");
-        let case: Value = serde_json::from_str(&text).expect("case JSON");
-        let options = ExecutionOptions {
-            start_time: chrono::DateTime::from_timestamp(1_700_000_000, 0).expect("ts"),
-            ..Default::default()
-        };
-        let result = execute(case["definition"].clone(), case["input"].clone(), &options);
-        println!("== {name}\n{}", case["definition"]);
-        println!(
-            "expected: {} {} {}",
-            case["expected"]["status"], case["expected"]["error"], case["expected"]["cause"]
-        );
-        println!(
-            "actual:   {:?} {:?} {:?} {:?}",
-            result.status, result.error, result.cause, result.output
-        );
-        for e in case["expected"]["events"].as_array().into_iter().flatten() {
-            println!("  exp {} {} {}", e["id"], e["previousEventId"], e["type"]);
-        }
-        for e in &result.history {
-            println!("  got {} {} {}", e["id"], e["previousEventId"], e["type"]);
-        }
-    }
 }
 
 #[test]
@@ -449,30 +409,6 @@ fn a_seed_makes_random_values_reproducible() {
     assert_ne!(first["uuid"], first["path"]["uuid"], "each call draws anew");
     let r = first["r"].as_f64().expect("a number");
     assert!((0.0..1.0).contains(&r));
-}
-
-/// `cargo test -p purgeflow-asl --lib dev_throughput -- --ignored --nocapture` (debug build:
-/// only relative figures mean anything; the criterion bench gives the real ones).
-#[test]
-#[ignore = "dev helper: rough throughput in the current profile"]
-fn dev_throughput() {
-    let machine = StateMachine::from_value(&json!({"StartAt": "Prepare", "States": {
-        "Prepare": {"Type": "Pass", "Parameters": {"items.$": "$.items", "mode": "fan-out"}, "Next": "Route"},
-        "Route": {"Type": "Choice", "Choices": [{"Variable": "$.mode", "StringEquals": "fan-out", "Next": "EachItem"}], "Default": "Done"},
-        "EachItem": {"Type": "Map", "ItemsPath": "$.items", "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "Tag",
-            "States": {"Tag": {"Type": "Pass", "Parameters": {"id.$": "$.id", "seen": true}, "End": true}}}, "Next": "Done"},
-        "Done": {"Type": "Succeed"}}}))
-    .expect("valid");
-    let input = json!({"items": [{"id": 1}, {"id": 2}, {"id": 3}, {"id": 4}, {"id": 5}]});
-    let options = ExecutionOptions::default();
-    let n = 2000;
-    let started = std::time::Instant::now();
-    for _ in 0..n {
-        let result = futures::executor::block_on(machine.execute(input.clone(), &options));
-        assert_eq!(result.status, crate::execution::ExecutionStatus::Succeeded);
-    }
-    let per_second = f64::from(n) / started.elapsed().as_secs_f64();
-    println!("{per_second:.0} executions/s");
 }
 
 #[test]
