@@ -1,21 +1,30 @@
 //! The BatchPaths task: the paths of everything deleted → CloudFront invalidation batches.
 //!
-//! No AWS call. Replayed batches (from a failure report's `replayInput`) pass through unchanged,
-//! keeping their CallerReference, so a replay returns the existing invalidation if it was in fact
-//! created.
+//! No AWS call. Replayed batches (from a failure report's `replayInput`) keep their
+//! CallerReference, so a replay returns the existing invalidation if it was in fact created.
+//!
+//! A replayed batch is not trusted: anyone who can start an execution or edit a report can write
+//! one, and `{"paths": ["/*"]}` would invalidate the whole distribution. It is sent only when it
+//! targets `PURGE_DISTRIBUTION_ID`, carries a CallerReference of the form
+//! [`caller_reference`](crate::paths::caller_reference) produces, holds 1..=3000 paths, each
+//! inside the fold policy's allowed area (the encoded prefixes `PURGE_KEY_PREFIX` maps to, with
+//! no wildcard shallower than its `min_depth`), and keeps the replayed wildcards at CloudFront's
+//! 15. A batch that breaks a rule is dropped alone, logged, and listed in
+//! [`BatchPathsOutput::dropped_batches`]; the rest of the execution goes on.
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use crate::TaskError;
-use crate::contract::{BatchPathsInput, BatchPathsOutput, InvalidationBatch};
+use crate::contract::{BatchPathsInput, BatchPathsOutput, DroppedBatch, InvalidationBatch};
 use crate::key_template::Template;
 use crate::paths::{
-    BatchPlan, CLOUDFRONT_MAX_PATHS_PER_BATCH, FoldPolicy, is_wildcard, plan_batches,
+    BatchPlan, CLOUDFRONT_MAX_PATHS_PER_BATCH, CLOUDFRONT_MAX_WILDCARD_PATHS, FoldPolicy,
+    is_wildcard, plan_batches,
 };
 
-/// Runs BatchPaths for one execution. `distribution_id` is the CloudFront distribution the new
-/// batches target (`PURGE_DISTRIBUTION_ID`); replayed batches keep their own.
+/// Runs BatchPaths for one execution. `distribution_id` is the CloudFront distribution
+/// (`PURGE_DISTRIBUTION_ID`): new batches target it, and replayed batches must too.
 pub fn batch_paths(
     input: BatchPathsInput,
     distribution_id: &str,
@@ -26,13 +35,10 @@ pub fn batch_paths(
             "the CloudFront distribution id is empty".to_owned(),
         ));
     }
-    for replayed in &input.batches {
-        check_replayed(replayed)?;
-    }
+    let Screened { accepted, dropped } = screen_replayed(input.batches, distribution_id, policy);
 
     // Replayed wildcards count against CloudFront's 15-wildcard limit too.
-    let wildcards_in_use = input
-        .batches
+    let wildcards_in_use = accepted
         .iter()
         .flat_map(|batch| &batch.paths)
         .filter(|path| is_wildcard(path))
@@ -53,17 +59,17 @@ pub fn batch_paths(
 
     // A replayed batch first (it is older work), then the new ones; a new batch identical to a
     // replayed one (same CallerReference) is sent once.
-    let mut seen: BTreeSet<String> = BTreeSet::new();
-    let batches: Vec<InvalidationBatch> = input
-        .batches
+    let mut seen: BTreeSet<String> = accepted
+        .iter()
+        .map(|batch| batch.caller_reference.clone())
+        .collect();
+    let batches: Vec<InvalidationBatch> = accepted
         .into_iter()
-        .chain(new_batches)
-        .filter(|batch| {
-            seen.insert(format!(
-                "{}\n{}",
-                batch.distribution_id, batch.caller_reference
-            ))
-        })
+        .chain(
+            new_batches
+                .into_iter()
+                .filter(|batch| seen.insert(batch.caller_reference.clone())),
+        )
         .collect();
 
     let path_count = u32::try_from(path_count).map_err(|_| {
@@ -73,13 +79,155 @@ pub fn batch_paths(
     })?;
     tracing::info!(
         batches = batches.len(),
+        dropped_batches = dropped.len(),
         path_count,
         "planned invalidation batches"
     );
     Ok(BatchPathsOutput {
         batches,
         path_count,
+        dropped_batches: dropped,
     })
+}
+
+/// Replayed batches split into the ones to send and the ones refused.
+struct Screened {
+    accepted: Vec<InvalidationBatch>,
+    dropped: Vec<DroppedBatch>,
+}
+
+/// Applies the replay rules to each replayed batch, in order. Duplicates (same CallerReference)
+/// collapse to the first; the wildcard budget is spent in input order, so a batch that would
+/// take the replayed wildcards past 15 is dropped whole.
+fn screen_replayed(
+    replayed: Vec<InvalidationBatch>,
+    distribution_id: &str,
+    policy: &FoldPolicy,
+) -> Screened {
+    let mut screened = Screened {
+        accepted: Vec::new(),
+        dropped: Vec::new(),
+    };
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut wildcards = 0usize;
+    for batch in replayed {
+        if !seen.insert(format!(
+            "{}\n{}",
+            batch.distribution_id, batch.caller_reference
+        )) {
+            continue;
+        }
+        let verdict = check_replayed(&batch, distribution_id, policy).and_then(|()| {
+            let in_batch = batch.paths.iter().filter(|p| is_wildcard(p)).count();
+            if wildcards + in_batch > CLOUDFRONT_MAX_WILDCARD_PATHS {
+                Err(format!(
+                    "would take the replayed wildcard paths to {}, past CloudFront's {CLOUDFRONT_MAX_WILDCARD_PATHS}",
+                    wildcards + in_batch
+                ))
+            } else {
+                wildcards += in_batch;
+                Ok(())
+            }
+        });
+        match verdict {
+            Ok(()) => screened.accepted.push(batch),
+            Err(reason) => {
+                tracing::warn!(
+                    distribution_id = %batch.distribution_id,
+                    caller_reference = %batch.caller_reference,
+                    paths = batch.paths.len(),
+                    %reason,
+                    "replayed invalidation batch dropped: not sent"
+                );
+                screened.dropped.push(DroppedBatch {
+                    path_count: u32::try_from(batch.paths.len()).unwrap_or(u32::MAX),
+                    distribution_id: batch.distribution_id,
+                    caller_reference: batch.caller_reference,
+                    reason,
+                });
+            }
+        }
+    }
+    screened
+}
+
+/// The rules one replayed batch must meet on its own; the error says which one it breaks.
+fn check_replayed(
+    batch: &InvalidationBatch,
+    distribution_id: &str,
+    policy: &FoldPolicy,
+) -> Result<(), String> {
+    if batch.distribution_id != distribution_id {
+        return Err(format!(
+            "targets distribution {:?}, not PURGE_DISTRIBUTION_ID {distribution_id:?}",
+            batch.distribution_id
+        ));
+    }
+    if !is_caller_reference(&batch.caller_reference) {
+        return Err(
+            "has a caller reference that purgeflow did not produce (expected `purgeflow-` and 64 lowercase hex digits)"
+                .to_owned(),
+        );
+    }
+    if batch.paths.is_empty() {
+        return Err("has no paths".to_owned());
+    }
+    if batch.paths.len() > CLOUDFRONT_MAX_PATHS_PER_BATCH {
+        return Err(format!(
+            "has {} paths, more than CloudFront's {CLOUDFRONT_MAX_PATHS_PER_BATCH} per batch",
+            batch.paths.len()
+        ));
+    }
+    for path in &batch.paths {
+        check_replayed_path(path, policy).map_err(|problem| format!("path {path:?} {problem}"))?;
+    }
+    Ok(())
+}
+
+/// The shape [`crate::paths::caller_reference`] gives: `purgeflow-` and a hex SHA-256.
+fn is_caller_reference(reference: &str) -> bool {
+    reference.strip_prefix("purgeflow-").is_some_and(|digest| {
+        digest.len() == 64
+            && digest
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+/// One replayed path: an encoded path as BatchPaths itself would emit, inside the policy's area.
+fn check_replayed_path(path: &str, policy: &FoldPolicy) -> Result<(), &'static str> {
+    if !path.starts_with('/') {
+        return Err("does not start with `/`");
+    }
+    // CloudFront only honours `*` as the last character; `?` would start a query string.
+    let literal = path.strip_suffix('*').unwrap_or(path);
+    if literal.contains(['*', '?']) {
+        return Err("has a `*` before its end or a `?`");
+    }
+    if literal.split('/').any(is_dot_segment) {
+        return Err("has a `.` or `..` segment");
+    }
+    if let Some(prefixes) = &policy.within
+        && !prefixes
+            .iter()
+            .any(|prefix| literal.starts_with(prefix.as_str()))
+    {
+        return Err("is outside the purge area (the paths PURGE_KEY_PREFIX maps to)");
+    }
+    if is_wildcard(path) {
+        // The same floor folding uses: `/*` (depth 0) would invalidate the whole distribution.
+        let depth = literal.matches('/').count().saturating_sub(1);
+        if depth < policy.min_depth {
+            return Err("is a wildcard shallower than the fold policy allows");
+        }
+    }
+    Ok(())
+}
+
+/// `.` or `..`, also percent-encoded (`%2e`), which CloudFront may resolve.
+fn is_dot_segment(segment: &str) -> bool {
+    let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
+    decoded == "." || decoded == ".."
 }
 
 /// The raw path prefixes purgeflow may purge under: each path template rendered with
@@ -102,35 +250,10 @@ pub fn wildcard_prefixes(key_prefix: &str, path_templates: &[Template]) -> Vec<S
         .collect()
 }
 
-/// A replayed batch comes from a report a person may have edited: reject one CloudFront would
-/// refuse anyway, with a message that says which.
-fn check_replayed(batch: &InvalidationBatch) -> Result<(), TaskError> {
-    let problem = if batch.distribution_id.trim().is_empty() {
-        Some("has no distribution id")
-    } else if batch.caller_reference.trim().is_empty() {
-        Some("has no caller reference")
-    } else if batch.paths.is_empty() {
-        Some("has no paths")
-    } else if batch.paths.len() > CLOUDFRONT_MAX_PATHS_PER_BATCH {
-        Some("has more than 3000 paths")
-    } else if batch.paths.iter().any(|path| !path.starts_with('/')) {
-        Some("has a path that does not start with `/`")
-    } else {
-        None
-    };
-    match problem {
-        Some(problem) => Err(TaskError::InvalidInput(format!(
-            "replayed invalidation batch {:?} {problem}",
-            batch.caller_reference
-        ))),
-        None => Ok(()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contract::PurgeTarget;
+    use crate::contract::{DroppedBatch, PurgeTarget};
     use crate::paths::caller_reference;
     use crate::schema_check::assert_valid;
 
@@ -184,32 +307,38 @@ mod tests {
         );
     }
 
-    #[test]
-    fn replayed_batches_pass_through_unchanged_and_once() {
-        let replayed = InvalidationBatch {
-            distribution_id: "EOLDDIST".into(),
-            caller_reference: "purgeflow-replayed".into(),
-            paths: vec!["/old/*".into()],
-        };
-        let input = BatchPathsInput {
+    /// A replayed batch as an earlier execution's BatchPaths would have made it.
+    fn replayed_batch(distribution_id: &str, paths: Vec<String>) -> InvalidationBatch {
+        InvalidationBatch {
+            distribution_id: distribution_id.into(),
+            caller_reference: caller_reference("earlier-batch", distribution_id, &paths),
+            paths,
+        }
+    }
+
+    fn replay_input(batches: Vec<InvalidationBatch>) -> BatchPathsInput {
+        BatchPathsInput {
             batch_id: "replay-1".into(),
             deleted: vec![],
-            batches: vec![replayed.clone(), replayed.clone()],
-        };
+            batches,
+        }
+    }
+
+    #[test]
+    fn replayed_batches_pass_through_unchanged_and_once() {
+        let replayed = replayed_batch("E2QWRUHEXAMPLE", vec!["/old/*".into()]);
+        let input = replay_input(vec![replayed.clone(), replayed.clone()]);
         let output = batch_paths(input.clone(), "E2QWRUHEXAMPLE", &FoldPolicy::default())
             .expect("valid input");
         check_schemas(&input, &output);
         assert_eq!(output.batches, vec![replayed]);
         assert_eq!(output.path_count, 0);
+        assert!(output.dropped_batches.is_empty());
     }
 
     #[test]
     fn replayed_wildcards_reduce_the_wildcard_budget() {
-        let replayed = InvalidationBatch {
-            distribution_id: "E1".into(),
-            caller_reference: "purgeflow-replayed".into(),
-            paths: (0..15).map(|i| format!("/dir{i}/*")).collect(),
-        };
+        let replayed = replayed_batch("E1", (0..15).map(|i| format!("/dir{i}/*")).collect());
         let deleted: Vec<PurgeTarget> = (0..10)
             .map(|i| target(&format!("{i}.jpg"), &[&format!("/crowded/{i}.jpg")]))
             .collect();
@@ -230,6 +359,150 @@ mod tests {
             "budget spent: no new wildcard"
         );
         assert_eq!(output.batches[1].paths.len(), 10);
+    }
+
+    /// The policy the Lambda builds for `PURGE_KEY_PREFIX=images/u1-` and `/{key},/thumbs/{key}`.
+    fn purge_area_policy() -> FoldPolicy {
+        let templates: Vec<Template> = ["/{key}", "/thumbs/{key}"]
+            .iter()
+            .map(|t| Template::parse(t).expect("valid template"))
+            .collect();
+        let prefixes = wildcard_prefixes("images/u1-", &templates);
+        FoldPolicy::within(prefixes.iter().map(String::as_str))
+    }
+
+    #[test]
+    fn a_crafted_whole_distribution_replay_is_dropped_and_the_rest_goes_on() {
+        let crafted = InvalidationBatch {
+            distribution_id: "E1".into(),
+            caller_reference: "r".into(),
+            paths: vec!["/*".into()],
+        };
+        let honest = replayed_batch("E1", vec!["/images/u1-a.jpg".into()]);
+        let input = BatchPathsInput {
+            batch_id: "b".into(),
+            deleted: vec![target("images/u1-b.jpg", &["/images/u1-b.jpg"])],
+            batches: vec![crafted, honest.clone()],
+        };
+        let output = batch_paths(input.clone(), "E1", &purge_area_policy()).expect("goes on");
+        check_schemas(&input, &output);
+        assert_eq!(output.batches.len(), 2);
+        assert_eq!(output.batches[0], honest);
+        assert_eq!(output.batches[1].paths, ["/images/u1-b.jpg"]);
+        assert_eq!(
+            output.dropped_batches,
+            [DroppedBatch {
+                distribution_id: "E1".into(),
+                caller_reference: "r".into(),
+                path_count: 1,
+                reason: "has a caller reference that purgeflow did not produce (expected \
+                         `purgeflow-` and 64 lowercase hex digits)"
+                    .into(),
+            }]
+        );
+    }
+
+    #[test]
+    fn each_replay_rule_drops_only_the_batch_that_breaks_it() {
+        let policy = purge_area_policy();
+        let too_many: Vec<String> = (0..3001).map(|i| format!("/images/u1-{i}.jpg")).collect();
+        for (batch, expected) in [
+            (
+                replayed_batch("EOTHER", vec!["/images/u1-a.jpg".into()]),
+                "targets distribution \"EOTHER\", not PURGE_DISTRIBUTION_ID \"E1\"",
+            ),
+            (
+                replayed_batch("E1", vec!["/*".into()]),
+                "path \"/*\" is outside the purge area",
+            ),
+            (
+                replayed_batch("E1", vec!["/images/*".into()]),
+                "path \"/images/*\" is outside the purge area",
+            ),
+            (
+                replayed_batch("E1", vec!["/images/u2-a.jpg".into()]),
+                "path \"/images/u2-a.jpg\" is outside the purge area",
+            ),
+            (
+                replayed_batch("E1", vec!["/images/u1-/../u2-a.jpg".into()]),
+                "path \"/images/u1-/../u2-a.jpg\" has a `.` or `..` segment",
+            ),
+            (
+                replayed_batch("E1", vec!["/images/u1-/%2E%2e/x".into()]),
+                "path \"/images/u1-/%2E%2e/x\" has a `.` or `..` segment",
+            ),
+            (
+                replayed_batch("E1", vec!["/images/u1-*/x".into()]),
+                "path \"/images/u1-*/x\" has a `*` before its end",
+            ),
+            (
+                replayed_batch("E1", vec!["images/u1-a.jpg".into()]),
+                "path \"images/u1-a.jpg\" does not start with `/`",
+            ),
+            (replayed_batch("E1", vec![]), "has no paths"),
+            (
+                replayed_batch("E1", too_many),
+                "has 3001 paths, more than CloudFront's 3000 per batch",
+            ),
+        ] {
+            let output = batch_paths(replay_input(vec![batch.clone()]), "E1", &policy)
+                .expect("a bad replayed batch is dropped, not fatal");
+            assert!(output.batches.is_empty(), "{expected}: {output:?}");
+            assert_eq!(output.dropped_batches.len(), 1, "{expected}");
+            let dropped = &output.dropped_batches[0];
+            assert!(
+                dropped.reason.starts_with(expected),
+                "{expected}: {}",
+                dropped.reason
+            );
+            assert_eq!(dropped.caller_reference, batch.caller_reference);
+            assert_eq!(dropped.path_count as usize, batch.paths.len());
+        }
+    }
+
+    #[test]
+    fn replayed_wildcards_are_capped_at_fifteen_across_batches() {
+        let wildcards = |from: usize, n: usize| -> Vec<String> {
+            (from..from + n)
+                .map(|i| format!("/images/u1-{i}/*"))
+                .collect()
+        };
+        let first = replayed_batch("E1", wildcards(0, 10));
+        let second = replayed_batch("E1", wildcards(10, 6));
+        let third = replayed_batch("E1", wildcards(20, 5));
+        let input = replay_input(vec![first.clone(), second.clone(), third.clone()]);
+        let output = batch_paths(input.clone(), "E1", &purge_area_policy()).expect("goes on");
+        check_schemas(&input, &output);
+        assert_eq!(output.batches, [first, third]);
+        assert_eq!(output.dropped_batches.len(), 1);
+        assert_eq!(
+            output.dropped_batches[0].caller_reference,
+            second.caller_reference
+        );
+        assert!(
+            output.dropped_batches[0]
+                .reason
+                .contains("16, past CloudFront's 15"),
+            "{}",
+            output.dropped_batches[0].reason
+        );
+    }
+
+    #[test]
+    fn without_an_area_a_replayed_wildcard_still_needs_the_minimum_depth() {
+        let root = replayed_batch("E1", vec!["/*".into()]);
+        let dir = replayed_batch("E1", vec!["/dir/*".into()]);
+        let output = batch_paths(
+            replay_input(vec![root, dir.clone()]),
+            "E1",
+            &FoldPolicy::default(),
+        )
+        .expect("goes on");
+        assert_eq!(output.batches, [dir]);
+        assert_eq!(
+            output.dropped_batches[0].reason,
+            "path \"/*\" is a wildcard shallower than the fold policy allows"
+        );
     }
 
     #[test]
@@ -302,7 +575,7 @@ mod tests {
     }
 
     #[test]
-    fn rejects_an_empty_distribution_and_broken_replayed_batches() {
+    fn rejects_an_empty_distribution() {
         let input = BatchPathsInput {
             batch_id: "b".into(),
             deleted: vec![],
@@ -310,18 +583,5 @@ mod tests {
         };
         let err = batch_paths(input, " ", &FoldPolicy::default()).expect_err("empty distribution");
         assert_eq!(err.error_type(), crate::error::names::INVALID_INPUT);
-
-        let broken = InvalidationBatch {
-            distribution_id: "E1".into(),
-            caller_reference: "r".into(),
-            paths: vec!["no-slash".into()],
-        };
-        let input = BatchPathsInput {
-            batch_id: "b".into(),
-            deleted: vec![],
-            batches: vec![broken],
-        };
-        let err = batch_paths(input, "E1", &FoldPolicy::default()).expect_err("path without slash");
-        assert!(err.to_string().contains("does not start with `/`"), "{err}");
     }
 }

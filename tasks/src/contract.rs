@@ -194,6 +194,21 @@ pub struct BatchPathsOutput {
     pub batches: Vec<InvalidationBatch>,
     /// Distinct input paths before folding (for figures and reports).
     pub path_count: u32,
+    /// Replayed batches that were not sent because they break the replay rules (another
+    /// distribution, a path outside the purge area, too many wildcards, ...). Absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dropped_batches: Vec<DroppedBatch>,
+}
+
+/// A replayed invalidation batch BatchPaths refused to send, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DroppedBatch {
+    pub distribution_id: String,
+    pub caller_reference: String,
+    /// How many paths the batch held (the paths themselves are not carried: up to 3000).
+    pub path_count: u32,
+    pub reason: String,
 }
 
 /// InvalidateCache's output for one batch.

@@ -2,18 +2,30 @@
 //!
 //! - S3 `DeleteObjects`, grouped by bucket, at most 1000 keys a request, in Quiet mode (S3 then
 //!   returns only the keys that failed).
-//! - A per-key error lands in [`DeleteOutput::failed`]; it never fails the task. A missing key
+//! - A per-key error lands in [`DeleteOutput::failed`](crate::contract::DeleteOutput::failed); it never fails the task. A missing key
 //!   (`NoSuchKey`, or `NoSuchVersion` for a version already gone) counts as deleted, so running
 //!   the step twice is harmless.
+//! - A per-key error S3 cannot tie to a key of the request (no key, or a key the request did
+//!   not send) is [`UNATTRIBUTED_ERROR_CODE`] for every key of that request: nothing in the
+//!   response proves any of them deleted, so none is reported as deleted.
 //! - A request-level error (throttling, access denied to the bucket, a dropped connection) fails
-//!   the task with a [`TaskError`]; the state machine retries the transient ones. Retrying the
+//!   the task with a [`TaskError`](crate::TaskError); the state machine retries the transient ones. Retrying the
 //!   whole step is safe because every delete is idempotent.
 //! - [`VersionsPolicy`] (`PURGE_VERSIONS`) chooses what "delete" means on a versioned bucket:
 //!   `marker` deletes the current version (S3 adds a delete marker and keeps the older versions);
-//!   `all` lists every version and delete marker of the key and deletes each one.
+//!   `all` lists every version and delete marker of the key and deletes each one. A listing S3
+//!   truncates without the markers to continue from is [`INCOMPLETE_LISTING_CODE`] for that
+//!   key: versions may remain, so it is not reported as deleted.
 
 /// What "delete" means on a versioned bucket; parsed from `PURGE_VERSIONS` by the config.
 pub use crate::config::VersionsPolicy;
+
+/// The per-key failure code when S3 reports an error it does not attribute to a key the request
+/// sent; every key of that request gets it.
+pub const UNATTRIBUTED_ERROR_CODE: &str = "PurgeFlow.UnattributedDeleteError";
+
+/// The per-key failure code when `PURGE_VERSIONS=all` could not list every version of a key.
+pub const INCOMPLETE_LISTING_CODE: &str = "PurgeFlow.IncompleteVersionListing";
 
 /// S3's limit on keys in one DeleteObjects request.
 pub const MAX_KEYS_PER_REQUEST: usize = 1000;
@@ -60,8 +72,8 @@ mod with_s3 {
     use futures::{StreamExt, TryStreamExt};
 
     use super::{
-        MAX_ERROR_CODE_BYTES, MAX_ERROR_MESSAGE_BYTES, MAX_KEYS_PER_REQUEST, VersionsPolicy,
-        bounded_error_text,
+        INCOMPLETE_LISTING_CODE, MAX_ERROR_CODE_BYTES, MAX_ERROR_MESSAGE_BYTES,
+        MAX_KEYS_PER_REQUEST, UNATTRIBUTED_ERROR_CODE, VersionsPolicy, bounded_error_text,
     };
     use crate::TaskError;
     use crate::aws_errors::classify;
@@ -85,6 +97,16 @@ mod with_s3 {
     struct KeyError {
         code: String,
         message: String,
+    }
+
+    impl KeyError {
+        /// Bounded as [`crate::contract::DeleteFailure`] requires.
+        fn new(code: &str, message: &str) -> Self {
+            KeyError {
+                code: bounded_error_text(code, MAX_ERROR_CODE_BYTES),
+                message: bounded_error_text(message, MAX_ERROR_MESSAGE_BYTES),
+            }
+        }
     }
 
     /// Deletes every target's object; see the module docs for what is thrown and what is reported.
@@ -117,7 +139,11 @@ mod with_s3 {
                     })
                     .collect(),
                 VersionsPolicy::All => {
-                    list_all_versions(client, bucket, keys.keys().copied()).await?
+                    let listed = list_all_versions(client, bucket, keys.keys().copied()).await?;
+                    for (key, error) in listed.incomplete {
+                        key_errors.insert(((*bucket).to_owned(), key), error);
+                    }
+                    listed.identifiers
                 }
             };
             for chunk in identifiers.chunks(MAX_KEYS_PER_REQUEST) {
@@ -187,37 +213,58 @@ mod with_s3 {
             .await
             .map_err(|e| classify("s3", &e))?;
 
+        let sent: BTreeSet<&str> = chunk.iter().map(|id| id.key.as_str()).collect();
         let mut failures = Vec::new();
         for error in output.errors() {
             let code = error.code().unwrap_or("Unknown");
+            let key = error.key().filter(|key| sent.contains(key));
+            let Some(key) = key else {
+                // In Quiet mode S3 lists only failures, so an error we cannot tie to a key we
+                // sent (none, or another key) leaves every key of the request unproven: report
+                // them all failed rather than silently count any as deleted. A replay retries
+                // them; deletes are idempotent. Checked before the "already gone" codes: a
+                // `NoSuchKey` for a key we never sent proves nothing either.
+                let named = error
+                    .key()
+                    .map_or_else(|| "no key".to_owned(), |key| format!("key {key:?}"));
+                tracing::warn!(bucket, code, %named, "DeleteObjects error not attributable to a sent key");
+                let unattributed = KeyError::new(
+                    UNATTRIBUTED_ERROR_CODE,
+                    &format!(
+                        "S3 reported {code} for {named}, not a key of this request, so none of its {} keys is known deleted: {}",
+                        sent.len(),
+                        error.message().unwrap_or_default()
+                    ),
+                );
+                return Ok(sent
+                    .iter()
+                    .map(|key| ((*key).to_owned(), unattributed.clone()))
+                    .collect());
+            };
             if ALREADY_GONE_CODES.contains(&code) {
                 continue;
             }
-            let Some(key) = error.key() else {
-                // An error S3 cannot attribute to a key: fail the whole chunk rather than
-                // silently count its keys as deleted.
-                return Err(TaskError::Aws {
-                    service: "s3",
-                    code: code.to_owned(),
-                    message: format!(
-                        "DeleteObjects on {bucket} reported an error without a key: {}",
-                        error.message().unwrap_or_default()
-                    ),
-                });
-            };
             let message = match error.version_id() {
                 Some(version) => {
                     format!("version {version}: {}", error.message().unwrap_or_default())
                 }
                 None => error.message().unwrap_or_default().to_owned(),
             };
-            let (code, message) = (
-                bounded_error_text(code, MAX_ERROR_CODE_BYTES),
-                bounded_error_text(&message, MAX_ERROR_MESSAGE_BYTES),
-            );
-            failures.push((key.to_owned(), KeyError { code, message }));
+            failures.push((key.to_owned(), KeyError::new(code, &message)));
         }
         Ok(failures)
+    }
+
+    /// The versions listed for a bucket's keys, and the keys whose listing S3 left incomplete.
+    struct Listed {
+        identifiers: Vec<Identifier>,
+        incomplete: Vec<(String, KeyError)>,
+    }
+
+    /// One key's listing: every version, or why some may be missing.
+    enum KeyListing {
+        Complete(Vec<Identifier>),
+        Incomplete { key: String, error: KeyError },
     }
 
     /// Every version and delete marker of each key, listing with the key as prefix and keeping
@@ -226,30 +273,51 @@ mod with_s3 {
         client: &Client,
         bucket: &str,
         keys: impl Iterator<Item = &'k str>,
-    ) -> Result<Vec<Identifier>, TaskError> {
+    ) -> Result<Listed, TaskError> {
         // Built eagerly, then streamed: mapping the stream with a closure over borrowed data
         // makes the future impossible for rustc to prove `Send` (rust-lang/rust#64552). A
         // listing future does nothing until polled, so `buffered` still bounds the calls.
         let listings: Vec<_> = keys
             .map(|key| list_versions_of(client, bucket, key))
             .collect();
-        let per_key: Vec<Vec<Identifier>> = futures::stream::iter(listings)
+        let per_key: Vec<KeyListing> = futures::stream::iter(listings)
             .buffered(LIST_CONCURRENCY)
             .try_collect()
             .await?;
         // Sorted and deduplicated: a stable request layout whatever the listing order.
-        let all: BTreeSet<Identifier> = per_key.into_iter().flatten().collect();
-        Ok(all.into_iter().collect())
+        let mut all: BTreeSet<Identifier> = BTreeSet::new();
+        let mut incomplete = Vec::new();
+        for listing in per_key {
+            match listing {
+                KeyListing::Complete(identifiers) => all.extend(identifiers),
+                // None of its versions is deleted: a partial purge would still be reported as
+                // a failure, and the replay lists the key again from the start.
+                KeyListing::Incomplete { key, error } => incomplete.push((key, error)),
+            }
+        }
+        Ok(Listed {
+            identifiers: all.into_iter().collect(),
+            incomplete,
+        })
     }
 
     async fn list_versions_of(
         client: &Client,
         bucket: &str,
         key: &str,
-    ) -> Result<Vec<Identifier>, TaskError> {
+    ) -> Result<KeyListing, TaskError> {
+        let incomplete = |why: &str| KeyListing::Incomplete {
+            key: key.to_owned(),
+            error: KeyError::new(
+                INCOMPLETE_LISTING_CODE,
+                &format!("ListObjectVersions {why}; versions may remain, none was deleted"),
+            ),
+        };
         let mut found = Vec::new();
         let mut key_marker: Option<String> = None;
         let mut version_marker: Option<String> = None;
+        // The version marker of the last request, to stop a listing that does not advance.
+        let mut version_marker_sent: Option<String> = None;
         loop {
             let page = client
                 .list_object_versions()
@@ -275,20 +343,37 @@ mod with_s3 {
                     });
                 }
             }
-            let next_key = page
-                .next_key_marker()
-                .filter(|_| page.is_truncated() == Some(true));
+            if page.is_truncated() != Some(true) {
+                break;
+            }
+            let (next_key, next_version) = (page.next_key_marker(), page.next_version_id_marker());
             match next_key {
                 // Keys come back in order, so once the listing has moved past our key, the
                 // remaining pages hold only longer keys that share the prefix.
-                Some(next) if next == key => {
-                    key_marker = Some(next.to_owned());
-                    version_marker = page.next_version_id_marker().map(str::to_owned);
+                Some(next) if next != key => break,
+                // Without the version marker the next page would start after the key and skip
+                // its remaining versions; without any marker there is no next page to ask for.
+                Some(_) => {
+                    let Some(next_version) = next_version else {
+                        return Ok(incomplete(
+                            "returned a truncated page without NextVersionIdMarker",
+                        ));
+                    };
+                    if version_marker_sent.as_deref() == Some(next_version) {
+                        return Ok(incomplete("returned the same page marker twice"));
+                    }
+                    key_marker = Some(key.to_owned());
+                    version_marker = Some(next_version.to_owned());
+                    version_marker_sent = version_marker.clone();
                 }
-                _ => break,
+                None => {
+                    return Ok(incomplete(
+                        "returned a truncated page without NextKeyMarker",
+                    ));
+                }
             }
         }
-        Ok(found)
+        Ok(KeyListing::Complete(found))
     }
 }
 
@@ -683,6 +768,147 @@ mod s3_tests {
         assert!(
             err.to_string().contains("no s3:ListBucketVersions"),
             "{err}"
+        );
+    }
+
+    /// Quiet mode lists only failures, so an error naming a key the request did not send (or
+    /// none) proves nothing about the keys it did send: each is reported failed.
+    #[tokio::test]
+    async fn an_error_for_a_key_not_sent_fails_every_key_of_the_request() {
+        for (foreign, code) in [
+            (Some("someone-elses.jpg"), "AccessDenied"),
+            (Some("A.JPG"), "NoSuchKey"),
+            (None, "InternalError"),
+        ] {
+            let rule = mock!(Client::delete_objects).then_output(move || {
+                DeleteObjectsOutput::builder()
+                    .errors(
+                        S3Error::builder()
+                            .set_key(foreign.map(str::to_owned))
+                            .code(code)
+                            .message("odd")
+                            .build(),
+                    )
+                    .build()
+            });
+            let client = client(RuleMode::Sequential, &[&rule]);
+            let input = input(vec![target("photos", "a.jpg"), target("photos", "b.jpg")]);
+            let output = delete_objects(&client, input.clone(), VersionsPolicy::Marker)
+                .await
+                .expect("reported per key, not thrown");
+            check_schemas(&input, &output);
+            assert!(output.deleted.is_empty(), "{foreign:?}: {output:?}");
+            assert_eq!(
+                keys_of(
+                    &output
+                        .failed
+                        .iter()
+                        .map(|f| f.target.clone())
+                        .collect::<Vec<_>>()
+                ),
+                ["a.jpg", "b.jpg"]
+            );
+            for failure in &output.failed {
+                assert_eq!(failure.code, UNATTRIBUTED_ERROR_CODE);
+                assert!(
+                    failure
+                        .message
+                        .starts_with(&format!("S3 reported {code} for ")),
+                    "{}",
+                    failure.message
+                );
+                assert!(
+                    failure.message.contains("none of its 2 keys"),
+                    "{}",
+                    failure.message
+                );
+            }
+        }
+    }
+
+    fn truncated_page(
+        next_key: Option<&str>,
+        next_version: Option<&str>,
+    ) -> ListObjectVersionsOutput {
+        ListObjectVersionsOutput::builder()
+            .versions(
+                ObjectVersion::builder()
+                    .key("a.jpg")
+                    .version_id("v2")
+                    .build(),
+            )
+            .is_truncated(true)
+            .set_next_key_marker(next_key.map(str::to_owned))
+            .set_next_version_id_marker(next_version.map(str::to_owned))
+            .build()
+    }
+
+    /// A truncated page S3 gives no way to continue from leaves versions unlisted: that key is
+    /// a per-key failure (none of its versions deleted), the others go on.
+    #[tokio::test]
+    async fn versions_all_truncated_listing_without_markers_fails_that_key_only() {
+        for (next_key, next_version, why) in [
+            (None, None, "without NextKeyMarker"),
+            (None, Some("v2"), "without NextKeyMarker"),
+            (Some("a.jpg"), None, "without NextVersionIdMarker"),
+        ] {
+            let broken = mock!(Client::list_object_versions)
+                .match_requests(|req| req.prefix() == Some("a.jpg"))
+                .then_output(move || truncated_page(next_key, next_version));
+            let fine = mock!(Client::list_object_versions)
+                .match_requests(|req| req.prefix() == Some("b.jpg"))
+                .then_output(|| {
+                    ListObjectVersionsOutput::builder()
+                        .versions(
+                            ObjectVersion::builder()
+                                .key("b.jpg")
+                                .version_id("v1")
+                                .build(),
+                        )
+                        .build()
+                });
+            let delete = mock!(Client::delete_objects)
+                .match_requests(|req| {
+                    req.delete()
+                        .expect("body")
+                        .objects()
+                        .iter()
+                        .map(|o| o.key())
+                        .collect::<Vec<_>>()
+                        == ["b.jpg"]
+                })
+                .then_output(|| DeleteObjectsOutput::builder().build());
+            let client = client(RuleMode::MatchAny, &[&broken, &fine, &delete]);
+            let input = input(vec![target("photos", "a.jpg"), target("photos", "b.jpg")]);
+            let output = delete_objects(&client, input.clone(), VersionsPolicy::All)
+                .await
+                .expect("reported per key, not thrown");
+            check_schemas(&input, &output);
+            assert_eq!(keys_of(&output.deleted), ["b.jpg"], "{why}");
+            assert_eq!(output.failed.len(), 1, "{why}");
+            let failure = &output.failed[0];
+            assert_eq!(failure.target.key, "a.jpg");
+            assert_eq!(failure.code, INCOMPLETE_LISTING_CODE);
+            assert!(failure.message.contains(why), "{}", failure.message);
+            assert_eq!((broken.num_calls(), delete.num_calls()), (1, 1), "{why}");
+        }
+    }
+
+    #[tokio::test]
+    async fn versions_all_listing_that_does_not_advance_fails_that_key() {
+        let stuck = mock!(Client::list_object_versions)
+            .then_output(|| truncated_page(Some("a.jpg"), Some("v2")));
+        let client = client(RuleMode::MatchAny, &[&stuck]);
+        let input = input(vec![target("photos", "a.jpg")]);
+        let output = delete_objects(&client, input, VersionsPolicy::All)
+            .await
+            .expect("reported per key, not thrown");
+        assert_eq!(stuck.num_calls(), 2);
+        assert_eq!(output.failed.len(), 1);
+        assert!(output.failed[0].message.contains("same page marker twice"));
+        assert_eq!(
+            output.requests, 0,
+            "nothing of a half-listed key is deleted"
         );
     }
 

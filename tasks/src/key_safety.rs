@@ -10,25 +10,60 @@
 //!
 //! 1. not empty, at most 1024 bytes of UTF-8 (S3's limit);
 //! 2. no leading `/` (an S3 key has none; one here means a template or data bug);
-//! 3. no control characters (C0, DEL, C1) and no invisible format characters that can disguise
-//!    a key (zero-width, bidirectional overrides, BOM);
+//! 3. only characters that are safe to send and to show:
+//!    - no control characters (C0, DEL, C1: general category Cc);
+//!    - only characters XML 1.0 allows (`Char` production) and no Unicode noncharacter
+//!      (U+FDD0–U+FDEF and the last two code points of every plane, U+xxFFFE/U+xxFFFF).
+//!      `DeleteObjects` sends its keys in an XML body that the SDK escapes but does not
+//!      filter: one U+FFFF makes the whole body invalid XML, so the whole chunk of up to 1000
+//!      keys fails, and a replay fails the same way forever;
+//!    - no invisible characters that can disguise a key: every character of the Unicode
+//!      general categories Cf (format: zero-width characters and joiners, bidi controls, the
+//!      BOM, the Arabic letter mark, the Mongolian vowel separator, interlinear annotation
+//!      marks, tag characters, ...), Zl and Zp (U+2028, U+2029), plus the whole Tags block
+//!      U+E0000–U+E007F, whose unassigned code points can only ever become tags. The
+//!      categories come from the `unicode-general-category` crate's Unicode tables, not from a
+//!      hand-written list. This rejects emoji ZWJ sequences too: a key is not a place for them;
 //! 4. no `*` or `?`: CloudFront treats `*` as a wildcard, and `?` starts a query string;
-//! 5. no `.` or `..` segment and no empty segment (`a//b`, trailing `/`), splitting on `/`
-//!    and on `\` (which some clients treat as `/`);
-//! 6. the same rules 3–5 after percent-decoding once (`%2e%2e`, `%2F`, `%00`, `%2A` are
-//!    smuggling, not names), and after folding the Unicode look-alikes of `.`, `/` and `\`
-//!    (`．`, `‥`, `∕`, `⁄`, `／`, `＼`, ...), which some normalisers turn into the real thing.
+//! 5. no `.` or `..` segment, no segment made only of dots (`...`: Windows path APIs and
+//!    IIS-style origins trim trailing dots, turning it into `..`) and no empty segment (`a//b`,
+//!    trailing `/`), splitting on `/` and on `\` (which some clients treat as `/`);
+//! 6. rules 3–5 again on every form a client, CDN, origin or normaliser may turn the key into.
+//!    Starting from the key, each round applies, and checks the result of, each of:
+//!    - Unicode NFKC, which turns compatibility look-alikes into the real thing: `．`, `‥`,
+//!      `︰` (→ `..`), `︙` (→ `...`), `／`, `＼`, `＊`, `﹡`, `？`, `﹖`, `％` (so `％2e％2e`
+//!      becomes `%2e%2e`), ...;
+//!    - folding the look-alikes of `/` and `\` that NFKC keeps (`∕`, `⁄`, `⧸`, `⧵`, `⧹`), which
+//!      careless normalisers and humans read as separators;
+//!    - one round of percent-decoding (`%2e%2e`, `%2F`, `%00`, `%2A` are smuggling, not names).
+//!
+//!    A side effect, accepted on purpose: symbols whose NFKC form holds `?` or `*` (`⁇`, `⁉`)
+//!    are rejected too, since a normalising client would send a query string.
+//!
+//!    Rounds repeat until the form stops changing, so `%252e%252e` (double-encoded) and
+//!    `%EF%BC%8E` (an encoded `．`) are caught; a key still changing after
+//!    [`MAX_DECODE_ROUNDS`] rounds is rejected rather than trusted. The key itself is never
+//!    changed: the forms are only checked.
+//!
+//! Ordinary keys are unaffected: letters of any script (`café.jpg`, `日本.jpg`), spaces, `+`,
+//! `~`, a `%` that is not an escape (`100%.jpg`) and escapes of ordinary characters all pass.
 //!
 //! Then the key must start with `PURGE_KEY_PREFIX` ([`KeySafetyError::KeyOutsidePrefix`]);
-//! since `..` can't appear, a prefix match is a real containment check.
+//! since `..` can't appear in any form, a prefix match is a real containment check.
 
 use std::borrow::Cow;
 
 use percent_encoding::percent_decode_str;
 use thiserror::Error;
+use unicode_general_category::{GeneralCategory, get_general_category};
+use unicode_normalization::UnicodeNormalization;
 
 /// S3's maximum key length, in bytes.
 pub const MAX_KEY_BYTES: usize = 1024;
+
+/// How many rounds of normalise-and-decode rule 6 tries before it gives up on a key that keeps
+/// changing. Real keys settle after one round; each extra round is one more level of `%25`.
+pub const MAX_DECODE_ROUNDS: usize = 4;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum KeySafetyError {
@@ -54,19 +89,7 @@ pub fn check_key(key: &str, prefix: &str) -> Result<(), KeySafetyError> {
         return Err(unsafe_key("starts with `/`"));
     }
     check_characters_and_segments(key).map_err(unsafe_key)?;
-    // Smuggling: the same rules on the decoded and on the look-alike-folded forms.
-    let decoded = percent_decode_str(key).decode_utf8_lossy();
-    if decoded != key {
-        check_characters_and_segments(&decoded).map_err(|_| {
-            unsafe_key("percent-encoded `..`, `.`, separator, wildcard or control character")
-        })?;
-    }
-    let folded = fold_lookalikes(&decoded);
-    if folded != decoded {
-        check_characters_and_segments(&folded).map_err(|_| {
-            unsafe_key("Unicode look-alike of `.`, `/` or `\\` forming a dot segment")
-        })?;
-    }
+    check_derived_forms(key).map_err(unsafe_key)?;
     if !key.starts_with(prefix) {
         return Err(KeySafetyError::KeyOutsidePrefix {
             key: shorten(key),
@@ -76,13 +99,65 @@ pub fn check_key(key: &str, prefix: &str) -> Result<(), KeySafetyError> {
     Ok(())
 }
 
+/// Rule 6: rules 3–5 on every normalised, folded and percent-decoded form of `key`, round after
+/// round until a fixed point. The error names the transformation that revealed the problem.
+fn check_derived_forms(key: &str) -> Result<(), &'static str> {
+    let mut form = key.to_owned();
+    // One round more than MAX_DECODE_ROUNDS: the last one must show that nothing changes.
+    for _ in 0..=MAX_DECODE_ROUNDS {
+        let normalised = nfkc(&form);
+        if normalised != form {
+            check_characters_and_segments(&normalised).map_err(|_| {
+                "its Unicode NFKC form has a `..` or `.` segment, a separator, a wildcard or \
+                 an invisible or control character (a compatibility look-alike)"
+            })?;
+        }
+        let folded = fold_separator_lookalikes(&normalised);
+        if folded != normalised {
+            check_characters_and_segments(&folded).map_err(
+                |_| "a Unicode look-alike of `/` or `\\` forms a `..`, `.` or empty segment",
+            )?;
+        }
+        let decoded = percent_decode_str(&folded).decode_utf8_lossy();
+        if decoded != folded {
+            check_characters_and_segments(&decoded).map_err(|_| {
+                "percent-encoded `..`, `.`, separator, wildcard, invisible or control character"
+            })?;
+        }
+        let next = decoded.into_owned();
+        if next == form {
+            return Ok(());
+        }
+        form = next;
+    }
+    // Still changing after the last round: nested deeper than any real key would be, and a
+    // client that decodes once more might see anything.
+    Err("still changes after every allowed round of NFKC and percent-decoding (nested encoding)")
+}
+
+/// NFKC, skipping the work for ASCII (its own NFKC form), which most keys are.
+fn nfkc(key: &str) -> Cow<'_, str> {
+    if key.is_ascii() {
+        Cow::Borrowed(key)
+    } else {
+        Cow::Owned(key.nfkc().collect())
+    }
+}
+
 fn check_characters_and_segments(key: &str) -> Result<(), &'static str> {
     if key.chars().any(char::is_control) {
         return Err("contains a control character");
     }
-    if key.chars().any(is_invisible_format_char) {
+    if key.chars().any(|c| !is_xml_char(c) || is_noncharacter(c)) {
         return Err(
-            "contains an invisible formatting character (zero-width, bidi override or BOM)",
+            "contains a character XML 1.0 forbids or a Unicode noncharacter \
+                    (it would make the DeleteObjects request body invalid)",
+        );
+    }
+    if key.chars().any(is_invisible) {
+        return Err(
+            "contains an invisible character (Unicode format character, line or \
+                    paragraph separator: zero-width, bidi control, BOM, tag, ...)",
         );
     }
     if key.contains(['*', '?']) {
@@ -93,49 +168,62 @@ fn check_characters_and_segments(key: &str) -> Result<(), &'static str> {
             ".." => return Err("has a `..` segment"),
             "." => return Err("has a `.` segment"),
             "" => return Err("has an empty segment (`//`, a leading `\\` or a trailing `/`)"),
+            // Windows path APIs and IIS-style origins trim trailing dots, so `...` is `..` there.
+            dots if dots.bytes().all(|b| b == b'.') => {
+                return Err("has a segment made only of dots (`...` is `..` to some servers)");
+            }
             _ => {}
         }
     }
     Ok(())
 }
 
-/// Zero-width characters, bidirectional controls and the BOM: category Cf characters that make
-/// a key display differently from what it is.
-fn is_invisible_format_char(c: char) -> bool {
+/// XML 1.0's `Char` production (section 2.2): the characters an XML document may hold at all,
+/// escaped or not. Surrogates can't occur in a Rust `char`, so only the C0 controls and
+/// U+FFFE/U+FFFF are left out in practice.
+fn is_xml_char(c: char) -> bool {
     matches!(c,
-        '\u{00AD}'                      // soft hyphen
-        | '\u{200B}'..='\u{200F}'       // zero-width space/joiners, LRM, RLM
-        | '\u{202A}'..='\u{202E}'       // bidi embeddings and overrides
-        | '\u{2060}'..='\u{2064}'       // word joiner, invisible operators
-        | '\u{2066}'..='\u{2069}'       // bidi isolates
-        | '\u{FEFF}'                    // BOM / zero-width no-break space
+        '\t' | '\n' | '\r'
+        | '\u{20}'..='\u{D7FF}'
+        | '\u{E000}'..='\u{FFFD}'
+        | '\u{10000}'..='\u{10FFFF}'
     )
 }
 
-/// Replaces the Unicode look-alikes that NFKC (or a careless normaliser) turns into `.`, `/`
-/// or `\` with the ASCII character. Only used to check; the key itself is never changed.
-fn fold_lookalikes(key: &str) -> Cow<'_, str> {
-    let lookalike = |c: char| -> Option<&'static str> {
+/// Unicode noncharacters (Unicode §23.7): U+FDD0–U+FDEF and the last two code points of each of
+/// the 17 planes. Permanently reserved for internal use, never meant to be interchanged.
+fn is_noncharacter(c: char) -> bool {
+    let u = u32::from(c);
+    (0xFDD0..=0xFDEF).contains(&u) || u & 0xFFFE == 0xFFFE
+}
+
+/// Characters that change how a key displays, or display as nothing, without being part of
+/// its visible name: general categories Cf, Zl and Zp, and the whole Tags block.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        get_general_category(c),
+        GeneralCategory::Format
+            | GeneralCategory::LineSeparator
+            | GeneralCategory::ParagraphSeparator
+    ) || ('\u{E0000}'..='\u{E007F}').contains(&c)
+}
+
+/// Replaces the look-alikes of `/` and `\` that NFKC leaves alone with the ASCII character.
+/// Look-alikes of `.` need no entry here: NFKC already turns all of them into `.`.
+fn fold_separator_lookalikes(key: &str) -> Cow<'_, str> {
+    let lookalike = |c: char| -> Option<char> {
         match c {
-            '\u{2024}' | '\u{FE52}' | '\u{FF0E}' => Some("."), // one dot leader, small/fullwidth full stop
-            '\u{2025}' => Some(".."),                          // two dot leader
-            '\u{2026}' => Some("..."),                         // ellipsis
-            '\u{2215}' | '\u{2044}' | '\u{FF0F}' | '\u{29F8}' => Some("/"), // division/fraction/fullwidth/big solidus
-            '\u{FF3C}' | '\u{FE68}' | '\u{29F5}' | '\u{29F9}' => Some("\\"), // reverse solidus look-alikes
+            // division slash, fraction slash, big solidus
+            '\u{2215}' | '\u{2044}' | '\u{29F8}' => Some('/'),
+            // set minus, big reverse solidus
+            '\u{29F5}' | '\u{29F9}' => Some('\\'),
             _ => None,
         }
     };
     if !key.chars().any(|c| lookalike(c).is_some()) {
         return Cow::Borrowed(key);
     }
-    let mut out = String::with_capacity(key.len());
-    for c in key.chars() {
-        match lookalike(c) {
-            Some(ascii) => out.push_str(ascii),
-            None => out.push(c),
-        }
-    }
-    Cow::Owned(out)
+    Cow::Owned(key.chars().map(|c| lookalike(c).unwrap_or(c)).collect())
 }
 
 /// Keys end up in rejections and logs; an oversized one is cut, on a char boundary.
@@ -178,6 +266,15 @@ mod tests {
         }
     }
 
+    /// Also checks that the rule meant to catch `key` is the one that did.
+    #[track_caller]
+    fn assert_unsafe_because(key: &str, fragment: &str) {
+        match check_key(key, "") {
+            Err(KeySafetyError::UnsafeKey { why, .. }) if why.contains(fragment) => {}
+            other => panic!("{key:?} must be an UnsafeKey mentioning {fragment:?}, got {other:?}"),
+        }
+    }
+
     #[test]
     fn empty_key_is_unsafe() {
         assert_unsafe("");
@@ -206,6 +303,8 @@ mod tests {
             "a\\..\\b",
             "a/./b",
             ".",
+            "images/.../secret",
+            "images/....",
         ] {
             assert_unsafe(key);
         }
@@ -276,6 +375,199 @@ mod tests {
         }
     }
 
+    // Rule 3, XML: each of these alone makes a DeleteObjects body invalid XML.
+    #[test]
+    fn u_ffff_is_unsafe() {
+        assert_unsafe_because("images/a\u{FFFF}.jpg", "XML");
+    }
+
+    #[test]
+    fn u_fffe_is_unsafe() {
+        assert_unsafe_because("images/a\u{FFFE}.jpg", "XML");
+    }
+
+    #[test]
+    fn every_noncharacter_is_unsafe() {
+        let noncharacters = (0xFDD0..=0xFDEF)
+            .chain((0..=0x10).flat_map(|plane: u32| [plane << 16 | 0xFFFE, plane << 16 | 0xFFFF]))
+            .filter_map(char::from_u32)
+            .collect::<Vec<_>>();
+        assert_eq!(
+            noncharacters.len(),
+            66,
+            "Unicode has exactly 66 noncharacters"
+        );
+        for c in noncharacters {
+            assert_unsafe(&format!("images/a{c}.jpg"));
+        }
+    }
+
+    #[test]
+    fn neighbours_of_noncharacters_are_fine() {
+        for c in ['\u{FDCF}', '\u{FDF0}', '\u{FFFD}', '\u{10000}', '\u{1FFFD}'] {
+            assert!(
+                is_xml_char(c) && !is_noncharacter(c),
+                "U+{:04X}",
+                u32::from(c)
+            );
+        }
+    }
+
+    #[test]
+    fn percent_encoded_noncharacter_is_unsafe() {
+        assert_unsafe_because("images/a%EF%BF%BF.jpg", "percent-encoded");
+    }
+
+    // Rule 3, invisible characters the old hand-written list missed.
+    #[test]
+    fn arabic_letter_mark_is_unsafe() {
+        assert_unsafe_because("images/a\u{061C}b.jpg", "invisible");
+    }
+
+    #[test]
+    fn mongolian_vowel_separator_is_unsafe() {
+        assert_unsafe("images/a\u{180E}b.jpg");
+    }
+
+    #[test]
+    fn deprecated_format_characters_are_unsafe() {
+        for c in '\u{206A}'..='\u{206F}' {
+            assert_unsafe(&format!("images/a{c}b"));
+        }
+    }
+
+    #[test]
+    fn interlinear_annotation_characters_are_unsafe() {
+        for c in '\u{FFF9}'..='\u{FFFB}' {
+            assert_unsafe(&format!("images/a{c}b"));
+        }
+    }
+
+    #[test]
+    fn tag_characters_are_unsafe() {
+        // The whole block, including the unassigned U+E0000 and U+E0002–U+E001F.
+        for c in '\u{E0000}'..='\u{E007F}' {
+            assert_unsafe(&format!("images/a{c}b"));
+        }
+    }
+
+    #[test]
+    fn line_separator_is_unsafe() {
+        assert_unsafe("images/a\u{2028}b.jpg");
+    }
+
+    #[test]
+    fn paragraph_separator_is_unsafe() {
+        assert_unsafe("images/a\u{2029}b.jpg");
+    }
+
+    #[test]
+    fn every_format_and_separator_character_is_unsafe() {
+        let invisible = (0..=0x10FFFF)
+            .filter_map(char::from_u32)
+            .filter(|&c| {
+                matches!(
+                    get_general_category(c),
+                    GeneralCategory::Format
+                        | GeneralCategory::LineSeparator
+                        | GeneralCategory::ParagraphSeparator
+                )
+            })
+            .collect::<Vec<_>>();
+        // Unicode 16 has 170 Cf characters, one Zl and one Zp: the crate's table is not empty.
+        assert!(invisible.len() > 150, "{}", invisible.len());
+        for c in invisible {
+            assert_unsafe(&format!("images/a{c}b.jpg"));
+        }
+    }
+
+    // Rule 6, NFKC look-alikes and nested encodings.
+    #[test]
+    fn vertical_two_dot_leader_is_unsafe() {
+        // U+FE30 PRESENTATION FORM FOR VERTICAL TWO DOT LEADER, NFKC `..`
+        assert_unsafe_because("images/\u{FE30}/x.jpg", "NFKC");
+    }
+
+    #[test]
+    fn vertical_horizontal_ellipsis_is_unsafe() {
+        // U+FE19 PRESENTATION FORM FOR VERTICAL HORIZONTAL ELLIPSIS, NFKC `...`: a dots-only
+        // segment, which trailing-dot trimming turns into `..`.
+        assert_unsafe("images/\u{FE19}/x.jpg");
+    }
+
+    #[test]
+    fn fullwidth_asterisk_is_unsafe() {
+        assert_unsafe("images/\u{FF0A}");
+    }
+
+    #[test]
+    fn small_asterisk_is_unsafe() {
+        assert_unsafe("images/a\u{FE61}");
+    }
+
+    #[test]
+    fn fullwidth_question_mark_is_unsafe() {
+        assert_unsafe("images/a\u{FF1F}b");
+    }
+
+    #[test]
+    fn small_question_mark_is_unsafe() {
+        assert_unsafe("images/a\u{FE56}b");
+    }
+
+    #[test]
+    fn fullwidth_percent_encoding_is_unsafe() {
+        assert_unsafe("images/\u{FF05}2e\u{FF05}2e/x");
+    }
+
+    #[test]
+    fn double_percent_encoding_is_unsafe() {
+        assert_unsafe("images/%252e%252e/x");
+        assert_unsafe("images/%252E%252E/x");
+        assert_unsafe("images%252f..%252fx");
+    }
+
+    #[test]
+    fn triple_percent_encoding_is_unsafe() {
+        assert_unsafe("images/%25252e%25252e/x");
+    }
+
+    #[test]
+    fn percent_encoded_fullwidth_dots_are_unsafe() {
+        // %EF%BC%8E is U+FF0E FULLWIDTH FULL STOP: decode, then NFKC, gives `..`.
+        assert_unsafe("images/%EF%BC%8E%EF%BC%8E/x");
+    }
+
+    #[test]
+    fn nesting_is_followed_up_to_the_bound_and_rejected_beyond() {
+        // Four levels of `%25` around an ordinary `A`: four changing rounds, then a fixed point.
+        assert_eq!(check_key("images/%25252541.jpg", ""), Ok(()));
+        // Five levels: still changing after the last allowed round.
+        assert_unsafe_because("images/%2525252541.jpg", "still changes");
+    }
+
+    #[test]
+    fn legitimate_keys_still_pass() {
+        for key in [
+            "café.jpg",
+            "cafe\u{301}.jpg", // decomposed é: a combining mark is not invisible
+            "日本.jpg",
+            "images/日本/写真 1.jpg",
+            "a b c.jpg",
+            "a+b.jpg",
+            "~user/a~b.jpg",
+            "Ⅻ-ﬁle½.jpg", // NFKC changes them, harmlessly
+            "100%.jpg",
+            "50%-off%.png",
+            "images/a%20b.jpg",
+            "images/%41.jpg",
+            "images/%252541.jpg",
+            "wait….jpg",
+        ] {
+            assert_eq!(check_key(key, ""), Ok(()), "{key}");
+        }
+    }
+
     #[test]
     fn prefix_is_enforced() {
         assert_eq!(check_key("images/a.jpg", "images/"), Ok(()));
@@ -316,16 +608,21 @@ mod properties {
 
     proptest! {
         /// Whatever the key, the check answers; and an accepted key never holds a `..` segment,
-        /// a wildcard or a control character, in any of the forms the module docs list.
+        /// a wildcard, a control, invisible or XML-invalid character, in its raw, decoded, NFKC
+        /// or NFKC-then-decoded form.
         #[test]
-        fn never_panics_and_never_accepts_traversal(key in "\\PC{0,40}|[./%2eE\\\\*?a-c]{0,12}") {
+        fn never_panics_and_never_accepts_traversal(key in "\\PC{0,40}|\\PC{0,3}[\\p{Cf}\\u{FFFE}\\u{FFFF}]\\PC{0,3}|[./%2eE5\\\\*?a-c\\u{FE30}\\u{FF0E}\\u{FF05}\\u{FF0A}\\u{FF1F}\\u{2215}]{0,12}") {
             if check_key(&key, "").is_ok() {
                 prop_assert!(!key.is_empty() && !key.starts_with('/'));
                 prop_assert!(!key.contains(['*', '?']));
                 prop_assert!(!key.chars().any(char::is_control));
                 let decoded = percent_decode_str(&key).decode_utf8_lossy().into_owned();
-                for form in [key.as_str(), decoded.as_str()] {
+                let normalised = nfkc(&key).into_owned();
+                let normalised_decoded = percent_decode_str(&normalised).decode_utf8_lossy().into_owned();
+                for form in [&key, &decoded, &normalised, &normalised_decoded] {
                     prop_assert!(!form.split(['/', '\\']).any(|s| s == ".." || s == "."), "{form}");
+                    prop_assert!(!form.contains(['*', '?']), "{form}");
+                    prop_assert!(!form.chars().any(|c| is_invisible(c) || !is_xml_char(c) || is_noncharacter(c)), "{form}");
                 }
             }
         }

@@ -8,12 +8,17 @@
 //! - an item that renders to another key, or can no longer be rendered (attribute gone or
 //!   retyped): it references a different object, so the old one is still purged.
 //!
-//! Errors are classified by [`crate::aws_errors::classify`]: throttling and 5xx are retryable,
-//! AccessDenied is not, and none of them lets a target through unchecked.
+//! A `ValidationException` means DynamoDB refused this one request: the keys do not match the
+//! table's key schema (a wrong attribute name or type, typically in an edited replay). That is a
+//! fact about the target, not the batch, so it comes back as [`SupersedeOutcome::KeysRejected`]
+//! and the target is rejected alone. Every other error is classified by
+//! [`crate::aws_errors::classify`]: throttling and 5xx are retryable, AccessDenied is not, and
+//! none of them lets a target through unchecked.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
 
@@ -28,7 +33,14 @@ pub enum SupersedeOutcome {
     Superseded,
     /// Absent, or re-created pointing elsewhere: purge the old object.
     Purge,
+    /// GetItem refused these keys (`ValidationException`); `detail` says why. The target can't
+    /// be checked, so it must not be deleted either: the caller rejects it.
+    KeysRejected { detail: String },
 }
+
+/// The DynamoDB error code for a request that does not fit the table (key schema mismatch,
+/// malformed attribute), as opposed to a failure of the service.
+const VALIDATION_EXCEPTION: &str = "ValidationException";
 
 /// Reads the item behind `target.table_keys` (consistent read) and compares its key.
 pub async fn check(
@@ -37,7 +49,15 @@ pub async fn check(
     template: &Template,
     target: &PurgeTarget,
 ) -> Result<SupersedeOutcome, TaskError> {
-    let key = sdk_key(&target.table_keys)?;
+    let key = match sdk_key(&target.table_keys) {
+        Ok(key) => key,
+        // Unreachable after `check_table_keys`, but a bad key still only concerns its target.
+        Err(err) => {
+            return Ok(SupersedeOutcome::KeysRejected {
+                detail: err.to_string(),
+            });
+        }
+    };
     // Fetch only what the template reads: the item can be 400 KB, the template needs bytes.
     let fields = template.fields();
     let mut request = client
@@ -52,10 +72,18 @@ pub async fn check(
             request = request.expression_attribute_names(placeholder, *field);
         }
     }
-    let output = request
-        .send()
-        .await
-        .map_err(|err| crate::aws_errors::classify("dynamodb", &err))?;
+    let output = match request.send().await {
+        Ok(output) => output,
+        Err(err) if err.code() == Some(VALIDATION_EXCEPTION) => {
+            return Ok(SupersedeOutcome::KeysRejected {
+                detail: format!(
+                    "GetItem on table {table:?} refused the record's keys: {VALIDATION_EXCEPTION}: {}",
+                    err.message().unwrap_or("no message")
+                ),
+            });
+        }
+        Err(err) => return Err(crate::aws_errors::classify("dynamodb", &err)),
+    };
     let Some(item) = output.item() else {
         return Ok(SupersedeOutcome::Purge);
     };
@@ -252,6 +280,45 @@ pub(crate) mod tests {
         assert_eq!(err.error_type(), crate::error::names::ACCESS_DENIED);
         assert!(!err.is_retryable());
         assert!(err.to_string().contains("dynamodb:GetItem"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_key_schema_mismatch_rejects_the_target_not_the_batch() {
+        let rule = mock!(Client::get_item).then_error(|| {
+            GetItemError::generic(
+                ErrorMetadata::builder()
+                    .code("ValidationException")
+                    .message("The provided key element does not match the schema")
+                    .build(),
+            )
+        });
+        let outcome = check(&client(&[&rule]), "photos", &template(), &target("p1.jpeg"))
+            .await
+            .expect("a per-target outcome, not a task error");
+        let SupersedeOutcome::KeysRejected { detail } = outcome else {
+            panic!("expected KeysRejected, got {outcome:?}")
+        };
+        assert_eq!(
+            detail,
+            "GetItem on table \"photos\" refused the record's keys: ValidationException: \
+             The provided key element does not match the schema"
+        );
+    }
+
+    #[tokio::test]
+    async fn transient_errors_stay_task_errors() {
+        let rule = mock!(Client::get_item).then_error(|| {
+            GetItemError::generic(
+                ErrorMetadata::builder()
+                    .code("InternalServerError")
+                    .message("try again")
+                    .build(),
+            )
+        });
+        let err = check(&client(&[&rule]), "photos", &template(), &target("p1.jpeg"))
+            .await
+            .expect_err("transient");
+        assert!(err.is_retryable(), "{err:?}");
     }
 
     #[test]

@@ -2,12 +2,16 @@
 //!
 //! Every record and every replayed target ends up in exactly one list. A bad record is rejected
 //! by name and the rest of the batch goes on; only configuration errors and failed supersede
-//! reads fail the task (the latter with a retryable name when DynamoDB throttled).
+//! reads fail the task (the latter with a retryable name when DynamoDB throttled). A supersede
+//! read DynamoDB refuses for that target's keys (`ValidationException`) rejects that target as
+//! `MalformedRecord`: an edited replay must not be able to block every other record forever.
 
 use futures::{StreamExt, TryStreamExt};
 
 use crate::config::Config;
-use crate::contract::{ExecutionInput, PurgeTarget, SupersededRecord, ValidationOutput};
+use crate::contract::{
+    ExecutionInput, PurgeTarget, Rejection, RejectionReason, SupersededRecord, ValidationOutput,
+};
 use crate::error::TaskError;
 use crate::supersede::{self, SupersedeOutcome};
 use crate::validation::{Rules, Verdict, recheck_target, validate_record};
@@ -54,7 +58,11 @@ pub async fn validate_records(
 
     let (targets, superseded) = match supersede_with {
         None => (candidates, Vec::new()),
-        Some((client, table)) => split_superseded(client, table, &rules, candidates).await?,
+        Some((client, table)) => {
+            let split = split_superseded(client, table, &rules, candidates).await?;
+            rejections.extend(split.rejections);
+            (split.targets, split.superseded)
+        }
     };
 
     tracing::info!(
@@ -79,13 +87,22 @@ pub async fn validate_records(
     })
 }
 
-/// Checks every candidate, in order, and splits them into targets and superseded records.
+/// The candidates after the supersede check, each in exactly one list, in input order.
+struct SupersedeSplit {
+    targets: Vec<PurgeTarget>,
+    superseded: Vec<SupersededRecord>,
+    /// Targets whose keys GetItem refused.
+    rejections: Vec<Rejection>,
+}
+
+/// Checks every candidate, in order, and splits them into targets, superseded records and
+/// targets whose keys DynamoDB refused.
 async fn split_superseded(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
     rules: &Rules<'_>,
     candidates: Vec<PurgeTarget>,
-) -> Result<(Vec<PurgeTarget>, Vec<SupersededRecord>), TaskError> {
+) -> Result<SupersedeSplit, TaskError> {
     // The checks are built eagerly and only then streamed: a stream that maps with a closure
     // over borrowed data makes the whole future impossible for rustc to prove `Send`
     // (rust-lang/rust#64552), and the engine's handlers and the Lambda runtime need `Send`.
@@ -98,20 +115,29 @@ async fn split_superseded(
         .buffered(SUPERSEDE_CONCURRENCY)
         .try_collect()
         .await?;
-    let mut targets = Vec::with_capacity(candidates.len());
-    let mut superseded = Vec::new();
+    let mut split = SupersedeSplit {
+        targets: Vec::with_capacity(candidates.len()),
+        superseded: Vec::new(),
+        rejections: Vec::new(),
+    };
     for (target, outcome) in candidates.into_iter().zip(outcomes) {
         match outcome {
-            SupersedeOutcome::Purge => targets.push(target),
-            SupersedeOutcome::Superseded => superseded.push(SupersededRecord {
+            SupersedeOutcome::Purge => split.targets.push(target),
+            SupersedeOutcome::Superseded => split.superseded.push(SupersededRecord {
                 event_id: target.event_id,
                 keys: target.table_keys,
                 bucket: target.bucket,
                 key: target.key,
             }),
+            SupersedeOutcome::KeysRejected { detail } => split.rejections.push(Rejection {
+                event_id: target.event_id,
+                keys: target.table_keys,
+                reason: RejectionReason::MalformedRecord,
+                detail,
+            }),
         }
     }
-    Ok((targets, superseded))
+    Ok(split)
 }
 
 #[cfg(test)]
@@ -279,6 +305,106 @@ mod tests {
             .await
             .expect_err("throttled");
         assert!(err.is_retryable(), "{err:?}");
+    }
+
+    fn replayed_target(id: &str, keys: Value) -> PurgeTarget {
+        PurgeTarget {
+            bucket: "photo-bucket".into(),
+            key: format!("images/{id}.jpg"),
+            paths: Vec::new(),
+            event_id: id.into(),
+            table_keys: keys.as_object().expect("object").clone(),
+        }
+    }
+
+    #[tokio::test]
+    async fn one_malformed_replayed_key_does_not_fail_the_batch() {
+        let mut replay = input();
+        replay.records.clear();
+        replay.targets = vec![
+            replayed_target("r1", json!({"id": {"S": "r1"}})),
+            replayed_target("r2", json!({"id": {"B": "***not base64***"}})),
+            replayed_target("r3", json!({"id": {"N": "abc"}})),
+        ];
+        let gone = mock!(aws_sdk_dynamodb::Client::get_item)
+            .then_output(|| GetItemOutput::builder().build());
+        let dynamodb = client_with_mode(RuleMode::MatchAny, &[&gone]);
+        let output = validate_records(replay, &config(true), Some(&dynamodb))
+            .await
+            .expect("one bad key rejects one target");
+        check_schema(&output);
+        let keys: Vec<&str> = output.targets.iter().map(|t| t.key.as_str()).collect();
+        assert_eq!(keys, ["images/r1.jpg"]);
+        let rejected: Vec<(&str, RejectionReason)> = output
+            .rejections
+            .iter()
+            .map(|r| (r.event_id.as_str(), r.reason))
+            .collect();
+        assert_eq!(
+            rejected,
+            [
+                ("r2", RejectionReason::MalformedRecord),
+                ("r3", RejectionReason::MalformedRecord)
+            ]
+        );
+        assert!(output.rejections[0].detail.contains("base64"));
+        assert!(output.rejections[1].detail.contains("not a number"));
+        assert_eq!(gone.num_calls(), 1, "malformed keys are never sent");
+    }
+
+    #[tokio::test]
+    async fn a_get_item_validation_exception_rejects_only_that_target() {
+        let mut replay = input();
+        replay.records.clear();
+        replay.targets = vec![
+            replayed_target("r1", json!({"id": {"S": "r1"}})),
+            replayed_target("r2", json!({"wrong_name": {"S": "r2"}})),
+        ];
+        let mismatch = mock!(aws_sdk_dynamodb::Client::get_item)
+            .match_requests(|req| req.key().is_some_and(|k| k.contains_key("wrong_name")))
+            .then_error(|| {
+                GetItemError::generic(
+                    ErrorMetadata::builder()
+                        .code("ValidationException")
+                        .message("The provided key element does not match the schema")
+                        .build(),
+                )
+            });
+        let gone = mock!(aws_sdk_dynamodb::Client::get_item)
+            .then_output(|| GetItemOutput::builder().build());
+        let dynamodb = client_with_mode(RuleMode::MatchAny, &[&mismatch, &gone]);
+        let output = validate_records(replay, &config(true), Some(&dynamodb))
+            .await
+            .expect("a key schema mismatch rejects one target");
+        check_schema(&output);
+        assert_eq!(output.targets.len(), 1);
+        assert_eq!(output.targets[0].event_id, "r1");
+        assert_eq!(output.rejections.len(), 1);
+        let rejection = &output.rejections[0];
+        assert_eq!(rejection.event_id, "r2");
+        assert_eq!(rejection.reason, RejectionReason::MalformedRecord);
+        assert!(
+            rejection.detail.contains("GetItem")
+                && rejection.detail.contains("ValidationException"),
+            "{}",
+            rejection.detail
+        );
+    }
+
+    #[tokio::test]
+    async fn access_denied_supersede_read_still_fails_the_task() {
+        let denied = mock!(aws_sdk_dynamodb::Client::get_item).then_error(|| {
+            GetItemError::generic(
+                ErrorMetadata::builder()
+                    .code("AccessDeniedException")
+                    .build(),
+            )
+        });
+        let dynamodb = client_with_mode(RuleMode::MatchAny, &[&denied]);
+        let err = validate_records(input(), &config(true), Some(&dynamodb))
+            .await
+            .expect_err("denied");
+        assert_eq!(err.error_type(), crate::error::names::ACCESS_DENIED);
     }
 
     #[tokio::test]

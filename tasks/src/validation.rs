@@ -4,7 +4,7 @@
 //!
 //! | Reason | When |
 //! |---|---|
-//! | `MalformedRecord` | the record's keys or a template attribute are not valid DynamoDB JSON (`{"S": 5}`, `{"Q": ..}`, ...) |
+//! | `MalformedRecord` | the record's keys or a template attribute are not valid DynamoDB JSON (`{"S": 5}`, `{"Q": ..}`, a `B` key that is not base64, an `N` key that is not a DynamoDB number, an empty key, ...), or the supersede check's GetItem refused the keys with a `ValidationException` (they do not match the table's key schema; see [`crate::validate_records`]) |
 //! | `MissingOldImage` | the record has no old image (a KEYS_ONLY or NEW_IMAGE stream) |
 //! | `MissingAttribute` | the key template names an attribute the old image does not have |
 //! | `WrongAttributeType` | a template attribute is not S or N, or `\|subtype` meets a value that is not `type/subtype` |
@@ -18,10 +18,18 @@
 //! Replayed targets (a failure report's `replayInput.targets`) are not trusted: the bucket, the
 //! key rules and the prefix are checked again, and their CDN paths are recomputed from the
 //! configured path templates rather than taken from the input.
+//!
+//! # Trust boundary
+//!
+//! An execution input (its `records` or its replayed `targets`) is trusted exactly as much as the
+//! stream itself: anyone who can call `StartExecution` on the state machine, or edit a failure
+//! report before replaying it, can name any key inside `PURGE_KEY_PREFIX`. A replayed target's
+//! key is not re-derived from the item (the item is gone), so the checks here cannot tell a
+//! genuine key from a crafted one. The guards are the prefix ([`check_key`]) and the
+//! delete-objects IAM policy, which grants `s3:DeleteObject` on `bucket/prefix*` only; that is
+//! why a non-empty `PURGE_KEY_PREFIX` is recommended.
 
 use std::borrow::Cow;
-
-use serde_json::Value;
 
 use crate::config::{Config, ConfigError, TtlPolicy};
 use crate::contract::{
@@ -184,25 +192,90 @@ fn render_reason(err: &RenderError) -> RejectionReason {
     }
 }
 
-/// A table key is non-empty, and each of its attributes is `{"S": string}`, `{"N": string}` or
-/// `{"B": base64 string}`: the only key types DynamoDB allows. The supersede check sends these
-/// keys to GetItem, and reports carry them, so they must be exact.
+/// A table key is non-empty, and each of its attributes is `{"S": string}`, `{"N": number}` or
+/// `{"B": base64}`, non-empty: the only key types DynamoDB allows. The supersede check sends
+/// these keys to GetItem and reports carry them, so they must be exact: one bad key must reject
+/// its own record here, not fail the whole batch when it is converted for the SDK.
 pub fn check_table_keys(keys: &AttributeMap) -> Result<(), String> {
     if keys.is_empty() {
         return Err("the record has no key attributes".into());
     }
     for (name, value) in keys {
-        let well_formed = value.as_object().is_some_and(|object| {
-            object.len() == 1
-                && object.iter().all(|(kind, inner)| {
-                    matches!(kind.as_str(), "S" | "N" | "B") && matches!(inner, Value::String(_))
-                })
-        });
-        if !well_formed {
+        let typed = value
+            .as_object()
+            .filter(|object| object.len() == 1)
+            .and_then(|object| object.iter().next())
+            .and_then(|(kind, inner)| Some((kind.as_str(), inner.as_str()?)));
+        let Some((kind, text)) = typed else {
             return Err(format!(
                 "key attribute `{name}` is not a DynamoDB S, N or B value: {value}"
             ));
+        };
+        let problem = match kind {
+            "S" | "B" if text.is_empty() => Some("is empty; DynamoDB key attributes never are"),
+            "S" => None,
+            "N" => check_dynamodb_number(text).err(),
+            "B" => aws_smithy_types::base64::decode(text)
+                .err()
+                .map(|_| "is not valid base64"),
+            _ => Some("is not of type S, N or B"),
+        };
+        if let Some(problem) = problem {
+            return Err(format!(
+                "key attribute `{name}` ({kind}) {problem}: {value}"
+            ));
         }
+    }
+    Ok(())
+}
+
+/// Most significant digits DynamoDB keeps in a number.
+const DYNAMODB_MAX_DIGITS: usize = 38;
+/// Decimal exponent range of a non-zero DynamoDB number in scientific notation
+/// (1E-130 ..= 9.99…E+125).
+const DYNAMODB_EXPONENTS: std::ops::RangeInclusive<i64> = -130..=125;
+
+/// A number as DynamoDB accepts it: `[+-]digits[.digits][e[+-]digits]` (at least one digit in
+/// the mantissa), at most 38 significant digits, and a magnitude between 1E-130 and 1E+126.
+fn check_dynamodb_number(text: &str) -> Result<(), &'static str> {
+    const SYNTAX: &str = "is not a number (expected digits, an optional fraction and exponent)";
+    let unsigned = text.strip_prefix(['+', '-']).unwrap_or(text);
+    let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
+        Some((mantissa, exponent)) => (mantissa, Some(exponent)),
+        None => (unsigned, None),
+    };
+    let (integer, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if integer.len() + fraction.len() == 0 || !all_digits(integer) || !all_digits(fraction) {
+        return Err(SYNTAX);
+    }
+    let exponent: i64 = match exponent {
+        None => 0,
+        Some(exponent) => {
+            let digits = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
+            // Past 6 digits the number is out of range anyway; the cap keeps the parse exact.
+            if digits.is_empty() || !all_digits(digits) {
+                return Err(SYNTAX);
+            }
+            if digits.trim_start_matches('0').len() > 6 {
+                return Err("is outside DynamoDB's number range (1E-130 to 9.9E+125)");
+            }
+            exponent.parse().map_err(|_| SYNTAX)?
+        }
+    };
+    let digits: Vec<u8> = integer.bytes().chain(fraction.bytes()).collect();
+    let Some(first) = digits.iter().position(|&d| d != b'0') else {
+        return Ok(()); // zero, however written
+    };
+    let last = digits.iter().rposition(|&d| d != b'0').unwrap_or(first);
+    if last - first + 1 > DYNAMODB_MAX_DIGITS {
+        return Err("has more than 38 significant digits");
+    }
+    // The exponent of the first significant digit in scientific notation.
+    let integer_len = i64::try_from(integer.len()).map_err(|_| SYNTAX)?;
+    let first = i64::try_from(first).map_err(|_| SYNTAX)?;
+    if !DYNAMODB_EXPONENTS.contains(&(exponent + integer_len - 1 - first)) {
+        return Err("is outside DynamoDB's number range (1E-130 to 9.9E+125)");
     }
     Ok(())
 }
@@ -210,7 +283,7 @@ pub fn check_table_keys(keys: &AttributeMap) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     struct Fixture {
         template: Template,
@@ -355,6 +428,95 @@ mod tests {
                 RejectionReason::MalformedRecord,
             );
         }
+    }
+
+    #[test]
+    fn table_keys_must_be_base64_binary_and_dynamodb_numbers() {
+        for good in [
+            json!({"b": {"B": "AAEC"}}),
+            json!({"n": {"N": "7"}}),
+            json!({"n": {"N": "-0.5"}}),
+            json!({"n": {"N": "+12.e3"}}),
+            json!({"n": {"N": ".5E-3"}}),
+            json!({"n": {"N": "000"}}),
+            json!({"n": {"N": "1E-130"}}),
+            json!({"n": {"N": "9.9999999999999999999999999999999999999E+125"}}),
+            json!({"n": {"N": "12345678901234567890123456789012345678000"}}),
+        ] {
+            assert_eq!(check_table_keys(&map(good.clone())), Ok(()), "{good}");
+        }
+        for (bad, expected) in [
+            (
+                json!({"b": {"B": "***not base64***"}}),
+                "key attribute `b` (B) is not valid base64",
+            ),
+            (json!({"b": {"B": ""}}), "key attribute `b` (B) is empty"),
+            (json!({"s": {"S": ""}}), "key attribute `s` (S) is empty"),
+            (
+                json!({"n": {"N": "abc"}}),
+                "key attribute `n` (N) is not a number",
+            ),
+            (
+                json!({"n": {"N": ""}}),
+                "key attribute `n` (N) is not a number",
+            ),
+            (
+                json!({"n": {"N": "."}}),
+                "key attribute `n` (N) is not a number",
+            ),
+            (
+                json!({"n": {"N": "1e"}}),
+                "key attribute `n` (N) is not a number",
+            ),
+            (
+                json!({"n": {"N": " 1"}}),
+                "key attribute `n` (N) is not a number",
+            ),
+            (
+                json!({"n": {"N": "NaN"}}),
+                "key attribute `n` (N) is not a number",
+            ),
+            (
+                json!({"n": {"N": "0x10"}}),
+                "key attribute `n` (N) is not a number",
+            ),
+            (
+                json!({"n": {"N": "1E126"}}),
+                "key attribute `n` (N) is outside",
+            ),
+            (
+                json!({"n": {"N": "1E-131"}}),
+                "key attribute `n` (N) is outside",
+            ),
+            (
+                json!({"n": {"N": "1E99999999999999999999"}}),
+                "key attribute `n` (N) is outside",
+            ),
+            (
+                json!({"n": {"N": "123456789012345678901234567890123456789"}}),
+                "key attribute `n` (N) has more than 38 significant digits",
+            ),
+        ] {
+            let detail = check_table_keys(&map(bad.clone())).expect_err("malformed");
+            assert!(detail.starts_with(expected), "{bad}: {detail}");
+        }
+    }
+
+    #[test]
+    fn a_bad_table_key_rejects_only_its_replayed_target() {
+        let f = Fixture::new("{image_key}", "images/");
+        let mut bad = replayed("photo-bucket", "images/a.jpg");
+        bad.table_keys = map(json!({"id": {"B": "***not base64***"}}));
+        let r = rejected(
+            recheck_target(&bad, &f.rules()),
+            RejectionReason::MalformedRecord,
+        );
+        assert!(r.detail.contains("not valid base64"), "{}", r.detail);
+        bad.table_keys = map(json!({"id": {"N": "abc"}}));
+        rejected(
+            recheck_target(&bad, &f.rules()),
+            RejectionReason::MalformedRecord,
+        );
     }
 
     #[test]
