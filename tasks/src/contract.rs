@@ -260,6 +260,10 @@ pub struct ReportInput {
     pub delete_failures: Vec<DeleteFailure>,
     #[serde(default)]
     pub failed_invalidations: Vec<FailedInvalidation>,
+    /// Replayed batches BatchPaths refused (see [`DroppedBatch`]). Reported, never replayed:
+    /// a replay would refuse them again.
+    #[serde(default)]
+    pub dropped_batches: Vec<DroppedBatch>,
     /// Set when a task failed outright and was caught; the original input is then replayed whole.
     #[serde(default)]
     pub caught: Option<CaughtError>,
@@ -284,6 +288,10 @@ pub struct FailureReport {
     pub rejections: Vec<Rejection>,
     pub delete_failures: Vec<DeleteFailure>,
     pub failed_invalidations: Vec<FailedInvalidation>,
+    /// Replayed batches BatchPaths refused, and why. Absent from reports written before they
+    /// were reported, hence the default.
+    #[serde(default)]
+    pub dropped_batches: Vec<DroppedBatch>,
     #[serde(default)]
     pub caught: Option<CaughtError>,
     /// A valid execution input holding only what is left to do, or `None` when nothing can be

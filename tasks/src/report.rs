@@ -7,7 +7,9 @@
 //! - failed invalidations → their batches, CallerReference included (`replayInput.batches`);
 //! - a task that failed outright and was caught → the original input, whole (it covers any
 //!   failures listed next to it);
-//! - rejections alone → no replay input: a replay would reject them again.
+//! - rejections alone → no replay input: a replay would reject them again;
+//! - replayed batches BatchPaths refused (`droppedBatches`) → listed with the reason, never
+//!   replayed: a replay would refuse them again, so they are for a person to look at.
 //!
 //! A replay input holds one kind of work only: records, targets or batches, never two. The
 //! state machine's InvalidateCache Map runs one wave of at most two batches (MaxConcurrency 2),
@@ -29,8 +31,8 @@ use serde::Serialize;
 
 use crate::TaskError;
 use crate::contract::{
-    DeleteFailure, ExecutionInput, FailedInvalidation, FailureReport, InvalidationBatch,
-    PurgeTarget, Rejection, RemovedRecord, ReportInput, ReportOutput,
+    DeleteFailure, DroppedBatch, ExecutionInput, FailedInvalidation, FailureReport,
+    InvalidationBatch, PurgeTarget, Rejection, RemovedRecord, ReportInput, ReportOutput,
 };
 
 /// SNS's limit on one message: body plus attributes.
@@ -60,6 +62,8 @@ pub enum Kind {
     DeleteFailed,
     InvalidationFailed,
     TaskFailed,
+    /// A replayed batch BatchPaths refused to send.
+    ReplayRefused,
 }
 
 /// One SNS message, ready to publish.
@@ -93,6 +97,7 @@ enum Item<'a> {
     Rejection(&'a Rejection),
     DeleteFailure(&'a DeleteFailure),
     FailedInvalidation(&'a FailedInvalidation),
+    DroppedBatch(&'a DroppedBatch),
     Record(&'a RemovedRecord),
     Target(&'a PurgeTarget),
     Batch(&'a InvalidationBatch),
@@ -111,7 +116,7 @@ impl Item<'_> {
     /// listed failure that the replayed original input already covers).
     fn replay_kind(self, whole: bool) -> Option<ReplayKind> {
         match self {
-            Item::Rejection(_) => None,
+            Item::Rejection(_) | Item::DroppedBatch(_) => None,
             Item::DeleteFailure(_) | Item::FailedInvalidation(_) if whole => None,
             Item::DeleteFailure(_) | Item::Target(_) => Some(ReplayKind::Targets),
             Item::FailedInvalidation(_) | Item::Batch(_) => Some(ReplayKind::Batches),
@@ -171,6 +176,7 @@ pub fn build_messages(
             .iter()
             .map(Item::FailedInvalidation),
     );
+    items.extend(input.dropped_batches.iter().map(Item::DroppedBatch));
     if let Some(original) = whole_replay {
         items.extend(original.records.iter().map(Item::Record));
         items.extend(original.targets.iter().map(Item::Target));
@@ -272,6 +278,7 @@ fn item_cost(item: Item<'_>, whole: bool) -> Result<usize, TaskError> {
     let comma = 1;
     Ok(match item {
         Item::Rejection(r) => json_len(r)? + comma,
+        Item::DroppedBatch(d) => json_len(d)? + comma,
         Item::DeleteFailure(f) => {
             json_len(f)?
                 + comma
@@ -318,6 +325,7 @@ fn build_message(
     let mut rejections = Vec::new();
     let mut delete_failures = Vec::new();
     let mut failed_invalidations = Vec::new();
+    let mut dropped_batches = Vec::new();
     let mut replay = ExecutionInput {
         batch_id: input.batch_id.clone(),
         records: vec![],
@@ -339,6 +347,7 @@ fn build_message(
                     replay.batches.push(f.batch.clone());
                 }
             }
+            Item::DroppedBatch(d) => dropped_batches.push(d.clone()),
             Item::Record(r) => replay.records.push(r.clone()),
             Item::Target(t) => replay.targets.push(t.clone()),
             Item::Batch(b) => replay.batches.push(b.clone()),
@@ -349,7 +358,12 @@ fn build_message(
 
     let mut kinds = BTreeSet::new();
     if envelope_only {
-        kinds.extend([Kind::Rejected, Kind::DeleteFailed, Kind::InvalidationFailed]);
+        kinds.extend([
+            Kind::Rejected,
+            Kind::DeleteFailed,
+            Kind::InvalidationFailed,
+            Kind::ReplayRefused,
+        ]);
     }
     if !rejections.is_empty() {
         kinds.insert(Kind::Rejected);
@@ -359,6 +373,9 @@ fn build_message(
     }
     if !failed_invalidations.is_empty() {
         kinds.insert(Kind::InvalidationFailed);
+    }
+    if !dropped_batches.is_empty() {
+        kinds.insert(Kind::ReplayRefused);
     }
     if input.caught.is_some() {
         kinds.insert(Kind::TaskFailed);
@@ -375,6 +392,7 @@ fn build_message(
         rejections,
         delete_failures,
         failed_invalidations,
+        dropped_batches,
         caught: input.caught.clone(),
         replay_input: replayable.then_some(replay),
     };
@@ -412,6 +430,7 @@ fn subject(execution_name: &str, kinds: &BTreeSet<Kind>, part: u32, parts: u32) 
             Kind::DeleteFailed => "delete_failed",
             Kind::InvalidationFailed => "invalidation_failed",
             Kind::TaskFailed => "task_failed",
+            Kind::ReplayRefused => "replay_refused",
         })
         .collect();
     let part = if parts > 1 {
@@ -444,6 +463,13 @@ pub fn summary(input: &ReportInput) -> String {
         input.delete_failures.len(),
         input.failed_invalidations.len()
     );
+    // Only when there are some, so the summary of every other execution reads as before.
+    if !input.dropped_batches.is_empty() {
+        summary.push_str(&format!(
+            ", {} replayed batch(es) refused",
+            input.dropped_batches.len()
+        ));
+    }
     if let Some(caught) = &input.caught {
         summary.push_str(&format!("; task failed with {}", caught.error));
     }
@@ -581,6 +607,7 @@ mod tests {
             rejections: vec![],
             delete_failures: vec![],
             failed_invalidations: vec![],
+            dropped_batches: vec![],
             caught: None,
             original_input: None,
         }
@@ -848,6 +875,121 @@ mod tests {
         crate::schema_check::assert_invalid("failure-report.schema.json", &missing_replay);
     }
 
+    fn dropped_batch(i: usize) -> DroppedBatch {
+        DroppedBatch {
+            distribution_id: "E2QWRUHEXAMPLE".into(),
+            caller_reference: format!("purgeflow-{i:064x}"),
+            path_count: 3,
+            reason:
+                "targets distribution \"E2QWRUHEXAMPLE\", not PURGE_DISTRIBUTION_ID \"E3MOVED\""
+                    .into(),
+        }
+    }
+
+    #[test]
+    fn refused_replay_batches_are_reported_with_their_reason_and_never_replayed() {
+        let mut input = report_input();
+        input.failed_invalidations = vec![failed_invalidation(1)];
+        input.dropped_batches = vec![dropped_batch(7)];
+        let messages = build_messages(&input, SNS_MAX_MESSAGE_BYTES).expect("builds");
+        assert_eq!(messages.len(), 1);
+        let message = &messages[0];
+        check(message);
+        assert_eq!(message.report.dropped_batches, [dropped_batch(7)]);
+        let body: serde_json::Value = serde_json::from_str(&message.body).expect("JSON body");
+        assert_eq!(
+            body["droppedBatches"][0]["reason"],
+            json!(dropped_batch(7).reason)
+        );
+        // Only the batch that failed to invalidate is replayed: the refused one would be
+        // refused again.
+        let replay = message
+            .report
+            .replay_input
+            .as_ref()
+            .expect("a replay input");
+        assert_eq!(replay.batches, [failed_invalidation(1).batch]);
+        assert!(message.attributes.contains(&(
+            attributes::KIND,
+            "String.Array",
+            r#"["invalidation_failed","replay_refused"]"#.to_owned()
+        )));
+        assert!(
+            message.subject.contains("replay_refused"),
+            "{}",
+            message.subject
+        );
+        assert_eq!(
+            summary(&input),
+            "0 rejected, 0 delete(s) failed, 1 invalidation batch(es) failed, 1 replayed batch(es) refused"
+        );
+    }
+
+    #[test]
+    fn refused_replay_batches_alone_give_a_report_without_replay_input() {
+        let input: ReportInput = serde_json::from_value(json!({
+            "executionName": "batch-1",
+            "batchId": "batch-1",
+            "rejections": [],
+            "deleteFailures": [],
+            "failedInvalidations": [],
+            "droppedBatches": [serde_json::to_value(dropped_batch(1)).expect("serialisable")]
+        }))
+        .expect("ReportFailures' input with droppedBatches parses");
+        assert_valid(
+            "report-failures.input.schema.json",
+            &serde_json::to_value(&input).expect("serialisable"),
+        );
+        let messages = build_messages(&input, SNS_MAX_MESSAGE_BYTES).expect("builds");
+        assert_eq!(messages.len(), 1, "a refused batch alone is still reported");
+        check(&messages[0]);
+        assert_eq!(messages[0].report.replay_input, None);
+        assert!(messages[0].attributes.contains(&(
+            attributes::REPLAYABLE,
+            "String",
+            "false".to_owned()
+        )));
+        assert!(messages[0].attributes.contains(&(
+            attributes::KIND,
+            "String.Array",
+            r#"["replay_refused"]"#.to_owned()
+        )));
+
+        // Without the field (a definition or a caller that predates it), nothing is refused.
+        let older: ReportInput =
+            serde_json::from_value(json!({"executionName": "b", "batchId": "b"}))
+                .expect("parses without droppedBatches");
+        assert!(older.dropped_batches.is_empty());
+        assert!(
+            build_messages(&older, SNS_MAX_MESSAGE_BYTES)
+                .expect("builds")
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn refused_replay_batches_count_towards_the_size_limit_and_each_is_reported_once() {
+        let mut input = report_input();
+        input.delete_failures = vec![delete_failure("a.jpg")];
+        input.dropped_batches = (0..40).map(dropped_batch).collect();
+        let limit = 4 * 1024;
+        let messages = build_messages(&input, limit).expect("builds");
+        assert!(messages.len() > 1, "40 refusals do not fit in 4 KiB");
+        let mut reported = Vec::new();
+        for message in &messages {
+            check(message);
+            assert!(message.size() <= limit, "{} > {limit}", message.size());
+            reported.extend(message.report.dropped_batches.iter().cloned());
+            if let Some(replay) = &message.report.replay_input {
+                assert!(
+                    replay.batches.is_empty(),
+                    "a refused batch is never replayed"
+                );
+            }
+        }
+        assert_eq!(reported, input.dropped_batches);
+    }
+
     #[test]
     fn nothing_failed_means_no_message() {
         assert!(
@@ -1016,6 +1158,7 @@ mod sns_tests {
                 })
                 .collect(),
             failed_invalidations: vec![],
+            dropped_batches: vec![],
             caught: None,
             original_input: None,
         }

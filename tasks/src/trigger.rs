@@ -1120,6 +1120,7 @@ mod tests {
                         cause: "\u{1}".repeat(1000),
                     })
                     .collect(),
+                dropped_batches: Vec::new(),
                 caught: None,
                 original_input: None,
             };
