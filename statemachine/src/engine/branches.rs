@@ -93,13 +93,7 @@ async fn parallel_attempt(
 ) -> Result<Step, Failure> {
     let context = run.context(entered, Some(retry_count));
     let branch_input = {
-        let eval = Eval {
-            context: &context,
-            variables: &flow.variables,
-            engine: &*run.options.jsonata,
-            random: &run.random,
-            language: entered.language,
-        };
+        let eval = run.eval(entered.language, &context, &flow.variables);
         match entered.language {
             QueryLanguage::JsonPath => {
                 let effective = eval.input_path(&state.common, input)?;
@@ -200,13 +194,7 @@ fn finish(
     context: &Value,
     flow: &mut Flow,
 ) -> Result<Step, Failure> {
-    let eval = Eval {
-        context,
-        variables: &flow.variables,
-        engine: &*run.options.jsonata,
-        random: &run.random,
-        language: entered.language,
-    };
+    let eval = run.eval(entered.language, context, &flow.variables);
     let (output, assigned) = match entered.language {
         QueryLanguage::JsonPath => {
             let selected = match &state.common.result_selector {
@@ -354,13 +342,7 @@ fn plan(
     context: &Value,
     flow: &Flow,
 ) -> Result<MapPlan, Failure> {
-    let eval = Eval {
-        context,
-        variables: &flow.variables,
-        engine: &*run.options.jsonata,
-        random: &run.random,
-        language: entered.language,
-    };
+    let eval = run.eval(entered.language, context, &flow.variables);
     if map.item_reader.is_some() {
         return Err(Failure::new(
             names::RUNTIME,
@@ -448,13 +430,7 @@ fn tolerance(
     context: &Value,
     flow: &Flow,
 ) -> Result<Tolerance, Failure> {
-    let eval = Eval {
-        context,
-        variables: &flow.variables,
-        engine: &*run.options.jsonata,
-        random: &run.random,
-        language: entered.language,
-    };
+    let eval = run.eval(entered.language, context, &flow.variables);
     let count = number_field(
         &eval,
         input,
@@ -672,13 +648,7 @@ fn item_input(
         map_ctx.insert("Item".into(), json!({"Index": index, "Value": item}));
         ctx.insert("Map".into(), Value::Object(map_ctx));
     }
-    let eval = Eval {
-        context: &item_context,
-        variables: &flow.variables,
-        engine: &*run.options.jsonata,
-        random: &run.random,
-        language: entered.language,
-    };
+    let eval = run.eval(entered.language, &item_context, &flow.variables);
     match entered.language {
         QueryLanguage::JsonPath => eval.template(selector, &plan.effective, "ItemSelector"),
         QueryLanguage::Jsonata => eval.jsonata(

@@ -25,6 +25,7 @@ use rand::rngs::StdRng;
 use serde_json::{Map, Value, json};
 
 use crate::clock::VirtualClock;
+use crate::engine::io::Eval;
 use crate::execution::{
     ExecutionOptions, ExecutionResult, ExecutionStatus, MachineType, StateVisit,
 };
@@ -60,6 +61,25 @@ pub(crate) struct Run<'o> {
     pub execution_context: Map<String, Value>,
     /// When the whole execution times out (the definition's TimeoutSeconds, Express's limit).
     pub deadline: Option<Duration>,
+}
+
+impl Run<'_> {
+    /// The evaluator a state's fields are resolved with: its context object and the variables
+    /// in scope, over this run's JSONata engine and seeded random source.
+    pub(crate) fn eval<'a>(
+        &'a self,
+        language: QueryLanguage,
+        context: &'a Value,
+        variables: &'a Map<String, Value>,
+    ) -> Eval<'a> {
+        Eval {
+            context,
+            variables,
+            engine: &*self.options.jsonata,
+            random: &self.random,
+            language,
+        }
+    }
 }
 
 /// One thread of control: the top level, a Parallel branch or a Map iteration.

@@ -5,7 +5,6 @@ use std::time::Duration;
 use rand::Rng;
 use serde_json::Value;
 
-use super::io::Eval;
 use super::{Entered, Failure, Flow, Run, Step, exit_state};
 use crate::clock;
 use crate::error::names;
@@ -112,13 +111,7 @@ pub(super) fn catch(
     };
     let error_output = failure.error_output();
     let context = run.context(entered, None);
-    let eval = Eval {
-        context: &context,
-        variables: &flow.variables,
-        engine: &*run.options.jsonata,
-        random: &run.random,
-        language: entered.language,
-    };
+    let eval = run.eval(entered.language, &context, &flow.variables);
     let (output, assigned) = match entered.language {
         QueryLanguage::JsonPath => {
             let assigned = eval.assign(catcher.assign.as_ref(), &error_output, &Value::Null)?;

@@ -24,13 +24,7 @@ pub(super) fn pass(
     flow: &mut Flow,
 ) -> Result<Step, Failure> {
     let context = run.context(entered, None);
-    let eval = Eval {
-        context: &context,
-        variables: &flow.variables,
-        engine: &*run.options.jsonata,
-        random: &run.random,
-        language: entered.language,
-    };
+    let eval = run.eval(entered.language, &context, &flow.variables);
     let (output, assigned) = match entered.language {
         QueryLanguage::JsonPath => {
             let effective = eval.input_path(&state.common, &input)?;
@@ -74,13 +68,7 @@ pub(super) fn succeed(
     flow: &mut Flow,
 ) -> Result<Step, Failure> {
     let context = run.context(entered, None);
-    let eval = Eval {
-        context: &context,
-        variables: &flow.variables,
-        engine: &*run.options.jsonata,
-        random: &run.random,
-        language: entered.language,
-    };
+    let eval = run.eval(entered.language, &context, &flow.variables);
     let (output, assigned) = match entered.language {
         QueryLanguage::JsonPath => {
             let effective = eval.input_path(&state.common, &input)?;
@@ -101,13 +89,7 @@ pub(super) fn fail(
     flow: &mut Flow,
 ) -> Result<Step, Failure> {
     let context = run.context(entered, None);
-    let eval = Eval {
-        context: &context,
-        variables: &flow.variables,
-        engine: &*run.options.jsonata,
-        random: &run.random,
-        language: entered.language,
-    };
+    let eval = run.eval(entered.language, &context, &flow.variables);
     let (error, cause) = match entered.language {
         QueryLanguage::JsonPath => (
             fail_field(
@@ -186,13 +168,7 @@ pub(super) fn choice(
     flow: &mut Flow,
 ) -> Result<Step, Failure> {
     let context = run.context(entered, None);
-    let eval = Eval {
-        context: &context,
-        variables: &flow.variables,
-        engine: &*run.options.jsonata,
-        random: &run.random,
-        language: entered.language,
-    };
+    let eval = run.eval(entered.language, &context, &flow.variables);
     let (output, assigned, next) = match entered.language {
         QueryLanguage::JsonPath => {
             let effective = eval.input_path(&state.common, &input)?;
@@ -283,13 +259,7 @@ pub(super) async fn wait(
     flow: &mut Flow,
 ) -> Result<Step, Failure> {
     let context = run.context(entered, None);
-    let eval = Eval {
-        context: &context,
-        variables: &flow.variables,
-        engine: &*run.options.jsonata,
-        random: &run.random,
-        language: entered.language,
-    };
+    let eval = run.eval(entered.language, &context, &flow.variables);
     let (delay, output, assigned) = match entered.language {
         QueryLanguage::JsonPath => {
             let effective = eval.input_path(&state.common, &input)?;

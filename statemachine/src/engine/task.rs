@@ -3,7 +3,6 @@
 
 use serde_json::{Value, json};
 
-use super::io::Eval;
 use super::retry::{self, RetryCounter};
 use super::{Entered, Failure, Flow, Run, Step, exit_state, record_failure, simple};
 use crate::history::json_text;
@@ -71,13 +70,7 @@ async fn attempt(
 ) -> Result<Step, Failure> {
     let context = run.context(entered, Some(retry_count));
     let payload = {
-        let eval = Eval {
-            context: &context,
-            variables: &flow.variables,
-            engine: &*run.options.jsonata,
-            random: &run.random,
-            language: entered.language,
-        };
+        let eval = run.eval(entered.language, &context, &flow.variables);
         match entered.language {
             QueryLanguage::JsonPath => {
                 let effective = eval.input_path(&state.common, input)?;
@@ -216,13 +209,7 @@ async fn attempt(
         Some((&camel("Succeeded"), succeeded)),
     );
 
-    let eval = Eval {
-        context: &context,
-        variables: &flow.variables,
-        engine: &*run.options.jsonata,
-        random: &run.random,
-        language: entered.language,
-    };
+    let eval = run.eval(entered.language, &context, &flow.variables);
     let (output, assigned) = match entered.language {
         QueryLanguage::JsonPath => {
             let selected = match &state.common.result_selector {
@@ -257,13 +244,7 @@ impl Limits<'_, '_, '_> {
         field: &str,
     ) -> Result<Option<u64>, Failure> {
         let language = self.entered.language;
-        let eval = Eval {
-            context: self.context,
-            variables: &self.flow.variables,
-            engine: &*self.run.options.jsonata,
-            random: &self.run.random,
-            language,
-        };
+        let eval = self.run.eval(language, self.context, &self.flow.variables);
         let (value, error) = match (literal, path) {
             (_, Some(path)) => {
                 let effective = eval.input_path(&self.state.common, self.input)?;
