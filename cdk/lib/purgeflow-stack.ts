@@ -440,7 +440,11 @@ export class PurgeFlowStack extends Stack {
 
     if (this.settings.checkSuperseded) {
       tasks['validate-records'].function.addToRolePolicy(
-        new iam.PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [this.table.tableArn] }),
+        // BatchGetItem reads the keys 100 at a time; GetItem isolates a key a refused batch holds.
+        new iam.PolicyStatement({
+          actions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem'],
+          resources: [this.table.tableArn],
+        }),
       );
     }
 

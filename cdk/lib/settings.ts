@@ -43,7 +43,7 @@ export interface PurgeSettings {
   /**
    * Whether ValidateRecords checks, by consistent read, that an item was not re-created since
    * its removal (a superseded record deletes nothing): `PURGE_CHECK_SUPERSEDED`. When true, the
-   * validate-records function gets `dynamodb:GetItem` on the table.
+   * validate-records function gets `dynamodb:BatchGetItem` and `dynamodb:GetItem` on the table.
    *
    * @default true
    */

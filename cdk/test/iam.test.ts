@@ -93,7 +93,7 @@ describe('IAM', () => {
         'dynamodb:GetShardIterator',
         'dynamodb:ListStreams',
       ],
-      'validate-records': ['dynamodb:GetItem'],
+      'validate-records': ['dynamodb:BatchGetItem', 'dynamodb:GetItem'],
       'delete-objects': ['s3:DeleteObject'],
       'batch-paths': [],
       'invalidate-cache': ['cloudfront:CreateInvalidation'],
@@ -115,6 +115,7 @@ describe('IAM', () => {
       `<${JSON.stringify({ 'Fn::GetAtt': [logicalId(stack, stack.bucket), 'Arn'] })}>/images/*`,
     ]);
     assert.deepEqual(only('dynamodb:GetItem'), [{ 'Fn::GetAtt': [logicalId(stack, stack.table), 'Arn'] }]);
+    assert.deepEqual(only('dynamodb:BatchGetItem'), [{ 'Fn::GetAtt': [logicalId(stack, stack.table), 'Arn'] }]);
     assert.deepEqual(only('sns:Publish'), [{ Ref: logicalId(stack, stack.failureTopic) }]);
     assert.deepEqual(only('kms:GenerateDataKey'), [{ 'Fn::GetAtt': [logicalId(stack, stack.key), 'Arn'] }]);
     assert.deepEqual(only('states:StartExecution'), [{ Ref: logicalId(stack, stack.stateMachine) }]);
@@ -135,9 +136,11 @@ describe('IAM', () => {
     assert.ok(!actionsOf(stack, template, 'delete-objects').includes('s3:DeleteObjectVersion'));
   });
 
-  it('drops dynamodb:GetItem without the supersede check', () => {
+  it('drops the DynamoDB reads without the supersede check', () => {
     const { stack: unchecked, template: uncheckedTemplate } = templateOf({ checkSuperseded: false });
-    assert.ok(!actionsOf(unchecked, uncheckedTemplate, 'validate-records').includes('dynamodb:GetItem'));
+    const actions = actionsOf(unchecked, uncheckedTemplate, 'validate-records');
+    assert.ok(!actions.includes('dynamodb:GetItem'), actions.join());
+    assert.ok(!actions.includes('dynamodb:BatchGetItem'), actions.join());
   });
 
   it('scopes existing resources by their names', () => {
@@ -157,9 +160,9 @@ describe('IAM', () => {
     assert.deepEqual(resourcesOf('cloudfront:CreateInvalidation'), [
       'arn:<{"Ref":"AWS::Partition"}>:cloudfront::123456789012:distribution/E2QWRUHEXAMPLE',
     ]);
-    assert.deepEqual(resourcesOf('dynamodb:GetItem'), [
-      'arn:<{"Ref":"AWS::Partition"}>:dynamodb:eu-west-1:123456789012:table/photos',
-    ]);
+    for (const read of ['dynamodb:BatchGetItem', 'dynamodb:GetItem']) {
+      assert.deepEqual(resourcesOf(read), ['arn:<{"Ref":"AWS::Partition"}>:dynamodb:eu-west-1:123456789012:table/photos']);
+    }
     assert.deepEqual(resourcesOf('dynamodb:GetRecords'), [EXISTING_STREAM_ARN]);
   });
 

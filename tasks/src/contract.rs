@@ -87,6 +87,9 @@ pub enum RejectionReason {
     UnsafeKey,
     /// The stream record itself is malformed (not a REMOVE, unparseable attributes, ...).
     MalformedRecord,
+    /// The supersede check could not read the item (DynamoDB left its key unprocessed past the
+    /// retry budget), so it is not known whether the item was re-created: the object is kept.
+    SupersedeUnchecked,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -242,9 +242,8 @@ async fn unsafe_keys_delete_nothing_unsafe() {
 
 #[tokio::test]
 async fn recreated_item_is_superseded() {
-    use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
     use aws_sdk_dynamodb::types::AttributeValue;
-    use aws_smithy_mocks::{RuleMode, mock};
+    use aws_smithy_mocks::RuleMode;
 
     let config = config(PHOTO_TEMPLATE, "");
     let (counts, inputs, unchecked) = run("recreated-item.json", &config).await;
@@ -263,24 +262,23 @@ async fn recreated_item_is_superseded() {
         "without the check it would be deleted"
     );
 
-    // The INSERT that follows the REMOVE in the file is what GetItem now sees.
+    // The INSERT that follows the REMOVE in the file is what the consistent read now sees.
     let event = load("recreated-item.json");
     let insert: Value = serde_json::from_str(event.records[1].get()).expect("record");
     let new_image = insert["dynamodb"]["NewImage"].clone();
-    let rule = mock!(aws_sdk_dynamodb::Client::get_item).then_output(move || {
-        let item = new_image
-            .as_object()
-            .expect("image")
-            .iter()
-            .filter_map(|(name, value)| {
-                Some((
-                    name.clone(),
-                    AttributeValue::S(value.get("S")?.as_str()?.to_owned()),
-                ))
-            })
-            .collect();
-        GetItemOutput::builder().set_item(Some(item)).build()
-    });
+    let item: std::collections::HashMap<String, AttributeValue> = new_image
+        .as_object()
+        .expect("image")
+        .iter()
+        .filter_map(|(name, value)| {
+            Some((
+                name.clone(),
+                AttributeValue::S(value.get("S")?.as_str()?.to_owned()),
+            ))
+        })
+        .collect();
+    let table = crate::supersede::tests::FakeTable::new(vec![item], crate::supersede::tests::never);
+    let rule = table.rule();
     let dynamodb = crate::supersede::tests::client_with_mode(RuleMode::Sequential, &[&rule]);
     let output = validate_records(inputs[0].clone(), &config, Some(&dynamodb))
         .await

@@ -5,8 +5,8 @@
 //! reads fail the task (the latter with a retryable name when DynamoDB throttled). A supersede
 //! read DynamoDB refuses for that target's keys (`ValidationException`) rejects that target as
 //! `MalformedRecord`: an edited replay must not be able to block every other record forever.
-
-use futures::{StreamExt, TryStreamExt};
+//! A key DynamoDB still leaves unprocessed after the check's retries rejects its target as
+//! `SupersedeUnchecked`: not known to be safe, so not deleted, and reported for a replay.
 
 use crate::config::Config;
 use crate::contract::{
@@ -15,10 +15,6 @@ use crate::contract::{
 use crate::error::TaskError;
 use crate::supersede::{self, SupersedeOutcome};
 use crate::validation::{Rules, Verdict, recheck_target, validate_record};
-
-/// Supersede reads in flight at once: enough to hide GetItem latency for a 500-record batch,
-/// few enough to stay far below a table's on-demand throughput.
-const SUPERSEDE_CONCURRENCY: usize = 16;
 
 /// Runs ValidateRecords.
 ///
@@ -91,7 +87,7 @@ pub async fn validate_records(
 struct SupersedeSplit {
     targets: Vec<PurgeTarget>,
     superseded: Vec<SupersededRecord>,
-    /// Targets whose keys GetItem refused.
+    /// Targets whose keys DynamoDB refused, or that it left unchecked.
     rejections: Vec<Rejection>,
 }
 
@@ -103,18 +99,14 @@ async fn split_superseded(
     rules: &Rules<'_>,
     candidates: Vec<PurgeTarget>,
 ) -> Result<SupersedeSplit, TaskError> {
-    // The checks are built eagerly and only then streamed: a stream that maps with a closure
-    // over borrowed data makes the whole future impossible for rustc to prove `Send`
-    // (rust-lang/rust#64552), and the engine's handlers and the Lambda runtime need `Send`.
-    // Building a future does no work, so `buffered` still bounds the reads in flight.
-    let checks: Vec<_> = candidates
-        .iter()
-        .map(|target| supersede::check(client, table, rules.key_template, target))
-        .collect();
-    let outcomes: Vec<SupersedeOutcome> = futures::stream::iter(checks)
-        .buffered(SUPERSEDE_CONCURRENCY)
-        .try_collect()
-        .await?;
+    let outcomes = supersede::check_all(
+        client,
+        table,
+        rules.key_template,
+        &candidates,
+        &supersede::UNPROCESSED_RETRY,
+    )
+    .await?;
     let mut split = SupersedeSplit {
         targets: Vec::with_capacity(candidates.len()),
         superseded: Vec::new(),
@@ -135,6 +127,12 @@ async fn split_superseded(
                 reason: RejectionReason::MalformedRecord,
                 detail,
             }),
+            SupersedeOutcome::Unchecked { detail } => split.rejections.push(Rejection {
+                event_id: target.event_id,
+                keys: target.table_keys,
+                reason: RejectionReason::SupersedeUnchecked,
+                detail,
+            }),
         }
     }
     Ok(split)
@@ -146,6 +144,8 @@ mod tests {
     use crate::contract::{DeleteKind, InvalidationBatch, RejectionReason, RemovedRecord};
     use crate::schema_check::assert_valid;
     use crate::supersede::tests::client_with_mode;
+    use crate::supersede::tests::{FakeTable, never};
+    use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemError;
     use aws_sdk_dynamodb::operation::get_item::{GetItemError, GetItemOutput};
     use aws_sdk_dynamodb::types::AttributeValue;
     use aws_smithy_mocks::RuleMode;
@@ -258,24 +258,18 @@ mod tests {
     #[tokio::test]
     async fn superseded_records_delete_nothing() {
         // Record 1's item is back with the same image_key; record 8's is gone.
-        let same = mock!(aws_sdk_dynamodb::Client::get_item)
-            .match_requests(|req| {
-                req.key().and_then(|k| k.get("id")) == Some(&AttributeValue::S("1".into()))
-            })
-            .then_output(|| {
-                GetItemOutput::builder()
-                    .set_item(Some(HashMap::from([
-                        ("id".to_owned(), AttributeValue::S("1".into())),
-                        (
-                            "image_key".to_owned(),
-                            AttributeValue::S("images/a.jpg".into()),
-                        ),
-                    ])))
-                    .build()
-            });
-        let gone = mock!(aws_sdk_dynamodb::Client::get_item)
-            .then_output(|| GetItemOutput::builder().build());
-        let dynamodb = client_with_mode(RuleMode::MatchAny, &[&same, &gone]);
+        let table = FakeTable::new(
+            vec![HashMap::from([
+                ("id".to_owned(), AttributeValue::S("1".into())),
+                (
+                    "image_key".to_owned(),
+                    AttributeValue::S("images/a.jpg".into()),
+                ),
+            ])],
+            never,
+        );
+        let rule = table.rule();
+        let dynamodb = client_with_mode(RuleMode::MatchAny, &[&rule]);
         let output = validate_records(input(), &config(true), Some(&dynamodb))
             .await
             .expect("validates");
@@ -285,16 +279,47 @@ mod tests {
         let keys: Vec<&str> = output.targets.iter().map(|t| t.key.as_str()).collect();
         assert_eq!(keys, ["images/c.jpg"]);
         assert_eq!(
-            same.num_calls() + gone.num_calls(),
-            2,
-            "only valid targets are looked up"
+            table.request_sizes(),
+            [2],
+            "only valid targets are looked up, in one request"
+        );
+    }
+
+    #[tokio::test]
+    async fn keys_left_unprocessed_are_rejected_by_name_and_delete_nothing() {
+        fn always(_: usize) -> usize {
+            usize::MAX
+        }
+        let table = FakeTable::new(Vec::new(), always);
+        let rule = table.rule();
+        let dynamodb = client_with_mode(RuleMode::MatchAny, &[&rule]);
+        let mut input = input();
+        input.records.truncate(1);
+        // The Lambdas' own budget, sleeps included (at most 2.6 s).
+        let output = validate_records(input, &config(true), Some(&dynamodb))
+            .await
+            .expect("validates");
+        check_schema(&output);
+        assert!(output.targets.is_empty(), "{:?}", output.targets);
+        assert_eq!(output.rejections.len(), 1);
+        let rejection = &output.rejections[0];
+        assert_eq!(rejection.event_id, "1");
+        assert_eq!(rejection.reason, RejectionReason::SupersedeUnchecked);
+        assert!(
+            rejection.detail.contains("unprocessed"),
+            "{}",
+            rejection.detail
+        );
+        assert_eq!(
+            table.request_sizes().len(),
+            1 + supersede::UNPROCESSED_RETRY.max_retries as usize
         );
     }
 
     #[tokio::test]
     async fn throttled_supersede_read_fails_the_task_retryably() {
-        let throttled = mock!(aws_sdk_dynamodb::Client::get_item).then_error(|| {
-            GetItemError::generic(
+        let throttled = mock!(aws_sdk_dynamodb::Client::batch_get_item).then_error(|| {
+            BatchGetItemError::generic(
                 ErrorMetadata::builder()
                     .code("ProvisionedThroughputExceededException")
                     .build(),
@@ -326,8 +351,8 @@ mod tests {
             replayed_target("r2", json!({"id": {"B": "***not base64***"}})),
             replayed_target("r3", json!({"id": {"N": "abc"}})),
         ];
-        let gone = mock!(aws_sdk_dynamodb::Client::get_item)
-            .then_output(|| GetItemOutput::builder().build());
+        let table = FakeTable::new(Vec::new(), never);
+        let gone = table.rule();
         let dynamodb = client_with_mode(RuleMode::MatchAny, &[&gone]);
         let output = validate_records(replay, &config(true), Some(&dynamodb))
             .await
@@ -349,7 +374,7 @@ mod tests {
         );
         assert!(output.rejections[0].detail.contains("base64"));
         assert!(output.rejections[1].detail.contains("not a number"));
-        assert_eq!(gone.num_calls(), 1, "malformed keys are never sent");
+        assert_eq!(table.request_sizes(), [1], "malformed keys are never sent");
     }
 
     #[tokio::test]
@@ -372,7 +397,16 @@ mod tests {
             });
         let gone = mock!(aws_sdk_dynamodb::Client::get_item)
             .then_output(|| GetItemOutput::builder().build());
-        let dynamodb = client_with_mode(RuleMode::MatchAny, &[&mismatch, &gone]);
+        // BatchGetItem refuses the whole request; GetItem key by key finds the culprit.
+        let refused = mock!(aws_sdk_dynamodb::Client::batch_get_item).then_error(|| {
+            BatchGetItemError::generic(
+                ErrorMetadata::builder()
+                    .code("ValidationException")
+                    .message("The provided key element does not match the schema")
+                    .build(),
+            )
+        });
+        let dynamodb = client_with_mode(RuleMode::MatchAny, &[&refused, &mismatch, &gone]);
         let output = validate_records(replay, &config(true), Some(&dynamodb))
             .await
             .expect("a key schema mismatch rejects one target");
@@ -393,8 +427,8 @@ mod tests {
 
     #[tokio::test]
     async fn access_denied_supersede_read_still_fails_the_task() {
-        let denied = mock!(aws_sdk_dynamodb::Client::get_item).then_error(|| {
-            GetItemError::generic(
+        let denied = mock!(aws_sdk_dynamodb::Client::batch_get_item).then_error(|| {
+            BatchGetItemError::generic(
                 ErrorMetadata::builder()
                     .code("AccessDeniedException")
                     .build(),

@@ -4,12 +4,13 @@
 //!
 //! | Reason | When |
 //! |---|---|
-//! | `MalformedRecord` | the record's keys or a template attribute are not valid DynamoDB JSON (`{"S": 5}`, `{"Q": ..}`, a `B` key that is not base64, an `N` key that is not a DynamoDB number, an empty key, ...), or the supersede check's GetItem refused the keys with a `ValidationException` (they do not match the table's key schema; see [`crate::validate_records`]) |
+//! | `MalformedRecord` | the record's keys or a template attribute are not valid DynamoDB JSON (`{"S": 5}`, `{"Q": ..}`, a `B` key that is not base64, an `N` key that is not a DynamoDB number, an empty key, ...), or the supersede check's read refused the keys with a `ValidationException` (they do not match the table's key schema; see [`crate::validate_records`]) |
 //! | `MissingOldImage` | the record has no old image (a KEYS_ONLY or NEW_IMAGE stream) |
 //! | `MissingAttribute` | the key template names an attribute the old image does not have |
 //! | `WrongAttributeType` | a template attribute is not S or N, or `\|subtype` meets a value that is not `type/subtype` |
 //! | `UnsafeKey` | empty, over 1024 bytes, leading `/`, a `.`/`..`/empty segment, `*` or `?`, control or invisible characters, or any of these percent-encoded or as Unicode look-alikes (see [`crate::key_safety`]) |
 //! | `KeyOutsidePrefix` | the key is not under `PURGE_KEY_PREFIX`, or a replayed target names another bucket than `PURGE_BUCKET` |
+//! | `SupersedeUnchecked` | the supersede check's BatchGetItem still left the key unprocessed after its retries (see [`crate::supersede`]): the object is kept |
 //!
 //! Not rejections: a TTL delete under `PURGE_TTL_DELETES=ignore` is *ignored*
 //! ([`IgnoreReason::TtlDelete`]); an item re-created with the same object is *superseded*
@@ -194,7 +195,7 @@ fn render_reason(err: &RenderError) -> RejectionReason {
 
 /// A table key is non-empty, and each of its attributes is `{"S": string}`, `{"N": number}` or
 /// `{"B": base64}`, non-empty: the only key types DynamoDB allows. The supersede check sends
-/// these keys to GetItem and reports carry them, so they must be exact: one bad key must reject
+/// these keys to DynamoDB and reports carry them, so they must be exact: one bad key must reject
 /// its own record here, not fail the whole batch when it is converted for the SDK.
 pub fn check_table_keys(keys: &AttributeMap) -> Result<(), String> {
     if keys.is_empty() {

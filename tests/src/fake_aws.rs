@@ -15,6 +15,7 @@ use aws_sdk_cloudfront::operation::create_invalidation::{
 };
 use aws_sdk_cloudfront::types::error::TooManyInvalidationsInProgress;
 use aws_sdk_cloudfront::types::{Invalidation, InvalidationBatch as CfBatch, Paths};
+use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
 use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_s3::operation::delete_objects::DeleteObjectsOutput;
@@ -59,10 +60,26 @@ pub struct World {
     /// is one invalidation paid for.
     pub invalidations: BTreeMap<(String, String), (String, Vec<String>)>,
     pub published: Vec<Published>,
-    /// Items in the table, for the supersede check's consistent GetItem.
+    /// Items in the table, for the supersede check's consistent reads.
     pub items: Vec<HashMap<String, AttributeValue>>,
-    /// The key of each GetItem request.
-    pub get_item_requests: Vec<HashMap<String, AttributeValue>>,
+    /// The keys of each read request (BatchGetItem, or GetItem with one key).
+    pub read_requests: Vec<Vec<HashMap<String, AttributeValue>>>,
+}
+
+impl World {
+    /// The stored item `key` names.
+    fn item(
+        &self,
+        key: &HashMap<String, AttributeValue>,
+    ) -> Option<HashMap<String, AttributeValue>> {
+        self.items
+            .iter()
+            .find(|item| {
+                key.iter()
+                    .all(|(name, value)| item.get(name) == Some(value))
+            })
+            .cloned()
+    }
 }
 
 /// The shared world and the SDK clients that talk to it.
@@ -117,26 +134,36 @@ impl FakeAws {
 
     fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
         let world = Arc::clone(&self.world);
+        let batch =
+            mock!(aws_sdk_dynamodb::Client::batch_get_item).then_compute_output(move |request| {
+                let mut world = world
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut output = BatchGetItemOutput::builder();
+                for (table, asked) in request.request_items().into_iter().flatten() {
+                    let keys = asked.keys().to_vec();
+                    let found = keys.iter().filter_map(|key| world.item(key)).collect();
+                    world.read_requests.push(keys);
+                    output = output.responses(table, found);
+                }
+                output.build()
+            });
+        let world = Arc::clone(&self.world);
         let get = mock!(aws_sdk_dynamodb::Client::get_item).then_compute_output(move |request| {
             let mut world = world
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             let key = request.key().cloned().unwrap_or_default();
-            world.get_item_requests.push(key.clone());
-            let item = world
-                .items
-                .iter()
-                .find(|item| {
-                    key.iter()
-                        .all(|(name, value)| item.get(name) == Some(value))
-                })
-                .cloned();
+            let item = world.item(&key);
+            world.read_requests.push(vec![key]);
             GetItemOutput::builder().set_item(item).build()
         });
-        mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&get], |conf| conf
-            .retry_config(
-                aws_sdk_dynamodb::config::retry::RetryConfig::disabled()
-            ))
+        mock_client!(
+            aws_sdk_dynamodb,
+            RuleMode::MatchAny,
+            [&batch, &get],
+            |conf| conf.retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
+        )
     }
 
     fn s3(&self) -> aws_sdk_s3::Client {

@@ -162,8 +162,8 @@ async fn a_re_created_item_is_superseded_and_nothing_is_deleted() {
     );
     let world = aws.world();
     assert_eq!(
-        world.get_item_requests.len(),
-        1,
+        world.read_requests.iter().map(Vec::len).collect::<Vec<_>>(),
+        [1],
         "one consistent read for the one record"
     );
     assert!(
