@@ -1,17 +1,19 @@
-//! Side by side against one local endpoint (moto): purge 1000 deleted items end to end, two ways.
+//! Side by side against one local endpoint (moto): purge 1000 deleted items end to end, three
+//! ways, in one run.
 //!
-//! - **purgeflow**: the stream poller, the trigger's packing, purge.asl.json on the engine with
-//!   the real handlers (DeleteObjects up to 1000 keys a request, batched and folded paths).
-//! - **baseline**: what the classic hand-written handlers do, in Rust with the same SDK: for each
-//!   REMOVE record of the same stream batches, one DeleteObject, then one CreateInvalidation per
-//!   path with a fresh CallerReference.
+//! - **classic**: what the classic hand-written handlers do, in Rust with the same SDK: for each
+//!   REMOVE record, one DeleteObject, then one CreateInvalidation per path with a fresh
+//!   CallerReference. No supersede check.
+//! - **purgeflow (default)**: the default configuration, supersede check on: the trigger's
+//!   packing, purge.asl.json on the engine with the real handlers (BatchGetItem 100 keys a
+//!   request, DeleteObjects up to 1000 keys a request, batched and folded paths).
+//! - **purgeflow, check off**: the same with `PURGE_CHECK_SUPERSEDED=false`.
 //!
-//! Both read the table's stream the same way (same poller, same batch size), so the stream
-//! reads are listed apart from the purge calls. The supersede check is off for purgeflow
-//! (the baseline has none); a third row shows purgeflow with it on (one GetItem per record).
-//! Each way runs on fresh resources every round; medians over the rounds are printed: wall
-//! time end to end, and purge-only wall time (end to end minus the stream reading, which is the
-//! event source mapping's work in AWS, outside any handler, and costs both ways the same here).
+//! All three read the table's stream with the same poller (every shard at once, GetRecords'
+//! largest page), so the stream reading is timed and counted apart: in AWS it is the event
+//! source mapping's work, outside any handler. Each way runs on fresh resources every round;
+//! medians over the rounds are printed: wall time end to end, the purge work alone (end to end
+//! minus the stream reading), the stream reading, and the AWS calls by operation.
 //!
 //!     cargo bench -p purgeflow-tests --bench local_purge
 //!     LOCAL_PURGE_RECORDS=200 LOCAL_PURGE_ROUNDS=1 LOCAL_PURGE_VERBOSE=1 cargo bench -p purgeflow-tests --bench local_purge
@@ -34,25 +36,27 @@ const BATCH_SIZE: i32 = 1000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Way {
-    Purgeflow,
-    PurgeflowWithSupersedeCheck,
-    Baseline,
+    Classic,
+    PurgeflowDefault,
+    PurgeflowCheckOff,
 }
 
 impl Way {
+    const ALL: [Way; 3] = [Way::Classic, Way::PurgeflowDefault, Way::PurgeflowCheckOff];
+
     fn label(self) -> &'static str {
         match self {
-            Way::Purgeflow => "purgeflow",
-            Way::PurgeflowWithSupersedeCheck => "purgeflow + supersede check",
-            Way::Baseline => "baseline (1 call per record/path)",
+            Way::Classic => "classic handlers",
+            Way::PurgeflowDefault => "purgeflow (default, check on)",
+            Way::PurgeflowCheckOff => "purgeflow, check off",
         }
     }
 
     fn slug(self) -> &'static str {
         match self {
-            Way::Purgeflow => "pf",
-            Way::PurgeflowWithSupersedeCheck => "pfc",
-            Way::Baseline => "base",
+            Way::Classic => "classic",
+            Way::PurgeflowDefault => "pf",
+            Way::PurgeflowCheckOff => "pfoff",
         }
     }
 }
@@ -61,16 +65,25 @@ impl Way {
 #[derive(Debug, Clone)]
 struct Measure {
     wall: Duration,
-    /// Of `wall`, the time spent reading the stream (the same work for both ways).
+    /// Of `wall`, the time spent reading the stream (the same work for every way).
     stream_read: Duration,
     /// Requests other than stream reads, per operation.
     purge_calls: BTreeMap<String, u64>,
-    stream_calls: u64,
+    /// Stream reads (DescribeStream, GetShardIterator, GetRecords), per operation.
+    stream_calls: BTreeMap<String, u64>,
 }
 
 impl Measure {
+    fn purge_work(&self) -> Duration {
+        self.wall.saturating_sub(self.stream_read)
+    }
+
     fn purge_total(&self) -> u64 {
         self.purge_calls.values().sum()
+    }
+
+    fn stream_total(&self) -> u64 {
+        self.stream_calls.values().sum()
     }
 }
 
@@ -100,20 +113,16 @@ async fn bench(records: usize, rounds: usize) {
     );
     let mut results: BTreeMap<Way, Vec<Measure>> = BTreeMap::new();
     for round in 0..rounds {
-        for way in [
-            Way::Baseline,
-            Way::Purgeflow,
-            Way::PurgeflowWithSupersedeCheck,
-        ] {
+        for way in Way::ALL {
             let measure = one_round(&env, way, round, records).await;
             println!(
-                "  round {} {:<34} {:>9.1} ms (stream {:>6.1} ms)  {:>5} purge calls  {:>3} stream reads",
+                "  round {} {:<30} {:>9.1} ms (stream {:>6.1} ms)  {:>5} purge calls  {:>3} stream reads",
                 round + 1,
                 way.label(),
-                measure.wall.as_secs_f64() * 1000.0,
-                measure.stream_read.as_secs_f64() * 1000.0,
+                ms(measure.wall),
+                ms(measure.stream_read),
                 measure.purge_total(),
-                measure.stream_calls
+                measure.stream_total()
             );
             results.entry(way).or_default().push(measure);
         }
@@ -124,10 +133,10 @@ async fn bench(records: usize, rounds: usize) {
 /// Provisions fresh resources, uploads and deletes `records` photos, then times the purge.
 async fn one_round(env: &LocalEnv, way: Way, round: usize, records: usize) -> Measure {
     let name = format!("bench-{}-{round}", way.slug());
-    let check = if way == Way::PurgeflowWithSupersedeCheck {
-        "true"
-    } else {
+    let check = if way == Way::PurgeflowCheckOff {
         "false"
+    } else {
+        "true"
     };
     let config = LocalEnv::config(&[
         ("PURGE_TABLE_NAME", &name),
@@ -165,8 +174,8 @@ async fn one_round(env: &LocalEnv, way: Way, round: usize, records: usize) -> Me
     env.calls.reset();
     let started = Instant::now();
     let stream_read = match way {
-        Way::Baseline => baseline(env, &connected, &state_dir).await,
-        Way::Purgeflow | Way::PurgeflowWithSupersedeCheck => {
+        Way::Classic => classic(env, &connected, &state_dir).await,
+        Way::PurgeflowDefault | Way::PurgeflowCheckOff => {
             let summary = run_connected(
                 &env.aws,
                 &connected,
@@ -201,7 +210,7 @@ async fn one_round(env: &LocalEnv, way: Way, round: usize, records: usize) -> Me
         wall,
         stream_read,
         purge_calls: purge,
-        stream_calls: stream.values().sum(),
+        stream_calls: stream,
     }
 }
 
@@ -235,7 +244,7 @@ async fn skip_to_end(env: &LocalEnv, connected: &Connected, state_dir: &std::pat
 
 /// The classic handlers: per REMOVE record, one DeleteObject and one CreateInvalidation per path.
 /// Returns the time spent reading the stream.
-async fn baseline(env: &LocalEnv, connected: &Connected, state_dir: &std::path::Path) -> Duration {
+async fn classic(env: &LocalEnv, connected: &Connected, state_dir: &std::path::Path) -> Duration {
     let bucket = connected.config.bucket().expect("bucket").to_owned();
     let distribution_id = connected
         .config
@@ -328,71 +337,80 @@ fn median(mut values: Vec<f64>) -> f64 {
     }
 }
 
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+/// The median of each operation's count over the rounds.
+fn median_calls(
+    measures: &[Measure],
+    calls: impl Fn(&Measure) -> &BTreeMap<String, u64>,
+) -> BTreeMap<String, f64> {
+    let operations: std::collections::BTreeSet<&String> =
+        measures.iter().flat_map(|m| calls(m).keys()).collect();
+    operations
+        .into_iter()
+        .map(|operation| {
+            let counts = measures
+                .iter()
+                .map(|m| calls(m).get(operation).copied().unwrap_or(0) as f64)
+                .collect();
+            (operation.clone(), median(counts))
+        })
+        .collect()
+}
+
+fn by_operation(calls: &BTreeMap<String, f64>) -> String {
+    calls
+        .iter()
+        .map(|(operation, n)| format!("{operation} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn report(results: &BTreeMap<Way, Vec<Measure>>, records: usize) {
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let wall = |way: Way| median(results[&way].iter().map(|m| ms(m.wall)).collect());
-    let purge_wall = |way: Way| {
-        median(
-            results[&way]
-                .iter()
-                .map(|m| ms(m.wall.saturating_sub(m.stream_read)))
-                .collect(),
-        )
+    let median_of = |way: Way, value: &dyn Fn(&Measure) -> f64| {
+        median(results[&way].iter().map(value).collect())
     };
-    let calls = |way: Way| {
-        median(
-            results[&way]
-                .iter()
-                .map(|m| m.purge_total() as f64)
-                .collect(),
-        )
-    };
-    let reads = |way: Way| {
-        median(
-            results[&way]
-                .iter()
-                .map(|m| m.stream_calls as f64)
-                .collect(),
-        )
-    };
+    let wall = |way: Way| median_of(way, &|m| ms(m.wall));
+    let purge_work = |way: Way| median_of(way, &|m| ms(m.purge_work()));
+    let stream = |way: Way| median_of(way, &|m| ms(m.stream_read));
+    let calls = |way: Way| median_of(way, &|m| m.purge_total() as f64);
     println!(
         "\nmedians over {} round(s), {records} deletes:",
-        results[&Way::Baseline].len()
+        results[&Way::Classic].len()
     );
     println!(
-        "  {:<34} {:>10} {:>15} {:>12} {:>13}",
-        "way", "wall ms", "purge-only ms", "purge calls", "stream reads"
+        "  {:<30} {:>9} {:>11} {:>13} {:>11}",
+        "way", "wall ms", "purge ms", "stream ms", "AWS calls"
     );
-    for way in [
-        Way::Baseline,
-        Way::Purgeflow,
-        Way::PurgeflowWithSupersedeCheck,
-    ] {
+    for way in Way::ALL {
         println!(
-            "  {:<34} {:>10.1} {:>15.1} {:>12} {:>13}",
+            "  {:<30} {:>9.1} {:>11.1} {:>13.1} {:>11}",
             way.label(),
             wall(way),
-            purge_wall(way),
+            purge_work(way),
+            stream(way),
             calls(way),
-            reads(way)
         );
-        if let Some(last) = results[&way].last() {
-            let detail: Vec<String> = last
-                .purge_calls
-                .iter()
-                .map(|(op, n)| format!("{op}={n}"))
-                .collect();
-            println!("  {:<34} {}", "", detail.join(" "));
-        }
-    }
-    for way in [Way::Purgeflow, Way::PurgeflowWithSupersedeCheck] {
         println!(
-            "  baseline / {}: {:.1}x wall time end to end, {:.1}x purge-only wall time, {:.0}x purge calls, {:.0}x all calls",
+            "  {:<30} purge: {}",
+            "",
+            by_operation(&median_calls(&results[&way], |m| &m.purge_calls))
+        );
+        println!(
+            "  {:<30} stream: {}",
+            "",
+            by_operation(&median_calls(&results[&way], |m| &m.stream_calls))
+        );
+    }
+    for way in [Way::PurgeflowDefault, Way::PurgeflowCheckOff] {
+        println!(
+            "  classic / {}: {:.1}x wall time end to end, {:.1}x purge work, {:.0}x AWS calls",
             way.label(),
-            wall(Way::Baseline) / wall(way),
-            purge_wall(Way::Baseline) / purge_wall(way),
-            calls(Way::Baseline) / calls(way).max(1.0),
-            (calls(Way::Baseline) + reads(Way::Baseline)) / (calls(way) + reads(way)).max(1.0)
+            wall(Way::Classic) / wall(way),
+            purge_work(Way::Classic) / purge_work(way),
+            calls(Way::Classic) / calls(way).max(1.0),
         );
     }
 }

@@ -63,13 +63,14 @@ impl StreamPoller {
         &self.checkpoints
     }
 
-    /// One GetRecords on every shard that may be read now. A shard is readable when it is not
+    /// One GetRecords on every shard that may be read now, all shards at once (as the event
+    /// source mapping reads them: one poller per shard). A shard is readable when it is not
     /// finished and its parent is finished or gone (trimmed), so a key's changes are handled in
-    /// order across a shard split.
+    /// order across a shard split. Batches come back in DescribeStream's shard order.
     pub async fn poll(&mut self) -> anyhow::Result<Vec<ShardBatch>> {
         let shards = self.shards().await?;
         let present: HashSet<&str> = shards.iter().filter_map(Shard::shard_id).collect();
-        let mut batches = Vec::new();
+        let mut readable = Vec::new();
         for shard in &shards {
             let Some(shard_id) = shard.shard_id() else {
                 continue;
@@ -80,12 +81,38 @@ impl StreamPoller {
             let parent_pending = shard.parent_shard_id().is_some_and(|parent| {
                 present.contains(parent) && !self.checkpoints.get(&self.stream_arn, parent).finished
             });
-            if parent_pending {
-                continue;
+            if !parent_pending {
+                readable.push((shard_id, self.iterators.remove(shard_id)));
             }
-            batches.push(self.read_shard(shard_id).await?);
         }
-        Ok(batches)
+        let this = &*self;
+        let answers = futures::future::join_all(
+            readable
+                .into_iter()
+                .map(|(shard_id, iterator)| this.read_shard(shard_id, iterator)),
+        )
+        .await;
+        let mut batches = Vec::with_capacity(answers.len());
+        let mut first_error = None;
+        for answer in answers {
+            match answer {
+                Ok((batch, next)) => {
+                    if let Some(next) = next {
+                        self.iterators.insert(batch.shard_id.clone(), next);
+                    }
+                    batches.push(batch);
+                }
+                // Every shard's next iterator is kept before failing, so the shards that were
+                // read are not read again from their checkpoints.
+                Err(error) => {
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        match first_error {
+            Some(error) => Err(error),
+            None => Ok(batches),
+        }
     }
 
     /// Marks `batch` handled: its last record is the shard's new checkpoint.
@@ -130,10 +157,17 @@ impl StreamPoller {
         Ok(shards)
     }
 
-    async fn read_shard(&mut self, shard_id: &str) -> anyhow::Result<ShardBatch> {
+    /// One GetRecords on `shard_id`, from `iterator` or else its checkpoint; the batch and the
+    /// shard's next iterator (`None` once a closed shard is read to its end).
+    async fn read_shard(
+        &self,
+        shard_id: &str,
+        iterator: Option<String>,
+    ) -> anyhow::Result<(ShardBatch, Option<String>)> {
+        let mut iterator = iterator;
         // An iterator expires after 15 minutes: get a new one from the checkpoint, once.
         for attempt in 0..2 {
-            let iterator = match self.iterators.remove(shard_id) {
+            let iterator = match iterator.take() {
                 Some(iterator) if attempt == 0 => iterator,
                 _ => self.iterator_from_checkpoint(shard_id).await?,
             };
@@ -171,19 +205,14 @@ impl StreamPoller {
                     .and_then(|d| d.sequence_number())
                     .map(str::to_owned)
             });
-            let closed = match output.next_shard_iterator {
-                Some(next) => {
-                    self.iterators.insert(shard_id.to_owned(), next);
-                    false
-                }
-                None => true,
-            };
-            return Ok(ShardBatch {
+            let next = output.next_shard_iterator;
+            let batch = ShardBatch {
                 shard_id: shard_id.to_owned(),
                 records,
                 last_sequence_number,
-                closed,
-            });
+                closed: next.is_none(),
+            };
+            return Ok((batch, next));
         }
         anyhow::bail!("shard {shard_id}: the iterator kept expiring")
     }
