@@ -1,0 +1,73 @@
+//! The purge-trigger Lambda: a DynamoDB stream batch → Express executions.
+//!
+//! 1. [`plan`]: classify every record ([`crate::records`]), keep the REMOVE records, and pack
+//!    them, in stream order, into execution inputs within two budgets: [`PackLimits::max_bytes`]
+//!    of state data, each record costed by the most it can become in any state of the purge
+//!    state machine ([`DownstreamCost`]), so no state's data can pass Step Functions' 256 KiB;
+//!    and [`PackLimits::max_records`] records, capped so an execution's CDN paths fit one wave
+//!    of invalidations ([`Config::max_records_per_execution_for_paths`]). Each input's
+//!    `batchId`, which is also the execution name, is derived from its records (see
+//!    [`batch_name`]), so a redelivered batch gets the same name.
+//! 2. [`start_executions`] (feature `sfn`): `StartExecution` for each input, in order, stopping
+//!    at the first failure.
+//! 3. The answer lists as `batchItemFailures` every record from the first one not handed over
+//!    to the end of the batch, so the stream retries exactly from there. Nothing before it is
+//!    retried, nothing after it is skipped.
+//!
+//! A record too large to fit in any execution even alone (a template attribute of ~200 KB) stops the
+//! packing there with [`PackError::RecordTooLarge`]: it and every later record are returned as
+//! failures, so the event source mapping's bisect, retry limit and on-failure queue isolate and
+//! keep it; nothing is dropped.
+//!
+//! A structurally broken record (see [`crate::records`]) is counted and logged as malformed
+//! instead: no retry could ever fix it, and retrying would block the shard.
+
+mod cost;
+mod failures;
+mod name;
+mod pack;
+#[cfg(feature = "sfn")]
+mod start;
+
+pub use cost::DownstreamCost;
+pub use failures::failures_from;
+pub use name::{MAX_NAME_CHARS, batch_name};
+pub use pack::{MAX_INPUT_BYTES, PackError, PackLimits, PackedExecution, Packing};
+#[cfg(feature = "sfn")]
+pub use start::{handle_stream_event, start_executions};
+
+use crate::records::{ClassifiedRecord, Projection, RecordCounts, StreamEvent, classify_event};
+
+/// Everything the trigger will do with one stream batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// Every record's outcome, in event order (for sequence numbers and counts).
+    pub records: Vec<ClassifiedRecord>,
+    pub executions: Vec<PackedExecution>,
+    /// Where and why packing stopped early; records from this index on are not handed over.
+    pub stopped: Option<(usize, PackError)>,
+    pub counts: RecordCounts,
+}
+
+/// Parse + filter + project + pack: everything but the AWS calls.
+///
+/// Pass [`PackLimits::from_config`] to pack as the trigger does; bare [`PackLimits`] budget
+/// records by their input bytes only.
+pub fn plan<'a>(
+    event: &StreamEvent,
+    projection: &Projection,
+    packing: impl Into<Packing<'a>>,
+) -> Plan {
+    let records = classify_event(event, projection);
+    let counts = RecordCounts::of(&records);
+    let (executions, stopped) = pack::pack(&records, &packing.into());
+    Plan {
+        records,
+        executions,
+        stopped,
+        counts,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,198 @@
+//! Packing a batch's REMOVE records, in stream order, into execution inputs within the byte
+//! budget (each record costed by [`DownstreamCost`]) and the record limit.
+
+use thiserror::Error;
+
+use super::cost::DownstreamCost;
+use super::name::{BatchNamer, MAX_NAME_CHARS};
+use crate::config::Config;
+use crate::records::{Classified, ClassifiedRecord, HandedOver};
+
+/// The byte budget of one execution's records. Step Functions limits every piece of state
+/// data (a state's input and output, a task's arguments and result, the variables one `Assign`
+/// sets) to 256 KiB and fails an execution that exceeds it with `States.DataLimitExceeded`,
+/// which no Catch sees, so nothing would be reported. The trigger therefore budgets each record
+/// by what it can become downstream ([`DownstreamCost`]), not only by its input bytes, and
+/// keeps the sum of those costs under 200 KiB. The remaining 56 KiB cover what a state holds
+/// besides its records; the largest is ReportFailures' arguments, at most ~17 KiB: the
+/// execution's name, ARN, start time and batch id (< 1 KiB), and either one caught error or
+/// the error of each of at most two failed invalidation batches (with its distribution id and
+/// CallerReference), where the definition cuts every `Error` to 256 and every `Cause` to 1000
+/// characters, 6 bytes each at most once JSON-escaped. Because a record's encoded paths are
+/// costed twice, the budget also keeps any one failed invalidation batch, which
+/// ReportFailures writes twice into a single message, under SNS's 256 KiB.
+pub const MAX_INPUT_BYTES: usize = 200 * 1024;
+
+/// Size and count limits of one execution input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PackLimits {
+    pub max_bytes: usize,
+    pub max_records: usize,
+}
+
+impl PackLimits {
+    /// The limits and the downstream cost model `config` implies: the trigger's packing.
+    ///
+    /// The record limit is [`Config::max_records_per_execution_for_paths`], so an execution's
+    /// CDN paths fit one wave of invalidations. Without a key template (the trigger refuses to
+    /// run without one) records are budgeted by their input bytes only.
+    pub fn from_config(config: &Config) -> Packing<'_> {
+        Packing {
+            limits: PackLimits {
+                max_bytes: MAX_INPUT_BYTES,
+                max_records: config.max_records_per_execution_for_paths(),
+            },
+            downstream: DownstreamCost::from_config(config),
+        }
+    }
+}
+
+/// How [`plan`] packs: the limits, and what a record costs against [`PackLimits::max_bytes`].
+#[derive(Debug, Clone)]
+pub struct Packing<'a> {
+    pub limits: PackLimits,
+    /// `None`: a record costs its input bytes (for callers without a configuration, such as
+    /// benchmarks of the transform itself).
+    pub downstream: Option<DownstreamCost<'a>>,
+}
+
+impl From<PackLimits> for Packing<'static> {
+    fn from(limits: PackLimits) -> Self {
+        Packing {
+            limits,
+            downstream: None,
+        }
+    }
+}
+
+impl Packing<'_> {
+    /// What `record` costs against the byte budget.
+    fn cost(&self, record: &HandedOver) -> usize {
+        match &self.downstream {
+            Some(downstream) => downstream.cost(record),
+            None => record.json.len(),
+        }
+    }
+}
+
+/// Why packing stopped before the end of the batch.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum PackError {
+    #[error(
+        "record {event_id} may become {bytes} bytes of state data, more than the {limit}-byte budget of one execution; \
+         it is returned as a batch item failure for the on-failure queue"
+    )]
+    RecordTooLarge {
+        event_id: String,
+        bytes: usize,
+        limit: usize,
+    },
+}
+
+/// One execution to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackedExecution {
+    /// The execution name, also the input's `batchId`.
+    pub name: String,
+    /// The serialised [`crate::contract::ExecutionInput`].
+    pub input: String,
+    /// Index, in the event, of this execution's first record.
+    pub first_record: usize,
+    pub record_count: usize,
+}
+
+/// Serialised size of the input around its records, with the longest possible name:
+/// `{"batchId":"<name>","records":[` … `]}`.
+const ENVELOPE_BYTES: usize = r#"{"batchId":"","records":[]}"#.len() + MAX_NAME_CHARS;
+
+/// The execution being filled: its records' JSON, comma-separated, the sum of their costs, and
+/// its name so far.
+struct Pending {
+    first_record: usize,
+    count: usize,
+    body: String,
+    cost: usize,
+    name: BatchNamer,
+}
+
+impl Pending {
+    fn new(first_record: usize) -> Self {
+        Pending {
+            first_record,
+            count: 0,
+            body: String::new(),
+            cost: 0,
+            name: BatchNamer::default(),
+        }
+    }
+
+    /// The execution's cost if a record costing `record_cost` were added.
+    fn cost_with(&self, record_cost: usize) -> usize {
+        ENVELOPE_BYTES + self.cost + record_cost
+    }
+
+    fn push(&mut self, record: &HandedOver, cost: usize) {
+        if self.count > 0 {
+            self.body.push(',');
+        }
+        self.cost += cost;
+        self.body.push_str(&record.json);
+        self.name.add(&record.event_id, &record.sequence_number);
+        self.count += 1;
+    }
+
+    fn finish(self) -> PackedExecution {
+        let name = self.name.finish();
+        let mut input = String::with_capacity(ENVELOPE_BYTES + self.body.len());
+        // The name is [0-9A-Za-z_-] only, so it needs no escaping; writing the envelope by hand
+        // keeps the records' already-serialised JSON from being parsed again.
+        input.push_str(r#"{"batchId":""#);
+        input.push_str(&name);
+        input.push_str(r#"","records":["#);
+        input.push_str(&self.body);
+        input.push_str("]}");
+        PackedExecution {
+            name,
+            input,
+            first_record: self.first_record,
+            record_count: self.count,
+        }
+    }
+}
+
+pub(super) fn pack(
+    records: &[ClassifiedRecord],
+    packing: &Packing<'_>,
+) -> (Vec<PackedExecution>, Option<(usize, PackError)>) {
+    let limits = packing.limits;
+    let max_records = limits.max_records.max(1);
+    let mut executions = Vec::new();
+    let mut pending: Option<Pending> = None;
+    for (index, classified) in records.iter().enumerate() {
+        let Classified::Removed(record) = &classified.outcome else {
+            continue;
+        };
+        // A record's cost counts its separating comma and is never below its input bytes, so
+        // the budget bounds the input's size too.
+        let cost = packing.cost(record).max(record.json.len() + 1);
+        if ENVELOPE_BYTES + cost > limits.max_bytes {
+            let error = PackError::RecordTooLarge {
+                event_id: record.event_id.clone(),
+                bytes: cost,
+                limit: limits.max_bytes,
+            };
+            executions.extend(pending.take().map(Pending::finish));
+            return (executions, Some((index, error)));
+        }
+        if let Some(current) = &pending
+            && (current.cost_with(cost) > limits.max_bytes || current.count >= max_records)
+        {
+            executions.extend(pending.take().map(Pending::finish));
+        }
+        pending
+            .get_or_insert_with(|| Pending::new(index))
+            .push(record, cost);
+    }
+    executions.extend(pending.map(Pending::finish));
+    (executions, None)
+}
