@@ -2,7 +2,9 @@
 //! repository's files are, the contract's JSON Schemas, and running `purge.asl.json` on the
 //! engine.
 
+pub mod cold_start;
 pub mod fake_aws;
+pub mod lambda_runtime_api;
 pub mod local_env;
 pub mod purge;
 pub mod repo;
