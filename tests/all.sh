@@ -43,6 +43,11 @@ else
   cargo test --workspace --locked --no-fail-fast
 fi
 
+# #10: a delete storm of 5,000 with two SIGKILLs of the runner, checked through the AWS APIs
+# (the README's figures come from the same script at 100,000: bash tests/storm.sh).
+step "delete storm: 5,000 deletes, purgeflow local killed twice (tests/storm.sh 5000 --dev)"
+bash tests/storm.sh 5000 --dev
+
 step "doc tests"
 cargo test --workspace --locked --doc
 

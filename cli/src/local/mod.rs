@@ -188,7 +188,9 @@ pub async fn run_connected(
 pub async fn run(args: Args) -> anyhow::Result<RunSummary> {
     let config = Config::from_env().context("the PURGE_* configuration is invalid")?;
     let sdk = aws::sdk_config(args.endpoint_url.as_deref()).await;
-    let aws = AwsClients::new(&sdk);
+    // Every request is counted and listed at the end, stream reads included.
+    let calls = aws::CallCounter::new();
+    let aws = AwsClients::with_interceptor(&sdk, Some(calls.shared()));
     let provision_options = args.provision.then(|| ProvisionOptions {
         partition_key: args.partition_key.clone(),
         queue_name: args.queue_name.clone(),
@@ -220,7 +222,7 @@ pub async fn run(args: Args) -> anyhow::Result<RunSummary> {
         stop_after_batches: None,
         time_mode,
     };
-    run_connected(
+    let summary = run_connected(
         &aws,
         &connected,
         &args.state_dir,
@@ -229,7 +231,9 @@ pub async fn run(args: Args) -> anyhow::Result<RunSummary> {
         &options,
         &printer,
     )
-    .await
+    .await?;
+    printer.calls(&calls.snapshot());
+    Ok(summary)
 }
 
 #[cfg(test)]

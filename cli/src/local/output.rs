@@ -51,6 +51,18 @@ impl Printer {
         }
     }
 
+    /// The AWS requests a run sent, per `service:Operation`.
+    pub fn calls(&self, calls: &std::collections::BTreeMap<String, u64>) {
+        match self.mode {
+            OutputMode::Human => {
+                let listed: Vec<String> = calls.iter().map(|(op, n)| format!("{op} {n}")).collect();
+                println!("AWS requests: {}", listed.join(", "));
+            }
+            OutputMode::Json => println!("{}", json!({ "event": "calls", "calls": calls })),
+            OutputMode::Quiet => {}
+        }
+    }
+
     pub fn summary(&self, summary: &serde_json::Value, line: &str) {
         match self.mode {
             OutputMode::Human => println!("{line}"),
