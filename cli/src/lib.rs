@@ -4,5 +4,6 @@
 //! side-by-side benchmark drive exactly the code the command runs.
 
 pub mod demo;
+pub mod in_process;
 pub mod local;
 pub mod replay;

@@ -9,8 +9,6 @@ pub mod config;
 pub mod contract;
 pub mod delete;
 pub mod error;
-#[cfg(feature = "asl")]
-pub mod in_process;
 #[cfg(feature = "cloudfront")]
 pub mod invalidate;
 pub mod key_safety;

@@ -22,7 +22,7 @@ use aws_sdk_s3::operation::delete_objects::DeleteObjectsOutput;
 use aws_sdk_sns::operation::publish::PublishOutput;
 use aws_smithy_mocks::{MockResponse, RuleMode, mock, mock_client};
 use aws_smithy_types::error::ErrorMetadata;
-use purgeflow_tasks::in_process::Clients;
+use purgeflow_cli::in_process::Clients;
 use serde_json::Value;
 
 /// One CreateInvalidation request.
@@ -292,7 +292,7 @@ fn created(id: &str, call: &InvalidationRequest) -> CreateInvalidationOutput {
 
 impl FakeAws {
     /// Runs `purge.asl.json` on `input` as execution `name`, with the real task handlers
-    /// (registered by `purgeflow_tasks::in_process`) calling this fake AWS.
+    /// (registered by `purgeflow_cli::in_process`) calling this fake AWS.
     pub async fn run(
         &self,
         config: purgeflow_tasks::config::Config,
@@ -300,7 +300,7 @@ impl FakeAws {
         name: &str,
     ) -> (purgeflow_asl::ExecutionResult, Arc<crate::purge::Recording>) {
         let mut registry = purgeflow_asl::TaskRegistry::new();
-        purgeflow_tasks::in_process::register_handlers(&mut registry, self.clients(), config)
+        purgeflow_cli::in_process::register_handlers(&mut registry, self.clients(), config)
             .unwrap_or_else(|e| panic!("the test configuration is incomplete: {e}"));
         let recording = crate::purge::Recording::new(Arc::new(registry));
         let result = crate::purge::machine()

@@ -103,8 +103,8 @@ impl AwsClients {
     }
 
     /// The clients the task handlers call.
-    pub fn task_clients(&self, check_superseded: bool) -> purgeflow_tasks::in_process::Clients {
-        purgeflow_tasks::in_process::Clients {
+    pub fn task_clients(&self, check_superseded: bool) -> crate::in_process::Clients {
+        crate::in_process::Clients {
             s3: self.s3.clone(),
             cloudfront: self.cloudfront.clone(),
             sns: self.sns.clone(),

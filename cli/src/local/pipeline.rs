@@ -20,7 +20,7 @@ use purgeflow_asl::{
     TaskInvoker, TaskRegistry,
 };
 use purgeflow_tasks::config::Config;
-use purgeflow_tasks::in_process::{Clients, register_handlers};
+use crate::in_process::{Clients, register_handlers};
 use purgeflow_tasks::records::{Projection, StreamEvent};
 use purgeflow_tasks::trigger::{PackLimits, Plan, plan};
 use serde::Serialize;

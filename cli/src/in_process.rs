@@ -1,10 +1,13 @@
-//! The five state-machine task handlers, registered for purgeflow's own ASL engine.
+//! The five state-machine task handlers, registered for purgeflow's own ASL engine: the
+//! adapter between the task library (`purgeflow-tasks`, which knows no engine) and the engine
+//! (`purgeflow-asl`), kept here beside its users (the local runner, demo and replay, and the
+//! workspace's in-process tests), so no Lambda binary links engine code.
 //!
 //! The local runner and the in-process end-to-end tests run `statemachine/purge.asl.json` on the
 //! engine with these handlers instead of Lambda: each Task state's Resource
 //! (`arn:aws:lambda:REGION:ACCOUNT:function:NAME`) resolves to the handler registered under
 //! `NAME`, so the deployed definition runs unchanged. Each handler does what its Lambda binary in
-//! `src/bin/` does: deserialise the event, call the same plain function with the same clients and
+//! `tasks/src/bin/` does: deserialise the event, call the same plain function with the same clients and
 //! configuration, serialise the answer. A [`TaskError`] becomes a `StatesError` named by
 //! [`TaskError::error_type`], exactly the `errorType` Lambda would report, so the definition's
 //! Retry and Catch match the same names locally and in AWS.
@@ -19,13 +22,13 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::TaskError;
-use crate::batch_paths::{batch_paths, wildcard_prefixes};
-use crate::config::{CHECK_SUPERSEDED, Config, ConfigError, Var};
-use crate::contract::{
+use purgeflow_tasks::TaskError;
+use purgeflow_tasks::batch_paths::{batch_paths, wildcard_prefixes};
+use purgeflow_tasks::config::{CHECK_SUPERSEDED, Config, ConfigError, Var};
+use purgeflow_tasks::contract::{
     BatchPathsInput, DeleteInput, ExecutionInput, InvalidationBatch, ReportInput,
 };
-use crate::paths::FoldPolicy;
+use purgeflow_tasks::paths::FoldPolicy;
 
 /// The function names the handlers are registered under: the Lambdas' names.
 pub mod functions {
@@ -102,7 +105,7 @@ pub fn register_handlers(
         handler(move |input: ExecutionInput| {
             let (config, dynamodb) = (Arc::clone(&config), dynamodb.clone());
             async move {
-                crate::validate_records::validate_records(input, &config, dynamodb.as_ref()).await
+                purgeflow_tasks::validate_records::validate_records(input, &config, dynamodb.as_ref()).await
             }
         }),
     );
@@ -111,7 +114,7 @@ pub fn register_handlers(
         functions::DELETE_OBJECTS,
         handler(move |input: DeleteInput| {
             let s3 = s3.clone();
-            async move { crate::delete::delete_objects(&s3, input, versions).await }
+            async move { purgeflow_tasks::delete::delete_objects(&s3, input, versions).await }
         }),
     );
     registry.register(
@@ -126,7 +129,7 @@ pub fn register_handlers(
         functions::INVALIDATE_CACHE,
         handler(move |input: InvalidationBatch| {
             let cloudfront = cloudfront.clone();
-            async move { crate::invalidate::invalidate(&cloudfront, input).await }
+            async move { purgeflow_tasks::invalidate::invalidate(&cloudfront, input).await }
         }),
     );
     let sns = clients.sns;
@@ -134,7 +137,7 @@ pub fn register_handlers(
         functions::REPORT_FAILURES,
         handler(move |input: ReportInput| {
             let (sns, topic_arn) = (sns.clone(), Arc::clone(&topic_arn));
-            async move { crate::report::report_failures(&sns, &topic_arn, input).await }
+            async move { purgeflow_tasks::report::report_failures(&sns, &topic_arn, input).await }
         }),
     );
     Ok(())
@@ -287,7 +290,7 @@ mod tests {
             .invoke("BatchPaths", "batch-paths", json!({"batchId": 1}))
             .await
             .expect_err("a payload that does not parse");
-        assert_eq!(err.error, crate::error::names::INVALID_INPUT);
+        assert_eq!(err.error, purgeflow_tasks::error::names::INVALID_INPUT);
         assert!(err.cause.contains("does not parse"), "{}", err.cause);
 
         let err = registry
@@ -301,7 +304,7 @@ mod tests {
         assert_eq!(
             err,
             StatesError::new(
-                crate::error::names::INVALID_INPUT,
+                purgeflow_tasks::error::names::INVALID_INPUT,
                 "invalid task input: batchId is empty"
             )
         );
