@@ -105,7 +105,12 @@ pub fn register_handlers(
         handler(move |input: ExecutionInput| {
             let (config, dynamodb) = (Arc::clone(&config), dynamodb.clone());
             async move {
-                purgeflow_tasks::validate_records::validate_records(input, &config, dynamodb.as_ref()).await
+                purgeflow_tasks::validate_records::validate_records(
+                    input,
+                    &config,
+                    dynamodb.as_ref(),
+                )
+                .await
             }
         }),
     );

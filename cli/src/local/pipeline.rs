@@ -10,6 +10,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::in_process::{Clients, register_handlers};
 use anyhow::{Context, anyhow};
 use futures::StreamExt;
 use futures::future::BoxFuture;
@@ -20,7 +21,6 @@ use purgeflow_asl::{
     TaskInvoker, TaskRegistry,
 };
 use purgeflow_tasks::config::Config;
-use crate::in_process::{Clients, register_handlers};
 use purgeflow_tasks::records::{Projection, StreamEvent};
 use purgeflow_tasks::trigger::{PackLimits, Plan, plan};
 use serde::Serialize;

@@ -55,10 +55,7 @@ fn options() -> Result<Options, String> {
     let mut kept = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        let mut value = |name: &str| {
-            args.next()
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
+        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
         match arg.as_str() {
             "--deletes" => options.deletes = number(&value("--deletes")?)?,
             "--kept" => kept = Some(number(&value("--kept")?)?),
@@ -103,7 +100,10 @@ fn main() {
 
 /// The object key of photo `n`: spread over 500 owners' folders, like a real bucket.
 fn photo(n: usize) -> (String, String) {
-    (format!("p{n:07}"), format!("images/u{:03}/p{n:07}.jpg", n % 500))
+    (
+        format!("p{n:07}"),
+        format!("images/u{:03}/p{n:07}.jpg", n % 500),
+    )
 }
 
 /// Runs the storm; the failed checks, none when it held.
@@ -157,7 +157,13 @@ async fn storm(options: &Options) -> Vec<String> {
     ));
     let state_dir = env.state_dir.join("runner");
     let expected_executions = options.deletes.div_ceil(1000).max(1);
-    let runs = run_with_kills(options, &env.endpoint_url, &state_dir, &run_env, expected_executions);
+    let runs = run_with_kills(
+        options,
+        &env.endpoint_url,
+        &state_dir,
+        &run_env,
+        expected_executions,
+    );
 
     let mut failures = Vec::new();
     check_runs(&runs, options, &mut failures);
@@ -299,7 +305,10 @@ fn run_with_kills(
         if finished {
             return runs;
         }
-        assert!(runs.len() < options.kills + 5, "purgeflow local never drained the stream");
+        assert!(
+            runs.len() < options.kills + 5,
+            "purgeflow local never drained the stream"
+        );
     }
 }
 
