@@ -1,5 +1,7 @@
 //! ASL's JSONPath rules over an RFC 9535 engine (serde_json_path): paths, reference paths,
-//! `$$` (context object), `$var` (variables), ResultPath, and payload templates (`"key.$"`).
+//! `$$` (context object), `$var` (variables) and ResultPath. Payload templates (`"key.$"`),
+//! which mix paths with intrinsic functions, are resolved one level up, in
+//! `engine/payload_template.rs`: JSONPath knows nothing of the intrinsics.
 //!
 //! OWNER: paths helper. Signatures are a contract with the evaluator; add, don't change.
 //!
@@ -13,7 +15,6 @@ use serde_json::{Map, Value};
 
 use crate::context::PathContext;
 use crate::error::{StatesError, names};
-use crate::intrinsics;
 
 use syntax::{AslPath, Root, Segment};
 
@@ -95,66 +96,12 @@ pub fn apply_result_path(
     }
 }
 
-/// Resolves a payload template (Parameters, ResultSelector, ItemSelector, JSONPath-mode Assign):
-/// keys ending in `.$` take the value of a path, a `$$` context path, a `$var` variable path,
-/// or an intrinsic function call; other values are copied; objects and arrays recurse.
-pub fn resolve_payload_template(
-    template: &Value,
-    ctx: &PathContext<'_>,
-    field: &str,
-) -> Result<Value, StatesError> {
-    match template {
-        Value::Object(map) => {
-            let mut out = Map::with_capacity(map.len());
-            for (key, value) in map {
-                match key.strip_suffix(".$") {
-                    Some(name) => {
-                        let resolved = resolve_dynamic_value(key, value, ctx, field)?;
-                        out.insert(name.to_owned(), resolved);
-                    }
-                    None => {
-                        out.insert(key.clone(), resolve_payload_template(value, ctx, field)?);
-                    }
-                }
-            }
-            Ok(Value::Object(out))
-        }
-        Value::Array(items) => items
-            .iter()
-            .map(|item| resolve_payload_template(item, ctx, field))
-            .collect::<Result<Vec<_>, _>>()
-            .map(Value::Array),
-        other => Ok(other.clone()),
-    }
-}
-
 /// AWS's compact JSON form of a value, as it appears in cause strings and in
 /// `States.JsonToString` (no whitespace, keys in input order).
 pub fn compact(value: &Value) -> String {
     // Serialising a `Value` to a string cannot fail: its keys are strings and it holds no
     // non-finite floats. Fall back to the Display form, which is the same text, just in case.
     serde_json::to_string(value).unwrap_or_else(|_| value.to_string())
-}
-
-/// The value of one `"key.$"` entry: an intrinsic call or a path.
-fn resolve_dynamic_value(
-    key: &str,
-    value: &Value,
-    ctx: &PathContext<'_>,
-    field: &str,
-) -> Result<Value, StatesError> {
-    let Value::String(expr) = value else {
-        // The validator rejects this at load time; at run time it must still not pass silently.
-        return Err(StatesError::runtime(format!(
-            "The value of the field '{key}' in '{field}' must be a JSONPath or an intrinsic function, but was: {}",
-            compact(value)
-        )));
-    };
-    if intrinsics::is_intrinsic(expr) {
-        intrinsics::evaluate_in_field(expr, ctx, key)
-    } else {
-        query(expr, ctx, key)
-    }
 }
 
 /// The outcome of running a parsed path on a document.
@@ -573,47 +520,6 @@ mod tests {
         assert_eq!(err.error, "States.ReferencePathConflict");
         assert!(apply_result_path(&json!({}), json!(1), Some(&json!("$.a[*]"))).is_err());
         assert!(apply_result_path(&json!({}), json!(1), Some(&json!(3))).is_err());
-    }
-
-    #[test]
-    fn payload_template_resolves_paths_context_variables_and_intrinsics() {
-        let f = Fixture::new(json!({"who": "world", "n": [1, 2]}));
-        let template = json!({
-            "static": "kept $.who",
-            "greeting.$": "States.Format('hello {}', $.who)",
-            "first.$": "$.n[0]",
-            "id.$": "$$.Execution.Id",
-            "var.$": "$name",
-            "nested": {"inner.$": "$.who", "list": [{"deep.$": "$x.deep"}, 3]},
-        });
-        let out = resolve_payload_template(&template, &f.ctx(), "Parameters").expect("resolves");
-        assert_eq!(
-            out,
-            json!({
-                "static": "kept $.who",
-                "greeting": "hello world",
-                "first": 1,
-                "id": "exec-1",
-                "var": "pikachu",
-                "nested": {"inner": "world", "list": [{"deep": [1, 2, 3]}, 3]},
-            })
-        );
-    }
-
-    #[test]
-    fn payload_template_errors_name_the_key() {
-        let f = Fixture::new(json!({"int-literal": 0}));
-        let err = resolve_payload_template(
-            &json!({"value.$": "$.no_such_jsonpath"}),
-            &f.ctx(),
-            "Parameters",
-        )
-        .expect_err("missing");
-        assert_eq!(
-            err.cause,
-            "The JSONPath '$.no_such_jsonpath' specified for the field 'value.$' could not be found in the input '{\"int-literal\":0}'"
-        );
-        assert!(resolve_payload_template(&json!({"v.$": 3}), &f.ctx(), "Parameters").is_err());
     }
 
     /// Every truncation and every one-character deletion of valid paths: each must give a

@@ -1,4 +1,6 @@
-//! Run one state in isolation, as AWS's TestState API does.
+//! Run one state in isolation, as AWS's TestState API does: the request and the answer. The
+//! run itself is [`crate::engine::test_state::test_state`], which uses these types (this module
+//! uses nothing of the engine).
 //!
 //! A request names a state (a single state definition, or a whole machine and the state's
 //! name), its input, and optionally a mocked task result or error, variables, a context
@@ -17,7 +19,6 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::execution::ExecutionOptions;
 use crate::validate::Diagnostic;
 
 /// How much of the intermediate data the answer carries.
@@ -194,12 +195,4 @@ pub enum TestStateError {
     NoSuchState(String),
     #[error("a machine definition needs a stateName to test")]
     StateNameRequired,
-}
-
-/// Runs the request's state once. Tasks without a mock go to `options.tasks`.
-pub async fn test_state(
-    request: &TestStateRequest,
-    options: &ExecutionOptions,
-) -> Result<TestStateResult, TestStateError> {
-    crate::engine::test_state::run(request, options).await
 }

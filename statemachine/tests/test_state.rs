@@ -13,7 +13,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use purgeflow_asl::ExecutionOptions;
-use purgeflow_asl::test_state::{TestStateRequest, TestStateResult, test_state};
+use purgeflow_asl::engine::test_state::test_state;
+use purgeflow_asl::test_state::{TestStateRequest, TestStateResult};
 use serde_json::Value;
 
 fn cases_dir() -> PathBuf {

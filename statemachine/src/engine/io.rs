@@ -89,7 +89,7 @@ impl<'a> Eval<'a> {
 
     /// A JSONPath payload template (Parameters, ResultSelector, ItemSelector, Assign).
     pub fn template(&self, template: &Value, input: &Value, field: &str) -> Result<Value, Failure> {
-        jsonpath::resolve_payload_template(template, &self.path_ctx(input), field)
+        super::payload_template::resolve_payload_template(template, &self.path_ctx(input), field)
             .map_err(Failure::from)
     }
 

@@ -12,10 +12,11 @@
 mod branches;
 mod failure;
 mod io;
+mod payload_template;
 pub mod retry;
 mod simple;
 mod task;
-pub(crate) mod test_state;
+pub mod test_state;
 
 use std::time::Duration;
 

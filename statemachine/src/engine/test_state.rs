@@ -33,7 +33,15 @@ use crate::test_state::{
 /// `$states` with `"State": {"Name": "StateName", ...}`).
 const DEFAULT_STATE_NAME: &str = "StateName";
 
-pub(crate) async fn run(
+/// Runs the request's state once. Tasks without a mock go to `options.tasks`.
+pub async fn test_state(
+    request: &TestStateRequest,
+    options: &ExecutionOptions,
+) -> Result<TestStateResult, TestStateError> {
+    run(request, options).await
+}
+
+async fn run(
     request: &TestStateRequest,
     options: &ExecutionOptions,
 ) -> Result<TestStateResult, TestStateError> {
@@ -777,11 +785,8 @@ mod tests {
     }
 
     fn run_one(request: &TestStateRequest) -> TestStateResult {
-        futures::executor::block_on(crate::test_state::test_state(
-            request,
-            &ExecutionOptions::default(),
-        ))
-        .expect("runs")
+        futures::executor::block_on(test_state(request, &ExecutionOptions::default()))
+            .expect("runs")
     }
 
     #[test]
@@ -874,12 +879,12 @@ mod tests {
         ));
         assert_eq!(r.next_state.as_deref(), Some("Big"));
         let machine = json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}});
-        let missing = futures::executor::block_on(crate::test_state::test_state(
+        let missing = futures::executor::block_on(test_state(
             &request(machine, json!({}), json!({})),
             &ExecutionOptions::default(),
         ));
         assert_eq!(missing, Err(TestStateError::StateNameRequired));
-        let invalid = futures::executor::block_on(crate::test_state::test_state(
+        let invalid = futures::executor::block_on(test_state(
             &request(json!({"Type": "Pass"}), json!({}), json!({})),
             &ExecutionOptions::default(),
         ));
