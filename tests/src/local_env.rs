@@ -200,28 +200,40 @@ impl LocalEnv {
         keys
     }
 
-    /// Every invalidation of the distribution, each as its paths.
+    /// Every invalidation of the distribution, each as its paths (every page of
+    /// ListInvalidations, then GetInvalidation for each).
     pub async fn invalidations(&self, distribution_id: &str) -> Vec<Vec<String>> {
-        let listed = self
-            .aws
-            .cloudfront
-            .list_invalidations()
-            .distribution_id(distribution_id)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("ListInvalidations: {e:?}"));
+        let mut ids = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let listed = self
+                .aws
+                .cloudfront
+                .list_invalidations()
+                .distribution_id(distribution_id)
+                .max_items(1000)
+                .set_marker(marker.clone())
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("ListInvalidations: {e:?}"));
+            let Some(list) = listed.invalidation_list() else {
+                break;
+            };
+            ids.extend(list.items().iter().map(|summary| summary.id().to_owned()));
+            let next = list.next_marker().map(str::to_owned);
+            if !list.is_truncated() || next.is_none() || next == marker {
+                break;
+            }
+            marker = next;
+        }
         let mut all = Vec::new();
-        for summary in listed
-            .invalidation_list()
-            .map(|l| l.items())
-            .unwrap_or_default()
-        {
+        for id in ids {
             let invalidation = self
                 .aws
                 .cloudfront
                 .get_invalidation()
                 .distribution_id(distribution_id)
-                .id(summary.id())
+                .id(id)
                 .send()
                 .await
                 .unwrap_or_else(|e| panic!("GetInvalidation: {e:?}"))
