@@ -93,26 +93,25 @@ impl StreamPoller {
         )
         .await;
         let mut batches = Vec::with_capacity(answers.len());
-        let mut first_error = None;
+        let mut next_iterators = Vec::with_capacity(answers.len());
         for answer in answers {
             match answer {
                 Ok((batch, next)) => {
                     if let Some(next) = next {
-                        self.iterators.insert(batch.shard_id.clone(), next);
+                        next_iterators.push((batch.shard_id.clone(), next));
                     }
                     batches.push(batch);
                 }
-                // Every shard's next iterator is kept before failing, so the shards that were
-                // read are not read again from their checkpoints.
                 Err(error) => {
-                    first_error.get_or_insert(error);
+                    // The batches read alongside are not handed out, so no iterator may move
+                    // past them: the next poll reads every shard from its checkpoint again.
+                    self.iterators.clear();
+                    return Err(error);
                 }
             }
         }
-        match first_error {
-            Some(error) => Err(error),
-            None => Ok(batches),
-        }
+        self.iterators.extend(next_iterators);
+        Ok(batches)
     }
 
     /// Marks `batch` handled: its last record is the shard's new checkpoint.
@@ -338,6 +337,90 @@ mod tests {
     use super::*;
     use aws_sdk_dynamodbstreams::types::{Identity, OperationType, StreamRecord, StreamViewType};
     use aws_smithy_types::{Blob, DateTime};
+
+    /// Two shards read at once; one GetRecords fails. The batch read from the other shard is
+    /// not handed out, so its iterator must not move on: the next poll reads it again from its
+    /// checkpoint instead of skipping those records.
+    #[tokio::test]
+    async fn a_failed_shard_read_moves_no_iterator_past_records_not_handed_out() {
+        use aws_sdk_dynamodbstreams::operation::describe_stream::DescribeStreamOutput;
+        use aws_sdk_dynamodbstreams::operation::get_records::{GetRecordsError, GetRecordsOutput};
+        use aws_sdk_dynamodbstreams::operation::get_shard_iterator::GetShardIteratorOutput;
+        use aws_sdk_dynamodbstreams::types::StreamDescription;
+        use aws_sdk_dynamodbstreams::types::error::InternalServerError;
+        use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+        let describe = mock!(aws_sdk_dynamodbstreams::Client::describe_stream).then_output(|| {
+            DescribeStreamOutput::builder()
+                .stream_description(
+                    StreamDescription::builder()
+                        .shards(Shard::builder().shard_id("a").build())
+                        .shards(Shard::builder().shard_id("b").build())
+                        .build(),
+                )
+                .build()
+        });
+        let iterator = mock!(aws_sdk_dynamodbstreams::Client::get_shard_iterator)
+            .then_compute_output(|request| {
+                GetShardIteratorOutput::builder()
+                    .shard_iterator(format!(
+                        "from-checkpoint-{}",
+                        request.shard_id().unwrap_or("")
+                    ))
+                    .build()
+            });
+        let record = || {
+            Record::builder()
+                .event_id("e1")
+                .event_name(OperationType::Remove)
+                .dynamodb(StreamRecord::builder().sequence_number("100").build())
+                .build()
+        };
+        let read_a = mock!(aws_sdk_dynamodbstreams::Client::get_records)
+            .match_requests(|r| r.shard_iterator() == Some("from-checkpoint-a"))
+            .then_output(move || {
+                GetRecordsOutput::builder()
+                    .records(record())
+                    .next_shard_iterator("after-100")
+                    .build()
+            });
+        let read_past = mock!(aws_sdk_dynamodbstreams::Client::get_records)
+            .match_requests(|r| r.shard_iterator() == Some("after-100"))
+            .then_output(|| GetRecordsOutput::builder().build());
+        let read_b = mock!(aws_sdk_dynamodbstreams::Client::get_records)
+            .match_requests(|r| r.shard_iterator() == Some("from-checkpoint-b"))
+            .then_error(|| {
+                GetRecordsError::InternalServerError(
+                    InternalServerError::builder().message("boom").build(),
+                )
+            });
+        let client = mock_client!(
+            aws_sdk_dynamodbstreams,
+            RuleMode::MatchAny,
+            [&describe, &iterator, &read_a, &read_past, &read_b]
+        );
+        let path = std::env::temp_dir().join(format!(
+            "purgeflow-stream-test-{}-checkpoints.json",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&path);
+        let checkpoints = CheckpointStore::load(&path).expect("no file yet: empty");
+        let mut poller = StreamPoller::new(client, "arn:stream", checkpoints, 1000);
+
+        assert!(poller.poll().await.is_err(), "shard b's read failed");
+        assert!(poller.poll().await.is_err(), "and fails again");
+        assert_eq!(
+            read_a.num_calls(),
+            2,
+            "shard a is read from its checkpoint each time"
+        );
+        assert_eq!(
+            read_past.num_calls(),
+            0,
+            "never past records not handed out"
+        );
+        let _ = std::fs::remove_file(&path);
+    }
 
     #[test]
     fn records_take_the_lambda_event_shape() {
