@@ -294,19 +294,21 @@ fn reference_path_conflict(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use serde_json::json;
 
     use super::*;
 
-    struct Fixture {
-        input: Value,
+    /// An input, a context object and two variables, for tests of path evaluation (also
+    /// used by the payload template tests).
+    pub(crate) struct Fixture {
+        pub(crate) input: Value,
         context: Value,
         variables: Map<String, Value>,
     }
 
     impl Fixture {
-        fn new(input: Value) -> Self {
+        pub(crate) fn new(input: Value) -> Self {
             let mut variables = Map::new();
             variables.insert("x".to_owned(), json!({"deep": [1, 2, 3]}));
             variables.insert("name".to_owned(), json!("pikachu"));
@@ -316,7 +318,7 @@ mod tests {
                 variables,
             }
         }
-        fn ctx(&self) -> PathContext<'_> {
+        pub(crate) fn ctx(&self) -> PathContext<'_> {
             PathContext {
                 input: &self.input,
                 context: &self.context,

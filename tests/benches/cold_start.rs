@@ -19,12 +19,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 use purgeflow_tests::cold_start::{Answer, ColdStart, Launch, measure};
 use purgeflow_tests::fake_aws::FakeAws;
 use purgeflow_tests::purge;
 use purgeflow_tests::samples::{BUCKET, DISTRIBUTION_ID, Sample, TOPIC_ARN};
+use purgeflow_tests::stats::{median, ms};
 
 /// The six bootstraps and the features each ships with (as cdk/scripts/package-lambdas.sh).
 const BOOTSTRAPS: [(&str, &str); 6] = [
@@ -249,20 +249,6 @@ fn launches(repo: &Path, target: &Path, python: Option<&Path>) -> Vec<Launch> {
         });
     }
     launches
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let mid = values.len() / 2;
-    if values.len().is_multiple_of(2) {
-        (values[mid - 1] + values[mid]) / 2.0
-    } else {
-        values[mid]
-    }
-}
-
-fn ms(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1000.0
 }
 
 fn report(

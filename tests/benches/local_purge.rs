@@ -29,6 +29,7 @@ use purgeflow_cli::local::runner::RunOptions;
 use purgeflow_cli::local::stream::StreamPoller;
 use purgeflow_cli::local::{Connected, ProvisionOptions, checkpoints_path, connect, run_connected};
 use purgeflow_tests::local_env::{LocalEnv, PARTITION_KEY};
+use purgeflow_tests::stats::{median, ms};
 use serde_json::Value;
 
 /// Stream records per GetRecords, for both ways.
@@ -325,20 +326,6 @@ async fn invalidate_one(env: &LocalEnv, distribution_id: &str, path: &str, recor
         .send()
         .await
         .expect("CreateInvalidation");
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let mid = values.len() / 2;
-    if values.len().is_multiple_of(2) {
-        (values[mid - 1] + values[mid]) / 2.0
-    } else {
-        values[mid]
-    }
-}
-
-fn ms(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1000.0
 }
 
 /// The median of each operation's count over the rounds.

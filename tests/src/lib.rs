@@ -10,3 +10,4 @@ pub mod purge;
 pub mod repo;
 pub mod samples;
 pub mod schemas;
+pub mod stats;

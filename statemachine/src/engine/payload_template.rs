@@ -67,33 +67,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-
-    struct Fixture {
-        input: Value,
-        context: Value,
-        variables: Map<String, Value>,
-    }
-
-    impl Fixture {
-        fn new(input: Value) -> Self {
-            let mut variables = Map::new();
-            variables.insert("x".to_owned(), json!({"deep": [1, 2, 3]}));
-            variables.insert("name".to_owned(), json!("pikachu"));
-            Self {
-                input,
-                context: json!({"Execution": {"Id": "exec-1", "Input": {"k": 1}}, "Map": {"Item": {"Value": 7}}}),
-                variables,
-            }
-        }
-        fn ctx(&self) -> PathContext<'_> {
-            PathContext {
-                input: &self.input,
-                context: &self.context,
-                variables: &self.variables,
-                random: None,
-            }
-        }
-    }
+    use crate::jsonpath::tests::Fixture;
 
     #[test]
     fn payload_template_resolves_paths_context_variables_and_intrinsics() {
