@@ -63,6 +63,21 @@ export interface PurgeSettings {
    * @default 500
    */
   readonly maxRecordsPerExecution?: number;
+  /**
+   * How hard invalidate-cache folds a batch CloudFront refused with
+   * TooManyInvalidationsInProgress, 0 to 6 (0: never): `PURGE_PRESSURE_MAX_LEVEL`. Level `k`
+   * holds at most 3000/4^k file paths and max(1, 15/2^k) wildcards (tasks/src/pressure.rs).
+   *
+   * @default 3
+   */
+  readonly pressureMaxLevel?: number;
+  /**
+   * Whether that folding may go as far as `/*`, the whole distribution:
+   * `PURGE_PRESSURE_ALLOW_ROOT`. Only matters when `keyPrefix` is empty.
+   *
+   * @default false
+   */
+  readonly pressureAllowRoot?: boolean;
 }
 
 /** The settings with every default applied. */
@@ -70,6 +85,9 @@ export type ResolvedSettings = Required<PurgeSettings>;
 
 /** A stream batch holds at most 10,000 records (tasks/src/config.rs). */
 export const MAX_RECORDS_PER_EXECUTION_LIMIT = 10_000;
+
+/** The highest pressure level (tasks/src/pressure.rs MAX_LEVEL). */
+export const MAX_PRESSURE_LEVEL = 6;
 
 /** Thrown for a setting the Lambdas would refuse at init. */
 export class SettingsError extends Error {
@@ -133,6 +151,13 @@ export function resolveSettings(settings: PurgeSettings): ResolvedSettings {
     );
   }
 
+  const pressureMaxLevel = settings.pressureMaxLevel ?? 3;
+  if (!Number.isInteger(pressureMaxLevel) || pressureMaxLevel < 0 || pressureMaxLevel > MAX_PRESSURE_LEVEL) {
+    throw new SettingsError(
+      `pressureMaxLevel ${pressureMaxLevel} is invalid; expected a whole number from 0 to ${MAX_PRESSURE_LEVEL}`,
+    );
+  }
+
   return {
     keyTemplate,
     keyPrefix,
@@ -141,6 +166,8 @@ export function resolveSettings(settings: PurgeSettings): ResolvedSettings {
     checkSuperseded: settings.checkSuperseded ?? true,
     versions,
     maxRecordsPerExecution,
+    pressureMaxLevel,
+    pressureAllowRoot: settings.pressureAllowRoot ?? false,
   };
 }
 
@@ -157,6 +184,8 @@ export function settingsEnvironment(settings: ResolvedSettings): Record<string, 
     PURGE_CHECK_SUPERSEDED: String(settings.checkSuperseded),
     PURGE_VERSIONS: settings.versions,
     PURGE_MAX_RECORDS_PER_EXECUTION: String(settings.maxRecordsPerExecution),
+    PURGE_PRESSURE_MAX_LEVEL: String(settings.pressureMaxLevel),
+    PURGE_PRESSURE_ALLOW_ROOT: String(settings.pressureAllowRoot),
   };
   if (settings.keyPrefix !== '') {
     environment.PURGE_KEY_PREFIX = settings.keyPrefix;

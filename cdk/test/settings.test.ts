@@ -22,6 +22,8 @@ describe('settings', () => {
       checkSuperseded: true,
       versions: 'marker',
       maxRecordsPerExecution: 500,
+      pressureMaxLevel: 3,
+      pressureAllowRoot: false,
     });
   });
 
@@ -34,6 +36,8 @@ describe('settings', () => {
       PURGE_CHECK_SUPERSEDED: 'true',
       PURGE_VERSIONS: 'marker',
       PURGE_MAX_RECORDS_PER_EXECUTION: '500',
+      PURGE_PRESSURE_MAX_LEVEL: '3',
+      PURGE_PRESSURE_ALLOW_ROOT: 'false',
     });
   });
 
@@ -50,6 +54,8 @@ describe('settings', () => {
     ['zero records per execution', { keyTemplate: '{a}', maxRecordsPerExecution: 0 }, /maxRecordsPerExecution/],
     ['more records than a stream batch', { keyTemplate: '{a}', maxRecordsPerExecution: 10_001 }, /maxRecordsPerExecution/],
     ['a fractional record count', { keyTemplate: '{a}', maxRecordsPerExecution: 1.5 }, /maxRecordsPerExecution/],
+    ['a pressure level past the highest', { keyTemplate: '{a}', pressureMaxLevel: 7 }, /pressureMaxLevel/],
+    ['a negative pressure level', { keyTemplate: '{a}', pressureMaxLevel: -1 }, /pressureMaxLevel/],
   ];
   for (const [what, settings, message] of refused) {
     it(`refuse ${what}`, () => {

@@ -23,12 +23,11 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use purgeflow_tasks::TaskError;
-use purgeflow_tasks::batch_paths::{batch_paths, wildcard_prefixes};
+use purgeflow_tasks::batch_paths::batch_paths;
 use purgeflow_tasks::config::{CHECK_SUPERSEDED, Config, ConfigError, Var};
 use purgeflow_tasks::contract::{
-    BatchPathsInput, DeleteInput, ExecutionInput, InvalidationBatch, ReportInput,
+    BatchPathsInput, DeleteInput, ExecutionInput, InvalidateInput, ReportInput,
 };
-use purgeflow_tasks::paths::FoldPolicy;
 
 /// The function names the handlers are registered under: the Lambdas' names.
 pub mod functions {
@@ -94,9 +93,10 @@ pub fn register_handlers(
     };
     let distribution_id: Arc<str> = Arc::from(config.distribution_id()?);
     let topic_arn: Arc<str> = Arc::from(config.topic_arn()?);
-    // As in batch-paths' main: wildcards never reach beyond what PURGE_KEY_PREFIX lets purgeflow purge.
-    let prefixes = wildcard_prefixes(&config.key_prefix, &config.path_templates);
-    let policy = Arc::new(FoldPolicy::within(prefixes.iter().map(String::as_str)));
+    // As in batch-paths' main: wildcards never reach beyond what PURGE_KEY_PREFIX lets purgeflow
+    // purge; invalidate-cache folds under pressure within the same area.
+    let policy = Arc::new(config.fold_policy());
+    let pressure = Arc::new(config.pressure.clone());
     let versions = config.versions;
     let config = Arc::new(config);
 
@@ -122,6 +122,7 @@ pub fn register_handlers(
             async move { purgeflow_tasks::delete::delete_objects(&s3, input, versions).await }
         }),
     );
+    let area = Arc::clone(&policy);
     registry.register(
         functions::BATCH_PATHS,
         handler(move |input: BatchPathsInput| {
@@ -132,9 +133,12 @@ pub fn register_handlers(
     let cloudfront = clients.cloudfront;
     registry.register(
         functions::INVALIDATE_CACHE,
-        handler(move |input: InvalidationBatch| {
-            let cloudfront = cloudfront.clone();
-            async move { purgeflow_tasks::invalidate::invalidate(&cloudfront, input).await }
+        handler(move |input: InvalidateInput| {
+            let (cloudfront, area, pressure) =
+                (cloudfront.clone(), Arc::clone(&area), Arc::clone(&pressure));
+            async move {
+                purgeflow_tasks::invalidate::invalidate(&cloudfront, input, &area, &pressure).await
+            }
         }),
     );
     let sns = clients.sns;

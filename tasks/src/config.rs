@@ -15,6 +15,8 @@
 //! | `PURGE_CHECK_SUPERSEDED` | `true` \| `false` | `true` |
 //! | `PURGE_VERSIONS` | `marker` \| `all` | `marker` |
 //! | `PURGE_MAX_RECORDS_PER_EXECUTION` | 1 to 10000, further capped by the CDN path bound below | `500` |
+//! | `PURGE_PRESSURE_MAX_LEVEL` | 0 to 6: how hard invalidate-cache folds a batch CloudFront refused as full (`pressure.rs`); 0: never | `3` |
+//! | `PURGE_PRESSURE_ALLOW_ROOT` | `true` \| `false`: whether that folding may reach `/*` | `false` |
 //!
 //! **`PURGE_MAX_RECORDS_PER_EXECUTION` and CloudFront's limits.** The trigger packs at most
 //! [`Config::max_records_per_execution_for_paths`] records into one execution:
@@ -41,6 +43,8 @@
 use thiserror::Error;
 
 use crate::key_template::Template;
+use crate::paths::FoldPolicy;
+use crate::pressure::PressurePolicy;
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -126,6 +130,8 @@ pub const TTL_DELETES: &str = "PURGE_TTL_DELETES";
 pub const CHECK_SUPERSEDED: &str = "PURGE_CHECK_SUPERSEDED";
 pub const VERSIONS: &str = "PURGE_VERSIONS";
 pub const MAX_RECORDS_PER_EXECUTION: &str = "PURGE_MAX_RECORDS_PER_EXECUTION";
+pub const PRESSURE_MAX_LEVEL: &str = "PURGE_PRESSURE_MAX_LEVEL";
+pub const PRESSURE_ALLOW_ROOT: &str = "PURGE_PRESSURE_ALLOW_ROOT";
 
 /// `PURGE_PATH_TEMPLATES` when unset.
 pub const DEFAULT_PATH_TEMPLATES: &str = "/{key}";
@@ -158,6 +164,8 @@ pub struct Config {
     pub check_superseded: bool,
     pub versions: VersionsPolicy,
     pub max_records_per_execution: usize,
+    /// How hard a batch is folded when CloudFront is full.
+    pub pressure: PressurePolicy,
 }
 
 impl Config {
@@ -239,7 +247,38 @@ impl Config {
                     }
                 },
             },
+            pressure: PressurePolicy {
+                max_level: match get(PRESSURE_MAX_LEVEL) {
+                    None => crate::pressure::DEFAULT_MAX_LEVEL,
+                    Some(v) => match v.trim().parse::<u32>() {
+                        Ok(n) if n <= crate::pressure::MAX_LEVEL => n,
+                        _ => {
+                            return Err(invalid(
+                                PRESSURE_MAX_LEVEL,
+                                &v,
+                                "a whole number from 0 to 6",
+                            ));
+                        }
+                    },
+                },
+                allow_root: match get(PRESSURE_ALLOW_ROOT).as_deref() {
+                    None | Some("false") => false,
+                    Some("true") => true,
+                    Some(other) => {
+                        return Err(invalid(PRESSURE_ALLOW_ROOT, other, "`true` or `false`"));
+                    }
+                },
+            },
         })
+    }
+
+    /// The fold policy with wildcards kept inside what `PURGE_KEY_PREFIX` lets purgeflow purge
+    /// (through each of `PURGE_PATH_TEMPLATES`): what batch-paths folds with, and the area
+    /// invalidate-cache may fold into under pressure.
+    pub fn fold_policy(&self) -> FoldPolicy {
+        let prefixes =
+            crate::batch_paths::wildcard_prefixes(&self.key_prefix, &self.path_templates);
+        FoldPolicy::within(prefixes.iter().map(String::as_str))
     }
 
     /// The records the trigger packs into one execution at most:
@@ -562,6 +601,27 @@ mod tests {
                 .map(|c| c.max_records_per_execution)
                 .ok(),
             Some(10_000)
+        );
+    }
+
+    #[test]
+    fn the_pressure_policy_defaults_to_level_3_without_the_root_and_is_checked() {
+        let c = config(&[]).expect("valid");
+        assert_eq!(c.pressure, PressurePolicy::default());
+        assert_eq!((c.pressure.max_level, c.pressure.allow_root), (3, false));
+        let c = config(&[(PRESSURE_MAX_LEVEL, "0"), (PRESSURE_ALLOW_ROOT, "true")]).expect("valid");
+        assert_eq!((c.pressure.max_level, c.pressure.allow_root), (0, true));
+        for bad in ["7", "-1", "high"] {
+            assert_eq!(
+                message(&[(PRESSURE_MAX_LEVEL, bad)]),
+                format!(
+                    "PURGE_PRESSURE_MAX_LEVEL=\"{bad}\" is invalid; expected a whole number from 0 to 6"
+                )
+            );
+        }
+        assert_eq!(
+            message(&[(PRESSURE_ALLOW_ROOT, "yes")]),
+            "PURGE_PRESSURE_ALLOW_ROOT=\"yes\" is invalid; expected `true` or `false`"
         );
     }
 

@@ -214,15 +214,37 @@ pub struct DroppedBatch {
     pub reason: String,
 }
 
+/// InvalidateCache's input: one batch, and how many times the state machine has retried it
+/// (`$states.context.State.RetryCount`), which is its pressure level (see `pressure.rs`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InvalidateInput {
+    #[serde(flatten)]
+    pub batch: InvalidationBatch,
+    /// 0 (or absent, as in a batch replayed by hand): the batch as planned.
+    #[serde(default)]
+    pub pressure: u32,
+}
+
+impl From<InvalidationBatch> for InvalidateInput {
+    fn from(batch: InvalidationBatch) -> Self {
+        InvalidateInput { batch, pressure: 0 }
+    }
+}
+
 /// InvalidateCache's output for one batch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InvalidationResult {
     pub distribution_id: String,
+    /// The CallerReference sent: the batch's own, or the folded batch's under pressure.
     pub caller_reference: String,
     pub invalidation_id: String,
     pub status: String,
     pub path_count: u32,
+    /// Set when the batch was sent folded under pressure: the level it was folded at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pressure_level: Option<u32>,
 }
 
 /// A batch whose invalidation could not be created (after retries), as the state machine's Map

@@ -1,5 +1,9 @@
 //! The InvalidateCache task: one CloudFront `CreateInvalidation` for one batch.
 //!
+//! A retry after `TooManyInvalidationsInProgress` arrives with a pressure level (the state's
+//! retry count) and sends the batch folded harder first ([`crate::pressure`]), so a full
+//! distribution gets a smaller request instead of the same one again.
+//!
 //! Outcomes:
 //! - created, or the same CallerReference and paths sent again (a retry or a replay):
 //!   CloudFront returns the existing invalidation instead of charging again → `Ok`;
@@ -19,17 +23,36 @@ use aws_sdk_cloudfront::types::{InvalidationBatch as CfInvalidationBatch, Paths}
 
 use crate::TaskError;
 use crate::aws_errors::classify;
-use crate::contract::{InvalidationBatch, InvalidationResult};
-use crate::paths::CLOUDFRONT_MAX_PATHS_PER_BATCH;
+use crate::contract::{InvalidateInput, InvalidationBatch, InvalidationResult};
+use crate::paths::{CLOUDFRONT_MAX_PATHS_PER_BATCH, FoldPolicy};
+use crate::pressure::{PressurePolicy, batch_at_level};
 
 /// The error code CloudFront returns when a CallerReference is reused with another batch.
 const BATCH_ALREADY_EXISTS: &str = "InvalidationBatchAlreadyExists";
 
-/// Creates the invalidation for `batch` (or gets the existing one back).
+/// Creates the invalidation for the input's batch (or gets the existing one back), folded at
+/// the input's pressure level within `area` and `policy` (see [`crate::pressure`]).
 pub async fn invalidate(
     client: &Client,
-    batch: InvalidationBatch,
+    input: InvalidateInput,
+    area: &FoldPolicy,
+    policy: &PressurePolicy,
 ) -> Result<InvalidationResult, TaskError> {
+    check_batch(&input.batch)?;
+    let (batch, level, fits) = batch_at_level(&input.batch, input.pressure, area, policy);
+    if level > 0 {
+        tracing::warn!(
+            distribution_id = %batch.distribution_id,
+            caller_reference = %input.batch.caller_reference,
+            folded_caller_reference = %batch.caller_reference,
+            level,
+            paths_planned = input.batch.paths.len(),
+            paths_sent = batch.paths.len(),
+            within_budget = fits,
+            "CloudFront was full: sending the batch folded harder"
+        );
+    }
+    let pressure_level = (batch != input.batch).then_some(level);
     let path_count = check_batch(&batch)?;
     let request_batch = CfInvalidationBatch::builder()
         .paths(
@@ -88,6 +111,7 @@ pub async fn invalidate(
         path_count: u32::try_from(path_count).map_err(|_| too_many_paths(&batch))?,
         distribution_id: batch.distribution_id,
         caller_reference: batch.caller_reference,
+        pressure_level,
     })
 }
 
@@ -142,6 +166,20 @@ mod tests {
             .retry_config(RetryConfig::disabled()))
     }
 
+    /// The batch at pressure 0, as the first attempt sends it.
+    async fn send(
+        client: &Client,
+        batch: InvalidationBatch,
+    ) -> Result<InvalidationResult, TaskError> {
+        invalidate(
+            client,
+            batch.into(),
+            &FoldPolicy::default(),
+            &PressurePolicy::default(),
+        )
+        .await
+    }
+
     fn batch() -> InvalidationBatch {
         InvalidationBatch {
             distribution_id: "E2QWRUHEXAMPLE".into(),
@@ -179,7 +217,7 @@ mod tests {
             .then_output(created);
         let client = client(&[&rule]);
         let input = batch();
-        let result = invalidate(&client, input.clone()).await.expect("created");
+        let result = send(&client, input.clone()).await.expect("created");
         assert_valid(
             "invalidate-cache.input.schema.json",
             &serde_json::to_value(&input).expect("serialisable"),
@@ -202,7 +240,7 @@ mod tests {
                 TooManyInvalidationsInProgress::builder().message("Processing your request will cause you to exceed the maximum number of in-progress wildcard invalidations.").build(),
             )
         });
-        let err = invalidate(&client(&[&rule]), batch())
+        let err = send(&client(&[&rule]), batch())
             .await
             .expect_err("limit reached");
         assert_eq!(err.error_type(), names::TOO_MANY_INVALIDATIONS);
@@ -220,7 +258,7 @@ mod tests {
                     .build(),
             )
         });
-        let err = invalidate(&client(&[&rule]), batch())
+        let err = send(&client(&[&rule]), batch())
             .await
             .expect_err("throttled");
         assert_eq!(err.error_type(), names::THROTTLED);
@@ -237,7 +275,7 @@ mod tests {
                     .build(),
             )
         });
-        let err = invalidate(&client(&[&rule]), batch())
+        let err = send(&client(&[&rule]), batch())
             .await
             .expect_err("conflict");
         assert_eq!(err.error_type(), names::INVALIDATION_CONFLICT);
@@ -260,7 +298,7 @@ mod tests {
                     .build(),
             )
         });
-        let err = invalidate(&client(&[&denied]), batch())
+        let err = send(&client(&[&denied]), batch())
             .await
             .expect_err("denied");
         assert_eq!(err.error_type(), names::ACCESS_DENIED);
@@ -277,7 +315,7 @@ mod tests {
                     .build(),
             )
         });
-        let err = invalidate(&client(&[&missing]), batch())
+        let err = send(&client(&[&missing]), batch())
             .await
             .expect_err("no distribution");
         assert_eq!(err.error_type(), names::AWS);
@@ -289,12 +327,130 @@ mod tests {
         let client = client(&[]);
         let mut empty = batch();
         empty.paths.clear();
-        let err = invalidate(&client, empty).await.expect_err("no paths");
+        let err = send(&client, empty).await.expect_err("no paths");
         assert_eq!(err.error_type(), names::INVALID_INPUT);
 
         let mut huge = batch();
         huge.paths = (0..3001).map(|i| format!("/{i}")).collect();
-        let err = invalidate(&client, huge).await.expect_err("too many paths");
+        let err = send(&client, huge).await.expect_err("too many paths");
         assert!(err.to_string().contains("at most 3000"), "{err}");
+    }
+
+    fn spread_batch(users: usize) -> InvalidationBatch {
+        InvalidationBatch {
+            distribution_id: "E2QWRUHEXAMPLE".into(),
+            caller_reference: "purgeflow-abc".into(),
+            paths: (0..users).map(|i| format!("/photos/u{i}/p.jpg")).collect(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_retry_under_pressure_sends_the_batch_folded_with_its_own_reference() {
+        let planned = spread_batch(1000);
+        let (folded, _, _) = batch_at_level(
+            &planned,
+            1,
+            &FoldPolicy::default(),
+            &PressurePolicy::default(),
+        );
+        let expected_reference = folded.caller_reference.clone();
+        let rule = mock!(Client::create_invalidation)
+            .match_requests(move |req| {
+                let sent = req.invalidation_batch().expect("batch");
+                sent.caller_reference() == expected_reference
+                    && sent.paths().map(|p| (p.quantity(), p.items().to_vec()))
+                        == Some((1, vec!["/photos/*".to_owned()]))
+            })
+            .then_output(created);
+        let input = InvalidateInput {
+            batch: planned.clone(),
+            pressure: 1,
+        };
+        assert_valid(
+            "invalidate-cache.input.schema.json",
+            &serde_json::to_value(&input).expect("serialisable"),
+        );
+        let result = invalidate(
+            &client(&[&rule]),
+            input,
+            &FoldPolicy::default(),
+            &PressurePolicy::default(),
+        )
+        .await
+        .expect("created");
+        assert_eq!(rule.num_calls(), 1, "the folded batch was the one sent");
+        assert_eq!(result.pressure_level, Some(1));
+        assert_eq!(result.path_count, 1);
+        assert_eq!(result.caller_reference, folded.caller_reference);
+        assert_ne!(result.caller_reference, planned.caller_reference);
+        assert_valid(
+            "invalidate-cache.output.schema.json",
+            &serde_json::to_value(&result).expect("serialisable"),
+        );
+    }
+
+    #[tokio::test]
+    async fn with_pressure_folding_off_a_retry_resends_the_batch_as_planned() {
+        let planned = spread_batch(1000);
+        let expected = planned.paths.clone();
+        let rule = mock!(Client::create_invalidation)
+            .match_requests(move |req| {
+                let sent = req.invalidation_batch().expect("batch");
+                sent.caller_reference() == "purgeflow-abc"
+                    && sent.paths().map(|p| p.items().to_vec()) == Some(expected.clone())
+            })
+            .then_output(created);
+        let off = PressurePolicy {
+            max_level: 0,
+            allow_root: false,
+        };
+        let result = invalidate(
+            &client(&[&rule]),
+            InvalidateInput {
+                batch: planned,
+                pressure: 4,
+            },
+            &FoldPolicy::default(),
+            &off,
+        )
+        .await
+        .expect("created");
+        assert_eq!(rule.num_calls(), 1);
+        assert_eq!(result.pressure_level, None);
+        assert_eq!(result.path_count, 1000);
+    }
+
+    #[tokio::test]
+    async fn folding_under_pressure_stays_inside_the_purge_area() {
+        // purgeflow may purge /photos/u1- only: /photos/ can't be folded, so the batch goes
+        // out as planned even at the highest level.
+        let mut planned = spread_batch(0);
+        planned.paths = (0..1000).map(|i| format!("/photos/u1-{i}.jpg")).collect();
+        let expected = planned.paths.clone();
+        let rule = mock!(Client::create_invalidation)
+            .match_requests(move |req| {
+                req.invalidation_batch()
+                    .and_then(|b| b.paths())
+                    .map(|p| p.items().to_vec())
+                    == Some(expected.clone())
+            })
+            .then_output(created);
+        let everything = PressurePolicy {
+            max_level: 6,
+            allow_root: false,
+        };
+        let result = invalidate(
+            &client(&[&rule]),
+            InvalidateInput {
+                batch: planned,
+                pressure: 6,
+            },
+            &FoldPolicy::within(["/photos/u1-"]),
+            &everything,
+        )
+        .await
+        .expect("created");
+        assert_eq!(rule.num_calls(), 1);
+        assert_eq!(result.pressure_level, None);
     }
 }

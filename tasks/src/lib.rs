@@ -16,6 +16,7 @@ pub mod key_template;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod paths;
+pub mod pressure;
 pub mod records;
 pub mod report;
 #[cfg(all(test, feature = "dynamodb"))]

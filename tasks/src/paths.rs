@@ -70,12 +70,16 @@ impl FoldPolicy {
     }
 
     fn allows(&self, dir: &str, depth: usize) -> bool {
-        depth >= self.min_depth
-            && self.within.as_ref().is_none_or(|prefixes| {
-                prefixes
-                    .iter()
-                    .any(|prefix| dir.starts_with(prefix.as_str()))
-            })
+        depth >= self.min_depth && self.inside(dir)
+    }
+
+    /// Whether a wildcard over `dir` stays inside [`within`](Self::within).
+    pub(crate) fn inside(&self, dir: &str) -> bool {
+        self.within.as_ref().is_none_or(|prefixes| {
+            prefixes
+                .iter()
+                .any(|prefix| dir.starts_with(prefix.as_str()))
+        })
     }
 }
 

@@ -5,13 +5,11 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use purgeflow_asl::validate::validate_definition;
-use purgeflow_tasks::batch_paths::{batch_paths, wildcard_prefixes};
+use purgeflow_tasks::batch_paths::batch_paths;
 use purgeflow_tasks::config::MAX_PATHS_PER_EXECUTION;
 use purgeflow_tasks::contract::{BatchPathsInput, ExecutionInput};
 use purgeflow_tasks::error::names::RETRYABLE;
-use purgeflow_tasks::paths::{
-    CLOUDFRONT_MAX_PATHS_PER_BATCH, CLOUDFRONT_MAX_WILDCARD_PATHS, FoldPolicy,
-};
+use purgeflow_tasks::paths::{CLOUDFRONT_MAX_PATHS_PER_BATCH, CLOUDFRONT_MAX_WILDCARD_PATHS};
 use purgeflow_tests::purge::{self, task_states};
 use purgeflow_tests::samples::LargestShape;
 use purgeflow_tests::{repo, schemas};
@@ -237,8 +235,7 @@ async fn most_batches() -> usize {
         let validated = purgeflow_tasks::validate_records::validate_records(input, &config, None)
             .await
             .expect("validates");
-        let prefixes = wildcard_prefixes(&config.key_prefix, &config.path_templates);
-        let policy = FoldPolicy::within(prefixes.iter().map(String::as_str));
+        let policy = config.fold_policy();
         let batches = batch_paths(
             BatchPathsInput {
                 batch_id: validated.batch_id,

@@ -5,9 +5,12 @@
 
 use purgeflow_asl::ExecutionStatus;
 use purgeflow_tasks::paths::caller_reference;
+use purgeflow_tasks::pressure::Budget;
 use purgeflow_tests::fake_aws::{FakeAws, InvalidationRequest};
 use purgeflow_tests::purge::{self, contract_violations, describe, largest_data};
-use purgeflow_tests::samples::{BUCKET, DISTRIBUTION_ID, LargestShape, SAMPLES, Sample, TOPIC_ARN};
+use purgeflow_tests::samples::{
+    self, BUCKET, DISTRIBUTION_ID, IMAGE_KEY_TEMPLATE, LargestShape, SAMPLES, Sample, TOPIC_ARN,
+};
 use serde_json::{Value, json};
 
 const MAX_STATE_DATA_BYTES: usize = 256 * 1024;
@@ -336,4 +339,80 @@ fn describe_short(result: &purgeflow_asl::ExecutionResult) -> String {
         result.cause,
         purge::states_entered(result)
     )
+}
+
+/// Under a full distribution, each retry sends the batch folded harder, and the execution
+/// succeeds once CloudFront takes it: no batch is reported, every planned path is covered by
+/// what was sent, no wildcard reaches outside what PURGE_KEY_PREFIX lets purgeflow purge.
+#[tokio::test]
+async fn a_full_distribution_gets_the_batch_folded_harder_on_each_retry_and_nothing_is_reported() {
+    // 400 uploads, one photo each in its own directory under images/: 400 paths, which level 1
+    // (750) takes as they are and level 2 (187) must fold.
+    let records: Vec<Value> = (0..400)
+        .map(|i| {
+            let upload = format!("u-{i:06}");
+            json!({"eventID": format!("{i:032x}"), "eventName": "REMOVE", "eventVersion": "1.1",
+                   "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+                   "dynamodb": {"Keys": {"upload_id": {"S": upload}},
+                                "OldImage": {"upload_id": {"S": upload}, "image_key": {"S": format!("images/{upload}/p.jpg")}},
+                                "SequenceNumber": format!("4000000000315721{i:05}"), "SizeBytes": 100,
+                                "StreamViewType": "NEW_AND_OLD_IMAGES"}})
+        })
+        .collect();
+    let config = samples::config(IMAGE_KEY_TEMPLATE, "images/", &[]);
+    let event = serde_json::from_value(json!({ "Records": records })).expect("a stream event");
+    let inputs = samples::trigger_inputs(&event, &config);
+    assert_eq!(inputs.len(), 1);
+    let input = inputs[0].clone();
+    let aws = FakeAws::new();
+    // The first request and the level-1 retry are refused; level 2 is taken.
+    aws.world().too_many_invalidations = 2;
+    let (result, recording) = aws.run(config, input.clone(), &batch_id(&input)).await;
+    assert_eq!(
+        result.status,
+        ExecutionStatus::Succeeded,
+        "{}",
+        describe(&result)
+    );
+    assert_eq!(contract_violations(&recording), Vec::<String>::new());
+    let world = aws.world();
+    assert!(world.published.is_empty(), "{:?}", world.published);
+
+    let requests = &world.invalidation_requests;
+    assert_eq!(requests.len(), 3, "planned, level 1, level 2: {requests:?}");
+    let planned = &requests[0].paths;
+    let budget = Budget::at_level(2);
+    assert!(
+        (budget.paths + 1..=Budget::at_level(1).paths).contains(&planned.len()),
+        "a batch level 1 takes as it is and level 2 must fold: {}",
+        planned.len()
+    );
+    assert_eq!(
+        requests[1], requests[0],
+        "within level 1's budget: resent as planned"
+    );
+    let sent = &requests[2].paths;
+    let wildcards: Vec<&String> = sent.iter().filter(|p| p.ends_with('*')).collect();
+    assert!(wildcards.len() <= budget.wildcards, "{sent:?}");
+    assert!(sent.len() - wildcards.len() <= budget.paths, "{sent:?}");
+    assert!(
+        !sent.contains(&"/*".to_owned()),
+        "never the whole distribution"
+    );
+    for path in planned {
+        assert!(
+            sent.contains(path)
+                || wildcards
+                    .iter()
+                    .any(|w| path.starts_with(w.trim_end_matches('*'))),
+            "{path} is not covered by what was sent: {sent:?}"
+        );
+    }
+    // The folded batch has its own CallerReference, and only the taken one was created.
+    assert_ne!(requests[2].caller_reference, requests[0].caller_reference);
+    assert_eq!(world.invalidations.len(), 1);
+    assert_eq!(
+        result.output.as_ref().map(|o| o["invalidations"].clone()),
+        Some(json!(1))
+    );
 }

@@ -2,11 +2,10 @@
 //! `purgeflow_tasks::batch_paths`). No AWS call, so no SDK client.
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use purgeflow_tasks::batch_paths::{batch_paths, wildcard_prefixes};
+use purgeflow_tasks::batch_paths::batch_paths;
 use purgeflow_tasks::config::{Config, Var};
 use purgeflow_tasks::contract::BatchPathsInput;
 use purgeflow_tasks::lambda::init_tracing;
-use purgeflow_tasks::paths::FoldPolicy;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -15,8 +14,7 @@ async fn main() -> Result<(), Error> {
     let distribution_id = config.distribution_id()?.to_owned();
     let distribution_id = distribution_id.as_str();
     // Wildcards never reach beyond what PURGE_KEY_PREFIX lets purgeflow purge.
-    let prefixes = wildcard_prefixes(&config.key_prefix, &config.path_templates);
-    let policy = FoldPolicy::within(prefixes.iter().map(String::as_str));
+    let policy = config.fold_policy();
     let policy = &policy;
     run(service_fn(
         move |event: LambdaEvent<BatchPathsInput>| async move {

@@ -1,21 +1,26 @@
-//! The `invalidate-cache` Lambda: one `InvalidationBatch` → `InvalidationResult` (see
+//! The `invalidate-cache` Lambda: one `InvalidateInput` → `InvalidationResult` (see
 //! `purgeflow_tasks::invalidate`). The state machine's Map calls it once per batch.
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use purgeflow_tasks::contract::InvalidationBatch;
+use purgeflow_tasks::config::Config;
+use purgeflow_tasks::contract::InvalidateInput;
 use purgeflow_tasks::invalidate::invalidate;
 use purgeflow_tasks::lambda::{init_tracing, load_aws_config};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     init_tracing();
-    // The distribution comes with each batch (a replayed batch keeps its own), so this Lambda
-    // needs no PURGE_* variable.
+    // The distribution comes with each batch (a replayed batch keeps its own). The PURGE_*
+    // variables say how far a batch may be folded when CloudFront is full: within
+    // PURGE_KEY_PREFIX (through PURGE_PATH_TEMPLATES), as PURGE_PRESSURE_* allow.
+    let config = Config::from_env()?;
+    let area = config.fold_policy();
+    let (area, pressure) = (&area, &config.pressure);
     let cloudfront = aws_sdk_cloudfront::Client::new(&load_aws_config().await);
     let cloudfront = &cloudfront;
     run(service_fn(
-        move |event: LambdaEvent<InvalidationBatch>| async move {
-            invalidate(cloudfront, event.payload).await
+        move |event: LambdaEvent<InvalidateInput>| async move {
+            invalidate(cloudfront, event.payload, area, pressure).await
         },
     ))
     .await
