@@ -37,6 +37,9 @@ pub(crate) enum Command {
     /// Start new executions from failure reports' replayInput: report files or the failure
     /// queue; locally on the engine, or on AWS with --state-machine-arn.
     Replay(purgeflow_cli::replay::Args),
+    /// Simulate a delete storm (virtual time, seeded) against CloudFront's in-progress limits,
+    /// with purgeflow's own packing and batching code, for each batching policy side by side.
+    Simulate(purgeflow_cli::simulate::Args),
     /// Commands about the ASL engine itself.
     Asl {
         #[command(subcommand)]

@@ -52,6 +52,7 @@ fn main() -> ExitCode {
                 Verdict::NotOk
             }
         }),
+        Command::Simulate(args) => purgeflow_cli::simulate::run(&args).map(|_| Verdict::Ok),
         Command::Asl {
             command: AslCommand::Test(args),
         } => asl_test::run(&args),

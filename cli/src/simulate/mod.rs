@@ -1,0 +1,153 @@
+//! `purgeflow simulate`: a deterministic discrete-event simulation of a delete storm against
+//! CloudFront's limits, run side by side for each batching policy. Seeded, in virtual time: the
+//! same flags give the same numbers. See `model.rs` for what is modelled and what is purgeflow's
+//! own code.
+
+mod cloudfront;
+mod model;
+mod outcome;
+mod retry;
+mod scenario;
+mod storm;
+mod svg;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+
+pub use outcome::Outcome;
+pub use scenario::{Layout, Policy, Scenario};
+
+/// `purgeflow simulate` flags. The defaults are the 1M-deletes-in-10-minutes storm against the
+/// deployed configuration.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Seed of every random choice (jitter, CloudFront's completion times).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Items deleted.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub deletes: usize,
+    /// Seconds the deletes are spread over.
+    #[arg(long, default_value_t = 600.0)]
+    pub duration: f64,
+    #[arg(long, value_enum, default_value_t = Layout::Spread)]
+    pub layout: Layout,
+    /// CDN paths per object: `/{key}`, then `/thumbs/{key}`, `/small/{key}`, ...
+    #[arg(long, default_value_t = 2)]
+    pub paths_per_object: usize,
+    /// Batching policies to compare (default: all three).
+    #[arg(long = "policy", value_enum)]
+    pub policies: Vec<Policy>,
+    /// Stream shards.
+    #[arg(long, default_value_t = 4)]
+    pub shards: usize,
+    /// Event source mapping batch size.
+    #[arg(long, default_value_t = 100)]
+    pub batch_size: usize,
+    /// Event source mapping batching window, seconds.
+    #[arg(long, default_value_t = 5.0)]
+    pub batching_window: f64,
+    /// Event source mapping parallelization factor.
+    #[arg(long, default_value_t = 1)]
+    pub parallelization_factor: usize,
+    /// PURGE_MAX_RECORDS_PER_EXECUTION.
+    #[arg(long, default_value_t = 500)]
+    pub max_records_per_execution: usize,
+    /// PURGE_PRESSURE_MAX_LEVEL for the `purgeflow` policy.
+    #[arg(long, default_value_t = purgeflow_tasks::pressure::DEFAULT_MAX_LEVEL)]
+    pub pressure_max_level: u32,
+    /// Lambda concurrency for invalidate-cache.
+    #[arg(long, default_value_t = 1000)]
+    pub lambda_concurrency: usize,
+    /// Median seconds an invalidation stays in progress (log-normal).
+    #[arg(long, default_value_t = 60.0)]
+    pub invalidation_median: f64,
+    /// Sigma of the log-normal time in progress (0: always the median).
+    #[arg(long, default_value_t = 0.5)]
+    pub invalidation_sigma: f64,
+    /// Write the occupancy and freshness picture here (SVG).
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
+}
+
+impl Args {
+    pub fn scenario(&self) -> Scenario {
+        Scenario {
+            seed: self.seed,
+            deletes: self.deletes,
+            duration_s: self.duration,
+            layout: self.layout,
+            paths_per_object: self.paths_per_object,
+            shards: self.shards,
+            batch_size: self.batch_size,
+            batching_window_s: self.batching_window,
+            parallelization_factor: self.parallelization_factor,
+            max_records_per_execution: self.max_records_per_execution,
+            pressure_max_level: self.pressure_max_level,
+            lambda_concurrency: self.lambda_concurrency,
+            invalidation_median_s: self.invalidation_median,
+            invalidation_sigma: self.invalidation_sigma,
+            ..Scenario::default()
+        }
+    }
+}
+
+/// Simulates `scenario` under each of `policies`, in order.
+pub fn simulate(scenario: &Scenario, policies: &[Policy]) -> anyhow::Result<Vec<Outcome>> {
+    let config = storm::config(scenario)?;
+    let schedule = retry::Schedule::from_definition(crate::local::pipeline::PURGE_DEFINITION)?;
+    let deletes = storm::deletes(scenario);
+    let shards: Vec<u16> = deletes
+        .iter()
+        .map(|d| storm::shard_of(&d.key, scenario.shards) as u16)
+        .collect();
+    policies
+        .iter()
+        .map(|&policy| {
+            model::Simulation::new(scenario, &config, &schedule, &deletes, &shards, policy).run()
+        })
+        .collect()
+}
+
+/// The command: the table on stdout, the picture where `--svg` says.
+pub fn run(args: &Args) -> anyhow::Result<Vec<Outcome>> {
+    let scenario = args.scenario();
+    anyhow::ensure!(
+        scenario.shards <= usize::from(u16::MAX),
+        "--shards is at most 65535"
+    );
+    let policies = if args.policies.is_empty() {
+        Policy::ALL.to_vec()
+    } else {
+        args.policies.clone()
+    };
+    let started = Instant::now();
+    let outcomes = simulate(&scenario, &policies)?;
+    let elapsed = started.elapsed();
+    let title = format!(
+        "{} deletes over {:.0} s, {:?} keys, {} paths each, seed {}",
+        scenario.deletes,
+        scenario.duration_s,
+        scenario.layout,
+        scenario.paths_per_object,
+        scenario.seed
+    );
+    println!("{title}\n");
+    print!("{}", outcome::table(&outcomes));
+    println!(
+        "\nsimulated {} policies in {:.1} s",
+        policies.len(),
+        elapsed.as_secs_f64()
+    );
+    if let Some(path) = &args.svg {
+        std::fs::write(path, svg::render(&title, &outcomes))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        println!("picture: {}", path.display());
+    }
+    Ok(outcomes)
+}
+
+#[cfg(test)]
+mod tests;

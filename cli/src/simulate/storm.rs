@@ -1,0 +1,176 @@
+//! The storm's deletes, and the stream that carries them: shards, the event source mapping's
+//! batches, and the trigger's own packing of each batch into executions.
+
+use std::borrow::Cow;
+
+use purgeflow_tasks::config::Config;
+use purgeflow_tasks::records::{Projection, StreamEvent};
+use purgeflow_tasks::trigger::{PackLimits, plan};
+use serde_json::value::RawValue;
+
+use super::scenario::{Layout, Scenario};
+
+/// Microseconds of virtual time.
+pub type Micros = u64;
+
+pub const SECOND: Micros = 1_000_000;
+
+/// One deleted item: when it was deleted and its object's key.
+#[derive(Debug, Clone)]
+pub struct Delete {
+    pub at: Micros,
+    pub key: String,
+}
+
+/// The deletes of a scenario, in time order: spread evenly over its duration.
+pub fn deletes(scenario: &Scenario) -> Vec<Delete> {
+    let n = scenario.deletes as u64;
+    let duration = (scenario.duration_s * SECOND as f64) as u64;
+    (0..n)
+        .map(|i| Delete {
+            at: if n > 1 { duration * i / (n - 1) } else { 0 },
+            key: key(scenario.layout, i, n),
+        })
+        .collect()
+}
+
+/// The object key of delete `i` of `n`: `spread`, one user directory per two photos on average
+/// (the account-closing storm: every user a little); `crowded`, every photo under one of four
+/// directories (one big account).
+fn key(layout: Layout, i: u64, n: u64) -> String {
+    match layout {
+        Layout::Spread => {
+            // A fixed permutation of users, so neighbours in time are not neighbours in the tree.
+            let users = (n / 2).max(1);
+            let user = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) % users;
+            format!("photos/u{user}/p{i}.jpg")
+        }
+        Layout::Crowded => format!("photos/album{}/p{i}.jpg", i % 4),
+    }
+}
+
+/// Which shard a key's item lives on (DynamoDB hashes the partition key).
+pub fn shard_of(key: &str, shards: usize) -> usize {
+    // FNV-1a: stable across runs and platforms, unlike the std hasher.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in key.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x100_0000_01b3);
+    }
+    (hash % shards.max(1) as u64) as usize
+}
+
+/// The configuration the storm runs under, as the Lambdas would read it.
+pub fn config(scenario: &Scenario) -> anyhow::Result<Config> {
+    let templates = path_templates(scenario.paths_per_object);
+    let max_records = scenario.max_records_per_execution.to_string();
+    let max_level = scenario.pressure_max_level.to_string();
+    let vars = [
+        ("PURGE_KEY_TEMPLATE", "{image_key}"),
+        ("PURGE_KEY_PREFIX", "photos/"),
+        ("PURGE_BUCKET", "photo-bucket"),
+        ("PURGE_PATH_TEMPLATES", templates.as_str()),
+        ("PURGE_MAX_RECORDS_PER_EXECUTION", max_records.as_str()),
+        ("PURGE_DISTRIBUTION_ID", DISTRIBUTION_ID),
+        ("PURGE_CHECK_SUPERSEDED", "false"),
+        ("PURGE_PRESSURE_MAX_LEVEL", max_level.as_str()),
+    ];
+    Config::from_lookup(|name| {
+        vars.iter()
+            .find(|(var, _)| *var == name)
+            .map(|(_, value)| (*value).to_owned())
+    })
+    .map_err(|e| anyhow::anyhow!("the simulated configuration is invalid: {e}"))
+}
+
+pub const DISTRIBUTION_ID: &str = "E2QWRUHEXAMPLE";
+
+/// `/{key}`, then `/thumbs/{key}`, `/small/{key}`, ... one per path an object has.
+fn path_templates(per_object: usize) -> String {
+    const EXTRA: [&str; 5] = ["thumbs", "small", "medium", "large", "webp"];
+    std::iter::once("/{key}".to_owned())
+        .chain(EXTRA.iter().map(|dir| format!("/{dir}/{{key}}")))
+        .take(per_object.clamp(1, EXTRA.len() + 1))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The raw CDN paths of one key, rendered by the configuration's own path templates.
+pub fn paths_of(config: &Config, key: &str) -> Vec<String> {
+    config
+        .path_templates
+        .iter()
+        .filter_map(|template| template.render_with(|_| Ok(Cow::Borrowed(key))).ok())
+        .collect()
+}
+
+/// The stream record DynamoDB writes for delete `index`.
+fn record(index: usize, key: &str) -> String {
+    format!(
+        r#"{{"eventID":"{index:032x}","eventName":"REMOVE","eventVersion":"1.1","eventSource":"aws:dynamodb","awsRegion":"us-east-1","dynamodb":{{"Keys":{{"upload_id":{{"S":"u{index}"}}}},"OldImage":{{"upload_id":{{"S":"u{index}"}},"image_key":{{"S":"{key}"}}}},"SequenceNumber":"{index:021}","SizeBytes":100,"StreamViewType":"NEW_AND_OLD_IMAGES"}}}}"#
+    )
+}
+
+/// The executions the trigger starts for one stream batch (delete indices, in stream order):
+/// the trigger's own `plan`, so packing limits and budgets are the deployed ones.
+pub fn pack(config: &Config, deletes: &[Delete], batch: &[u32]) -> anyhow::Result<Vec<Vec<u32>>> {
+    let records = batch
+        .iter()
+        .map(|&i| RawValue::from_string(record(i as usize, &deletes[i as usize].key)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let event = StreamEvent { records };
+    let template = config.key_template()?;
+    let plan = plan(
+        &event,
+        &Projection::for_template(template),
+        PackLimits::from_config(config),
+    );
+    if let Some((index, error)) = plan.stopped {
+        anyhow::bail!("the trigger stopped packing at record {index}: {error}");
+    }
+    Ok(plan
+        .executions
+        .iter()
+        .map(|execution| {
+            batch[execution.first_record..execution.first_record + execution.record_count].to_vec()
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_trigger_packs_a_storm_batch_within_its_record_limit() {
+        let scenario = Scenario {
+            deletes: 1200,
+            ..Scenario::default()
+        };
+        let config = config(&scenario).expect("valid");
+        let deletes = deletes(&scenario);
+        let batch: Vec<u32> = (0..1200).collect();
+        let executions = pack(&config, &deletes, &batch).expect("packs");
+        let sizes: Vec<usize> = executions.iter().map(Vec::len).collect();
+        // The trigger's byte budget (each record costed by what it can become downstream)
+        // binds before PURGE_MAX_RECORDS_PER_EXECUTION=500 does for these records.
+        assert!(
+            sizes.len() == 3 && sizes.iter().all(|&n| n <= 500),
+            "{sizes:?}"
+        );
+        assert_eq!(executions.concat(), batch, "every record, once, in order");
+    }
+
+    #[test]
+    fn each_object_has_its_paths_under_the_purge_area() {
+        let scenario = Scenario {
+            paths_per_object: 2,
+            ..Scenario::default()
+        };
+        let config = config(&scenario).expect("valid");
+        assert_eq!(
+            paths_of(&config, "photos/u1/p1.jpg"),
+            vec!["/photos/u1/p1.jpg", "/thumbs/photos/u1/p1.jpg"]
+        );
+    }
+}
