@@ -424,23 +424,12 @@ impl<'a> Simulation<'a> {
         }
         if self.lambda_in_use >= self.scenario.lambda_concurrency {
             self.outcome.lambda_throttles += 1;
-            match self.schedule.lambda.delay(retries.lambda, &mut self.rng) {
-                Some(delay) => {
-                    let retries = Retries {
-                        lambda: retries.lambda + 1,
-                        ..retries
-                    };
-                    self.at(
-                        self.now + delay,
-                        Event::Invoke {
-                            exec,
-                            batch,
-                            retries,
-                        },
-                    );
-                }
-                None => self.give_up(exec, batch),
-            }
+            let delay = self.schedule.lambda.delay(retries.lambda, &mut self.rng);
+            let retries = Retries {
+                lambda: retries.lambda + 1,
+                ..retries
+            };
+            self.retry_or_report(exec, batch, delay, retries);
             return;
         }
         self.lambda_in_use += 1;
@@ -475,25 +464,34 @@ impl<'a> Simulation<'a> {
             return;
         }
         self.outcome.refused += 1;
-        match self
+        let delay = self
             .schedule
             .too_many
-            .delay(retries.too_many, &mut self.rng)
-        {
-            Some(delay) => {
-                let retries = Retries {
-                    too_many: retries.too_many + 1,
-                    ..retries
-                };
-                self.at(
-                    self.now + delay,
-                    Event::Invoke {
-                        exec,
-                        batch,
-                        retries,
-                    },
-                );
-            }
+            .delay(retries.too_many, &mut self.rng);
+        let retries = Retries {
+            too_many: retries.too_many + 1,
+            ..retries
+        };
+        self.retry_or_report(exec, batch, delay, retries);
+    }
+
+    /// The retrier's next wait, if it has one left: invoke again then; else the batch is reported.
+    fn retry_or_report(
+        &mut self,
+        exec: usize,
+        batch: usize,
+        delay: Option<Micros>,
+        retries: Retries,
+    ) {
+        match delay {
+            Some(delay) => self.at(
+                self.now + delay,
+                Event::Invoke {
+                    exec,
+                    batch,
+                    retries,
+                },
+            ),
             None => self.give_up(exec, batch),
         }
     }
