@@ -118,6 +118,19 @@ fn ancestor(entry: &str, depth: usize) -> Option<&str> {
     None
 }
 
+/// File paths and wildcards among `entries`.
+pub fn count<'a>(entries: impl IntoIterator<Item = &'a String>) -> (usize, usize) {
+    let (mut paths, mut wildcards) = (0, 0);
+    for entry in entries {
+        if is_wildcard(entry) {
+            wildcards += 1;
+        } else {
+            paths += 1;
+        }
+    }
+    (paths, wildcards)
+}
+
 /// How many directories deep an entry's own directory is (`/x.jpg` → 0, `/a/b/*` → 2).
 fn dir_depth(entry: &str) -> usize {
     entry.matches('/').count().saturating_sub(1)
@@ -126,10 +139,6 @@ fn dir_depth(entry: &str) -> usize {
 /// Folds `entries` (encoded paths and wildcards, as a batch holds them) until they fit
 /// `budget`, at the least cost the module docs describe, never outside what `area` allows.
 pub fn fit(entries: &BTreeSet<String>, budget: Budget, area: &FoldPolicy, allow_root: bool) -> Fit {
-    let count = |entries: &BTreeSet<String>| {
-        let wildcards = entries.iter().filter(|e| is_wildcard(e)).count();
-        (entries.len() - wildcards, wildcards)
-    };
     let (paths, wildcards) = count(entries);
     if budget.holds(paths, wildcards) {
         return Fit {
@@ -197,10 +206,7 @@ fn fold_at_depth(
     // Most entries first; ties keep the name order the map gave (the sort is stable).
     crowded.sort_by_key(|&(_, paths, wildcards)| std::cmp::Reverse(paths + wildcards));
 
-    let (mut paths, mut wildcards) = {
-        let w = entries.iter().filter(|e| is_wildcard(e)).count();
-        (entries.len() - w, w)
-    };
+    let (mut paths, mut wildcards) = count(entries);
     let mut folded_dirs: BTreeSet<&str> = BTreeSet::new();
     for (dir, group_paths, group_wildcards) in crowded {
         if budget.holds(paths, wildcards) {

@@ -2,9 +2,8 @@
 //! paths in progress; a request that would pass either is refused whole with
 //! `TooManyInvalidationsInProgress`.
 
-use purgeflow_tasks::paths::{
-    CLOUDFRONT_MAX_PATHS_PER_BATCH, CLOUDFRONT_MAX_WILDCARD_PATHS, is_wildcard,
-};
+use purgeflow_tasks::paths::{CLOUDFRONT_MAX_PATHS_PER_BATCH, CLOUDFRONT_MAX_WILDCARD_PATHS};
+use purgeflow_tasks::pressure::count;
 
 use super::storm::Micros;
 
@@ -23,16 +22,10 @@ pub struct Distribution {
     pub timeline: Vec<(Micros, usize, usize)>,
 }
 
-/// The paths of one request, by kind.
-pub fn counts(paths: &[String]) -> (usize, usize) {
-    let wildcards = paths.iter().filter(|p| is_wildcard(p)).count();
-    (paths.len() - wildcards, wildcards)
-}
-
 impl Distribution {
     /// Takes the request if it fits, as CloudFront would; `false` is TooManyInvalidationsInProgress.
     pub fn try_start(&mut self, now: Micros, paths: &[String]) -> bool {
-        let (files, wildcards) = counts(paths);
+        let (files, wildcards) = count(paths);
         if self.files + files > CLOUDFRONT_MAX_PATHS_PER_BATCH
             || self.wildcards + wildcards > CLOUDFRONT_MAX_WILDCARD_PATHS
         {
@@ -49,7 +42,7 @@ impl Distribution {
 
     /// An invalidation of `paths` completed.
     pub fn complete(&mut self, now: Micros, paths: &[String]) {
-        let (files, wildcards) = counts(paths);
+        let (files, wildcards) = count(paths);
         self.advance(now);
         self.files -= files;
         self.wildcards -= wildcards;

@@ -118,13 +118,7 @@ impl Batching {
             allow_root: false,
         };
         match policy {
-            Policy::PerPath => Batching {
-                policy,
-                fold: FoldPolicy::NEVER,
-                area,
-                pressure: off,
-            },
-            Policy::All => Batching {
+            Policy::PerPath | Policy::All => Batching {
                 policy,
                 fold: FoldPolicy::NEVER,
                 area,
@@ -169,9 +163,9 @@ impl Batching {
     }
 }
 
-/// The deletes each batch covers: files by their exact encoded path, wildcards by prefix.
-fn coverage(entries: &mut [(String, u32)], batch: &InvalidationBatch) -> Vec<u32> {
-    entries.sort_unstable();
+/// The deletes a batch covers: files by their exact encoded path, wildcards by prefix.
+/// `entries` (encoded path, delete) must be sorted.
+fn coverage(entries: &[(String, u32)], batch: &InvalidationBatch) -> Vec<u32> {
     let mut covers = Vec::new();
     for path in &batch.paths {
         let (prefix, exact) = match path.strip_suffix('*') {
@@ -369,12 +363,13 @@ impl<'a> Simulation<'a> {
                     raw.push(path);
                 }
             }
+            entries.sort_unstable();
             let batches = self
                 .batching
                 .batches(&name, &raw)
                 .into_iter()
                 .map(|planned| {
-                    let covers = coverage(&mut entries, &planned);
+                    let covers = coverage(&entries, &planned);
                     for &delete in &covers {
                         self.outstanding[delete as usize] += 1;
                     }
