@@ -163,7 +163,9 @@ impl Template {
     where
         F: FnMut(&str) -> Result<Cow<'a, str>, RenderError>,
     {
-        let mut out = String::new();
+        // Sized for the usual key, a little longer than its template, so it is written into
+        // one allocation.
+        let mut out = String::with_capacity(self.source.len() + 32);
         for part in &self.parts {
             match part {
                 Part::Literal(text) => out.push_str(text),

@@ -133,6 +133,12 @@ pub fn encode_path(raw: &str) -> String {
     encoded
 }
 
+/// `encode_path(raw).len()`, without building the path: the trigger sizes every record's paths.
+pub fn encoded_path_len(raw: &str) -> usize {
+    let escapes = raw.bytes().filter(|&byte| must_encode(byte)).count();
+    usize::from(!raw.starts_with('/')) + raw.len() + 2 * escapes
+}
+
 /// True for a path that ends in CloudFront's wildcard. [`encode_path`] never produces one from a
 /// literal path, so a `*` can only come from folding (or a replayed batch).
 pub fn is_wildcard(path: &str) -> bool {
@@ -482,6 +488,12 @@ mod tests {
     }
 
     proptest! {
+        /// The length is the encoded path's, whatever the key.
+        #[test]
+        fn encoded_path_len_is_the_encoded_length(raw in "\\PC{0,24}|[/ %~*?a\\x00\\x7f]{0,12}") {
+            prop_assert_eq!(encoded_path_len(&raw), encode_path(&raw).len());
+        }
+
         #[test]
         fn batching_covers_every_path_within_the_limits(
             paths in proptest::collection::vec(raw_path(), 0..400),

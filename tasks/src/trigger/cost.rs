@@ -8,7 +8,7 @@ use crate::config::{Config, TtlPolicy};
 use crate::contract::AttributeMap;
 use crate::key_safety::check_key;
 use crate::key_template::{RenderError, scalar_attribute};
-use crate::paths::encode_path;
+use crate::paths::encoded_path_len;
 use crate::records::HandedOver;
 use crate::validation::{Rules, Verdict, validate_record};
 
@@ -112,7 +112,7 @@ impl<'a> DownstreamCost<'a> {
                     let path = template
                         .render_with(|_| Ok(Cow::Borrowed(key.as_str())))
                         .ok()?;
-                    (json_len(&path), encode_path(&path).len())
+                    (json_len(&path), encoded_path_len(&path))
                 }
             };
             paths_json += path_json + 1;
@@ -143,7 +143,7 @@ impl<'a> DownstreamCost<'a> {
                 let encoded_paths = target
                     .paths
                     .iter()
-                    .map(|path| encode_path(path).len() + 3)
+                    .map(|path| encoded_path_len(path) + 3)
                     .sum();
                 Self::largest_target_form(json_len(&target), encoded_paths)
             }
@@ -163,7 +163,7 @@ impl<'a> DownstreamCost<'a> {
 /// A path template of the plain shape `<before>{key}<after>` (the usual `/{key}`,
 /// `/thumbs/{key}`), sized once so that the quick bound adds up a record's path sizes instead of
 /// rendering and encoding every path. Both sizes are additive over concatenation: JSON escapes
-/// and [`encode_path`] percent-encodes one character or byte at a time.
+/// and [`crate::paths::encode_path`] percent-encodes one character or byte at a time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct PlainPath {
     /// `<before>` and `<after>` as JSON strings, quotes included.
@@ -200,10 +200,11 @@ impl PlainPath {
     }
 }
 
-/// The bytes `raw` takes percent-encoded within a path, without the `/` that [`encode_path`]
+/// The bytes `raw` takes percent-encoded within a path, without the `/` that
+/// [`crate::paths::encode_path`]
 /// puts in front of a path that lacks one.
 fn encoded_len(raw: &str) -> usize {
-    encode_path(raw).len() - usize::from(!raw.starts_with('/'))
+    encoded_path_len(raw) - usize::from(!raw.starts_with('/'))
 }
 
 /// A projected old image with its values still raw JSON: a handful of attributes, so a list
@@ -258,6 +259,9 @@ impl<'a> RawImage<'a> {
                 name: name.to_owned(),
             });
         };
+        if let Some(text) = unescaped_plain_string(raw.get()) {
+            return Ok(Cow::Borrowed(text));
+        }
         if let Ok(plain) = serde_json::from_str::<PlainString<'a>>(raw.get()) {
             return Ok(Cow::Borrowed(plain.s));
         }
@@ -269,6 +273,16 @@ impl<'a> RawImage<'a> {
         let item: AttributeMap = std::iter::once((name.to_owned(), value)).collect();
         scalar_attribute(&item, name).map(|value| Cow::Owned(value.to_owned()))
     }
+}
+
+/// The text of `raw` when it is exactly `{"S":"<text>"}` with nothing to unescape, as the
+/// trigger writes the usual attribute (it copies values verbatim, and DynamoDB writes them so):
+/// the string without a JSON parse. `raw` is valid JSON (it was read as such), so text free of
+/// `"` and `\` is the string's value as it stands. Anything else (spaces, escapes, another
+/// type) is `None`, for the full parse.
+fn unescaped_plain_string(raw: &str) -> Option<&str> {
+    let text = raw.strip_prefix(r#"{"S":""#)?.strip_suffix(r#""}"#)?;
+    (!text.contains(['"', '\\'])).then_some(text)
 }
 
 /// A serialised [`crate::contract::PurgeTarget`] around its values (a path's separating comma
@@ -298,5 +312,43 @@ pub(super) fn json_len<T: serde::Serialize + ?Sized>(value: &T) -> usize {
     match serde_json::to_writer(&mut counter, value) {
         Ok(()) => counter.0,
         Err(_) => usize::MAX / 4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn only_a_bare_s_without_escapes_takes_the_shortcut() {
+        assert_eq!(
+            unescaped_plain_string(r#"{"S":"p-1.jpeg"}"#),
+            Some("p-1.jpeg")
+        );
+        assert_eq!(unescaped_plain_string(r#"{"S":""}"#), Some(""));
+        for raw in [
+            r#"{"S": "p-1"}"#,
+            r#"{"S":"a\"b"}"#,
+            r#"{"S":"a\u0041"}"#,
+            r#"{"S":"a","N":"1"}"#,
+            r#"{"N":"1"}"#,
+            r#"{"S":5}"#,
+        ] {
+            assert_eq!(unescaped_plain_string(raw), None, "{raw}");
+        }
+    }
+
+    proptest! {
+        /// The shortcut never reads a string other than serde_json's.
+        #[test]
+        fn the_shortcut_agrees_with_the_parse(text in "\\PC{0,16}|[\"\\\\a/]{0,6}") {
+            let raw = serde_json::json!({ "S": text }).to_string();
+            let read = unescaped_plain_string(&raw);
+            prop_assert!(read.is_none() || read == Some(text.as_str()), "{raw}");
+            if !text.contains(['"', '\\']) && !text.chars().any(char::is_control) {
+                prop_assert_eq!(read, Some(text.as_str()));
+            }
+        }
     }
 }
