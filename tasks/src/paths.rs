@@ -135,8 +135,14 @@ pub fn encode_path(raw: &str) -> String {
 
 /// `encode_path(raw).len()`, without building the path: the trigger sizes every record's paths.
 pub fn encoded_path_len(raw: &str) -> usize {
+    usize::from(!raw.starts_with('/')) + percent_encoded_len(raw)
+}
+
+/// The bytes `raw` takes percent-encoded as [`encode_path`] encodes it, without the leading `/`
+/// that it adds to a path lacking one (so the length adds up over concatenation).
+pub fn percent_encoded_len(raw: &str) -> usize {
     let escapes = raw.bytes().filter(|&byte| must_encode(byte)).count();
-    usize::from(!raw.starts_with('/')) + raw.len() + 2 * escapes
+    raw.len() + 2 * escapes
 }
 
 /// True for a path that ends in CloudFront's wildcard. [`encode_path`] never produces one from a
@@ -492,6 +498,7 @@ mod tests {
         #[test]
         fn encoded_path_len_is_the_encoded_length(raw in "\\PC{0,24}|[/ %~*?a\\x00\\x7f]{0,12}") {
             prop_assert_eq!(encoded_path_len(&raw), encode_path(&raw).len());
+            prop_assert_eq!(percent_encoded_len(&raw), encode_path(&format!("/{raw}")).len() - 1);
         }
 
         #[test]

@@ -8,7 +8,7 @@ use crate::config::{Config, TtlPolicy};
 use crate::contract::AttributeMap;
 use crate::key_safety::check_key;
 use crate::key_template::{RenderError, scalar_attribute};
-use crate::paths::encoded_path_len;
+use crate::paths::{encoded_path_len, percent_encoded_len};
 use crate::records::HandedOver;
 use crate::validation::{Rules, Verdict, validate_record};
 
@@ -97,7 +97,7 @@ impl<'a> DownstreamCost<'a> {
             .ok()?;
         check_key(&key, self.rules.key_prefix).ok()?;
         let key_json = json_len(&key);
-        let key_encoded = encoded_len(&key);
+        let key_encoded = percent_encoded_len(&key);
         let mut paths_json = 0;
         let mut encoded_paths = 0;
         for (template, shape) in self.rules.path_templates.iter().zip(&self.path_shapes) {
@@ -195,16 +195,9 @@ impl PlainPath {
         Some(PlainPath {
             before_json: json_len(before),
             after_json: json_len(after),
-            encoded: encoded_len(before) + encoded_len(after),
+            encoded: percent_encoded_len(before) + percent_encoded_len(after),
         })
     }
-}
-
-/// The bytes `raw` takes percent-encoded within a path, without the `/` that
-/// [`crate::paths::encode_path`]
-/// puts in front of a path that lacks one.
-fn encoded_len(raw: &str) -> usize {
-    encoded_path_len(raw) - usize::from(!raw.starts_with('/'))
 }
 
 /// A projected old image with its values still raw JSON: a handful of attributes, so a list
