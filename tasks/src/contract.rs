@@ -335,3 +335,90 @@ pub struct ReportOutput {
     /// A one-line summary the state machine uses as the Fail state's cause.
     pub summary: String,
 }
+
+/// Why the state machine deferred a batch: CloudFront's refusal, by the `errorType` the
+/// invalidate-cache task reported (the names in [`crate::error::names`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DeferralCause {
+    /// The distribution already holds 3,000 paths or 15 wildcards in progress.
+    #[serde(rename = "PurgeFlow.TooManyInvalidationsInProgress")]
+    TooManyInvalidationsInProgress,
+    /// CreateInvalidation's call rate was throttled.
+    #[serde(rename = "PurgeFlow.Throttled")]
+    Throttled,
+}
+
+/// One message on the deferral queue: a batch CloudFront refused, sent by the state machine's
+/// `DeferBatch` state (Step Functions' SQS integration) for the dispatcher to invalidate later.
+///
+/// `batch` is the batch exactly as BatchPaths made it (never the pressure-folded one), so its
+/// paths are what must be covered. Unknown fields are ignored, so a later field (a MAC) does not
+/// break a dispatcher that does not know it yet. Schema:
+/// `statemachine/schemas/deferred-batch.schema.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeferredBatch {
+    pub batch: InvalidationBatch,
+    /// The execution input's `batchId`.
+    pub batch_id: String,
+    pub execution_name: String,
+    pub execution_arn: String,
+    /// When the state machine deferred it (`$states.context.State.EnteredTime`: ISO-8601 UTC).
+    pub deferred_at: String,
+    pub error: DeferralCause,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::names;
+    use crate::schema_check::assert_valid;
+    use serde_json::json;
+
+    fn deferred(error: DeferralCause) -> DeferredBatch {
+        DeferredBatch {
+            batch: InvalidationBatch {
+                distribution_id: "E2QWRUHEXAMPLE".into(),
+                caller_reference: "purgeflow-f300d877".into(),
+                paths: vec!["/a.jpg".into(), "/thumbs/a.jpg".into()],
+            },
+            batch_id: "400000000031572090137-1-4a90afbe50e0ef5c".into(),
+            execution_name: "400000000031572090137-1-4a90afbe50e0ef5c".into(),
+            execution_arn: "arn:aws:states:us-east-1:123456789012:express:purge:400000000031572090137-1-4a90afbe50e0ef5c:4e2d".into(),
+            deferred_at: "2026-12-07T00:13:55.123Z".into(),
+            error,
+        }
+    }
+
+    #[test]
+    fn a_deferred_batch_matches_its_schema_under_both_causes() {
+        for (cause, name) in [
+            (
+                DeferralCause::TooManyInvalidationsInProgress,
+                names::TOO_MANY_INVALIDATIONS,
+            ),
+            (DeferralCause::Throttled, names::THROTTLED),
+        ] {
+            let value = serde_json::to_value(deferred(cause)).expect("serialises");
+            assert_eq!(value["error"], json!(name));
+            assert_valid("deferred-batch.schema.json", &value);
+        }
+    }
+
+    #[test]
+    fn a_deferred_batch_ignores_fields_it_does_not_know() {
+        let mut value = serde_json::to_value(deferred(DeferralCause::Throttled)).expect("json");
+        value["mac"] = json!("added by a later version");
+        assert_valid("deferred-batch.schema.json", &value);
+        let read: DeferredBatch = serde_json::from_value(value).expect("unknown fields ignored");
+        assert_eq!(read, deferred(DeferralCause::Throttled));
+    }
+
+    #[test]
+    fn a_deferral_for_another_error_is_refused_by_type_and_schema() {
+        let mut value = serde_json::to_value(deferred(DeferralCause::Throttled)).expect("json");
+        value["error"] = json!(names::TRANSIENT);
+        assert!(serde_json::from_value::<DeferredBatch>(value.clone()).is_err());
+        crate::schema_check::assert_invalid("deferred-batch.schema.json", &value);
+    }
+}
