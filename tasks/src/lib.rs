@@ -8,6 +8,7 @@ pub mod batch_paths;
 pub mod config;
 pub mod contract;
 pub mod delete;
+pub mod dispatch;
 pub mod error;
 #[cfg(feature = "cloudfront")]
 pub mod invalidate;
