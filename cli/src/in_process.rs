@@ -172,13 +172,9 @@ where
 }
 
 fn parse<I: DeserializeOwned>(payload: Value) -> Result<I, StatesError> {
-    // A payload that is not the task's input type fails as Lambda's deserialisation would, but
-    // under the tasks' own name, so the definition's Catch treats it alike.
-    serde_json::from_value(payload).map_err(|e| {
-        states_error(&TaskError::InvalidInput(format!(
-            "the task input does not parse: {e}"
-        )))
-    })
+    // Read as each Lambda binary reads its event: a wrong type fails as
+    // `PurgeFlow.InvalidInput`, naming the field's JSON path.
+    purgeflow_tasks::contract::from_value(payload).map_err(|e| states_error(&e))
 }
 
 fn serialise<O: Serialize>(output: O) -> Result<Value, StatesError> {
@@ -300,7 +296,10 @@ mod tests {
             .await
             .expect_err("a payload that does not parse");
         assert_eq!(err.error, purgeflow_tasks::error::names::INVALID_INPUT);
-        assert!(err.cause.contains("does not parse"), "{}", err.cause);
+        assert_eq!(
+            err.cause,
+            "invalid task input: batchId: expected a string, found integer 1"
+        );
 
         let err = registry
             .invoke(

@@ -174,6 +174,18 @@ fn replay_inputs(source: String, document: &Value) -> Vec<(String, Result<Value,
         {
             match fields.get("replayInput") {
                 Some(input @ Value::Object(_)) => vec![(source, Ok(input.clone()))],
+                // A task failed on an execution input that is not one: the report carries it
+                // as given, for a person to fix and start by hand.
+                _ if fields.contains_key("unreplayableInput") => vec![(
+                    source,
+                    Err(format!(
+                        "no replayInput: the execution's input can't be replayed ({}); the report carries it as unreplayableInput",
+                        fields["unreplayableInput"]
+                            .get("detail")
+                            .and_then(Value::as_str)
+                            .unwrap_or("not a valid execution input")
+                    )),
+                )],
                 _ => {
                     let rejected = fields
                         .get("rejections")
@@ -634,5 +646,28 @@ mod tests {
         let collected = collect_files(&[file]).expect("read");
         assert_eq!(collected.inputs.len(), 1);
         assert_eq!(collected.not_replayable.len(), 1);
+    }
+
+    /// A report of a task that failed on an input of the wrong shape has no replayInput: it is
+    /// listed as not replayable, with what is wrong, never run.
+    #[test]
+    fn a_report_with_an_unreplayable_input_is_listed_with_why() {
+        let mut unreplayable = report(None);
+        unreplayable["rejections"] = json!([]);
+        unreplayable["unreplayableInput"] = json!({
+            "reason": "InvalidExecutionInput",
+            "detail": "targets[3].key: expected a string, found integer 5",
+            "input": {"batchId": "b-1", "targets": "x"},
+            "inputBytes": 33
+        });
+        let mut collected = Collected::default();
+        collected.add("r.json".into(), &unreplayable);
+        assert!(collected.inputs.is_empty());
+        assert_eq!(collected.not_replayable.len(), 1);
+        let why = &collected.not_replayable[0].why;
+        assert!(
+            why.contains("can't be replayed") && why.contains("targets[3].key"),
+            "{why}"
+        );
     }
 }

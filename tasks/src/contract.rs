@@ -5,10 +5,91 @@
 //! camelCase on the wire. Attribute maps use DynamoDB's JSON form (`{"S": "x"}`), exactly as a
 //! stream record carries them, so a report's `replayInput` can be pasted back into the console.
 
-use serde::{Deserialize, Serialize};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Map;
 
 pub use serde_json::Value;
+
+use crate::TaskError;
+
+/// Reads a task's input (or a report's original execution input) from JSON. Every task binary
+/// and the in-process handlers read their input through here, so a wrong type is named by its
+/// JSON path in words a person can act on (`targets[3].key: expected a string, found integer
+/// 5`), not as serde's bare `invalid type: integer 5`, and fails as `PurgeFlow.InvalidInput`.
+pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, TaskError> {
+    parse(value).map_err(TaskError::InvalidInput)
+}
+
+/// [`from_value`]'s reading, with the error as the bare description (path and what was wrong).
+pub fn parse<T: DeserializeOwned>(value: Value) -> Result<T, String> {
+    serde_path_to_error::deserialize(value).map_err(|e| describe_type_error(&e))
+}
+
+/// How much of a wrong value an error message shows.
+const MAX_FOUND_CHARS: usize = 80;
+
+/// `targets[3].key: expected a string, found integer 5`; `targets[0].bucket: required field is
+/// missing`; at the top level the field or `the input` stands first.
+fn describe_type_error(error: &serde_path_to_error::Error<serde_json::Error>) -> String {
+    let path = error.path().to_string();
+    let inner = error.inner().to_string();
+    let at = |field: Option<&str>| -> String {
+        match (path.as_str(), field) {
+            (".", None) => "the input".to_owned(),
+            (".", Some(field)) => field.to_owned(),
+            (path, None) => path.to_owned(),
+            (path, Some(field)) => format!("{path}.{field}"),
+        }
+    };
+    if let Some(rest) = inner.strip_prefix("missing field `")
+        && let Some(field) = rest.strip_suffix('`')
+    {
+        return format!("{}: required field is missing", at(Some(field)));
+    }
+    for kind in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = inner.strip_prefix(kind)
+            && let Some((found, expected)) = rest.rsplit_once(", expected ")
+        {
+            // serde quotes the value it found in backticks (`integer `5``), and shows a string
+            // whole: a long one is cut, so the message stays within a Lambda error's cause.
+            let mut found = found.replace('`', "");
+            if let Some((cut, _)) = found.char_indices().nth(MAX_FOUND_CHARS) {
+                found.truncate(cut);
+                found.push_str("...");
+            }
+            return format!(
+                "{}: expected {}, found {}",
+                at(None),
+                json_words(expected),
+                json_words(&found)
+            );
+        }
+    }
+    format!("{}: {inner}", at(None))
+}
+
+/// serde's names for what it expected or found, in JSON's words: `a sequence` is a list, a
+/// `map` or a `struct ExecutionInput` an object, and a unit enum (`string or map`) a string.
+fn json_words(serde_words: &str) -> &str {
+    match serde_words {
+        "a sequence" | "sequence" => "a list",
+        "a map" | "map" => "an object",
+        "string or map" => "a string",
+        words if words.starts_with("struct ") => "an object",
+        words => words,
+    }
+}
+
+/// A `batchId` as ReportFailures receives it: the execution input's, whatever it held. ReportFailures
+/// must report any execution, including one whose input had no usable `batchId` (the report
+/// then says why its input can't be replayed); such a batch id reads as empty.
+fn lenient_batch_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    Ok(match Value::deserialize(deserializer)? {
+        Value::String(id) => id,
+        _ => String::new(),
+    })
+}
 
 /// A DynamoDB item or key in DynamoDB JSON (`{"photo_id": {"S": "p1"}}`).
 pub type AttributeMap = Map<String, Value>;
@@ -278,6 +359,9 @@ pub struct ReportInput {
     /// link needs it to find the execution's log events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution_start_time: Option<String>,
+    /// The execution input's `batchId`: empty when it had none, or not a string (see
+    /// `originalInput`).
+    #[serde(default, deserialize_with = "lenient_batch_id")]
     pub batch_id: String,
     #[serde(default)]
     pub rejections: Vec<Rejection>,
@@ -292,8 +376,36 @@ pub struct ReportInput {
     /// Set when a task failed outright and was caught; the original input is then replayed whole.
     #[serde(default)]
     pub caught: Option<CaughtError>,
+    /// The execution's input as it was given (`$states.context.Execution.Input`), of any shape:
+    /// a task may have failed precisely because it is not an [`ExecutionInput`]. The report
+    /// replays it when it is one, and otherwise carries it as [`UnreplayableInput`].
     #[serde(default)]
-    pub original_input: Option<ExecutionInput>,
+    pub original_input: Option<Value>,
+}
+
+/// Why a report carries its execution's input instead of replaying it. The names are stable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UnreplayableReason {
+    /// The execution input is not an [`ExecutionInput`] (a field missing or of the wrong type):
+    /// replaying it would fail the same way. It needs a person to fix it.
+    InvalidExecutionInput,
+}
+
+/// An execution input a report could not turn into a `replayInput`, carried as it was given.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UnreplayableInput {
+    pub reason: UnreplayableReason,
+    /// What is wrong with it, by JSON path: `targets[3].key: expected a string, found integer 5`.
+    pub detail: String,
+    /// The input as given; when it would not fit in one SNS message next to the rest of the
+    /// report, the start of its JSON text instead, and `truncated` is set (the whole input is in
+    /// the execution's log, behind the console link).
+    pub input: Value,
+    /// The size of the input's JSON text in bytes.
+    pub input_bytes: u64,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
 }
 
 /// The SNS message body: one failure report. Several are sent when one would pass 256 KiB.
@@ -320,8 +432,12 @@ pub struct FailureReport {
     #[serde(default)]
     pub caught: Option<CaughtError>,
     /// A valid execution input holding only what is left to do, or `None` when nothing can be
-    /// retried (e.g. only rejections, which a replay would reject again).
+    /// retried (e.g. only rejections, which a replay would reject again, or an execution input
+    /// that is not one: see `unreplayable_input`).
     pub replay_input: Option<ExecutionInput>,
+    /// Set when a task failed on an execution input that can't be replayed: why, and the input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreplayable_input: Option<UnreplayableInput>,
 }
 
 /// ReportFailures' output.

@@ -2,14 +2,21 @@
 //! `tests/fixtures/purge.mock-config.json` (Step Functions Local's mock-config format) runs on
 //! the engine's virtual clock and is checked against `tests/fixtures/purge.cases.json`: final
 //! status, error and cause or output, the exact states entered, and what the tasks were given.
+//!
+//! As in Step Functions Local, a Task state a test case does not mock runs for real: here the
+//! task handlers in-process (`purgeflow_cli::in_process`) against the fake AWS, so a case can
+//! check what ReportFailures really published (`"report"`: fields of the first SNS message).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use purgeflow_asl::task::TaskRegistry;
 use purgeflow_asl::{ExecutionStatus, MockConfig};
+use purgeflow_cli::in_process::register_handlers;
+use purgeflow_tests::fake_aws::FakeAws;
 use purgeflow_tests::purge::{self, MOCK_CONFIG_MACHINE, Recording};
 use purgeflow_tests::repo;
-use purgeflow_tests::samples::LargestShape;
+use purgeflow_tests::samples::{self, LargestShape};
 use serde_json::{Map, Value};
 
 const MOCK_CONFIG: &str = "tests/fixtures/purge.mock-config.json";
@@ -27,6 +34,8 @@ fn cases() -> Map<String, Value> {
 fn input_of(case: &Value) -> Value {
     match &case["input"] {
         Value::String(file) => repo::read_json(file),
+        // An input written in the case itself, any JSON: the wrong-type cases.
+        Value::Object(inline) if inline.contains_key("inline") => inline["inline"].clone(),
         Value::Object(generated)
             if generated.get("generated") == Some(&Value::from("largest-trigger-input")) =>
         {
@@ -47,12 +56,32 @@ fn status_name(status: ExecutionStatus) -> &'static str {
     }
 }
 
-/// `expected` with `"<execution input>"` replaced by the execution's input.
+/// `expected` with `"<execution input>"` replaced by the execution's input, at any depth.
 fn resolve(expected: &Value, input: &Value) -> Value {
     match expected {
         Value::String(s) if s == "<execution input>" => input.clone(),
+        Value::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(k, v)| (k.clone(), resolve(v, input)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(|v| resolve(v, input)).collect()),
         other => other.clone(),
     }
+}
+
+/// The real task handlers, against a fresh fake AWS: what a test case does not mock runs here.
+fn real_tasks() -> (TaskRegistry, FakeAws) {
+    let aws = FakeAws::new();
+    let mut registry = TaskRegistry::new();
+    register_handlers(
+        &mut registry,
+        aws.clients(),
+        samples::config(samples::IMAGE_KEY_TEMPLATE, "images/", &[]),
+    )
+    .expect("the sample configuration is complete");
+    (registry, aws)
 }
 
 /// What one case run tells: its problems (empty: it passed), its simulated duration, and its
@@ -68,12 +97,45 @@ async fn run_case(config: &MockConfig, name: &str, case: &Value) -> CaseRun {
     let mocks = config
         .test_case(MOCK_CONFIG_MACHINE, name)
         .unwrap_or_else(|e| panic!("{name}: {e}"));
+    // Only cases that check what was really published run unmocked states for real; the
+    // others mock every state they enter, and skip building the handlers.
+    let (mocks, aws) = if case.get("report").is_some() {
+        let (real, aws) = real_tasks();
+        (mocks.with_fallback(Arc::new(real)), Some(aws))
+    } else {
+        (mocks, None)
+    };
     let recording = Recording::new(Arc::new(mocks));
     let input = input_of(case);
     let result = purge::machine()
         .execute(input.clone(), &purge::options(name, recording.clone()))
         .await;
     let mut problems = Vec::new();
+    if let Some(expected) = case.get("report").and_then(Value::as_object) {
+        let published = aws
+            .as_ref()
+            .map(|aws| aws.world().published.clone())
+            .unwrap_or_default();
+        match published.first() {
+            None => problems.push("nothing was published on SNS".to_owned()),
+            Some(report) => {
+                for (field, expected) in expected {
+                    let expected = resolve(expected, &input);
+                    if report.body.get(field) != Some(&expected) {
+                        problems.push(format!(
+                            "the report's {field}:\n    expected {expected}\n    got      {:?}",
+                            report.body.get(field)
+                        ));
+                    }
+                }
+                if let Err(report) =
+                    purgeflow_tests::schemas::check("failure-report.schema.json", &report.body)
+                {
+                    problems.push(format!("the report breaks its schema: {report}"));
+                }
+            }
+        }
+    }
     let describe = purge::describe(&result);
 
     if case["status"].as_str() != Some(status_name(result.status)) {
@@ -197,7 +259,7 @@ async fn run_case(config: &MockConfig, name: &str, case: &Value) -> CaseRun {
 }
 
 #[tokio::test]
-async fn every_fixture_case_behaves_as_expected_in_well_under_two_seconds() {
+async fn every_fixture_case_behaves_as_expected_on_the_virtual_clock() {
     let config = MockConfig::from_value(&repo::read_json(MOCK_CONFIG))
         .unwrap_or_else(|e| panic!("{MOCK_CONFIG}: {e}"));
     let cases = cases();
@@ -231,11 +293,13 @@ async fn every_fixture_case_behaves_as_expected_in_well_under_two_seconds() {
         cases.len(),
         failures.join("\n")
     );
-    // Real time: the virtual clock makes backoff free. Debug builds on a shared 2-core machine
-    // are slow, so the bound is generous next to the ~300 ms this takes there.
+    // Real time: the virtual clock makes backoff free (over a minute of simulated retries).
+    // Debug builds on a shared 2-core machine are slow, so the bound is generous: 100 ms a
+    // case on average, next to the 10-40 ms a case takes there.
+    let bound = Duration::from_millis(100) * u32::try_from(cases.len()).unwrap_or(u32::MAX);
     assert!(
-        elapsed < Duration::from_secs(2),
-        "the fixture suite took {elapsed:?}"
+        elapsed < bound,
+        "the fixture suite took {elapsed:?}, over {bound:?}"
     );
 }
 

@@ -1,9 +1,12 @@
 //! The `invalidate-cache` Lambda: one `InvalidateInput` → `InvalidationResult` (see
 //! `purgeflow_tasks::invalidate`). The state machine's Map calls it once per batch.
+//!
+//! The event is read as JSON and then through `contract::from_value`, so an input of the wrong
+//! shape fails as `PurgeFlow.InvalidInput` naming the field's JSON path.
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use purgeflow_tasks::config::Config;
-use purgeflow_tasks::contract::InvalidateInput;
+use purgeflow_tasks::contract::{InvalidateInput, Value, from_value};
 use purgeflow_tasks::invalidate::invalidate;
 use purgeflow_tasks::lambda::{init_tracing, load_aws_config};
 
@@ -18,10 +21,14 @@ async fn main() -> Result<(), Error> {
     let (area, pressure) = (&area, &config.pressure);
     let cloudfront = aws_sdk_cloudfront::Client::new(&load_aws_config().await);
     let cloudfront = &cloudfront;
-    run(service_fn(
-        move |event: LambdaEvent<InvalidateInput>| async move {
-            invalidate(cloudfront, event.payload, area, pressure).await
-        },
-    ))
+    run(service_fn(move |event: LambdaEvent<Value>| async move {
+        invalidate(
+            cloudfront,
+            from_value::<InvalidateInput>(event.payload)?,
+            area,
+            pressure,
+        )
+        .await
+    }))
     .await
 }

@@ -9,7 +9,8 @@ use serde::Serialize;
 use crate::TaskError;
 use crate::contract::{
     DeleteFailure, DroppedBatch, ExecutionInput, FailedInvalidation, FailureReport,
-    InvalidationBatch, PurgeTarget, Rejection, RemovedRecord, ReportInput,
+    InvalidationBatch, PurgeTarget, Rejection, RemovedRecord, ReportInput, UnreplayableInput,
+    UnreplayableReason, Value, parse,
 };
 
 use super::text::{console_url, subject};
@@ -25,6 +26,8 @@ enum Item<'a> {
     Record(&'a RemovedRecord),
     Target(&'a PurgeTarget),
     Batch(&'a InvalidationBatch),
+    /// The execution input of a caught error, when it is not an execution input.
+    Unreplayable(&'a UnreplayableInput),
 }
 
 /// What a replay input holds, for the one-kind-per-part rule (see the module docs).
@@ -40,7 +43,7 @@ impl Item<'_> {
     /// listed failure that the replayed original input already covers).
     fn replay_kind(self, whole: bool) -> Option<ReplayKind> {
         match self {
-            Item::Rejection(_) | Item::DroppedBatch(_) => None,
+            Item::Rejection(_) | Item::DroppedBatch(_) | Item::Unreplayable(_) => None,
             Item::DeleteFailure(_) | Item::FailedInvalidation(_) if whole => None,
             Item::DeleteFailure(_) | Item::Target(_) => Some(ReplayKind::Targets),
             Item::FailedInvalidation(_) | Item::Batch(_) => Some(ReplayKind::Batches),
@@ -55,10 +58,24 @@ pub fn build_messages(
     input: &ReportInput,
     max_bytes: usize,
 ) -> Result<Vec<ReportMessage>, TaskError> {
-    let whole_replay = match (&input.caught, &input.original_input) {
-        (Some(_), Some(original)) => Some(original),
-        _ => None,
+    let console = input
+        .execution_arn
+        .as_deref()
+        .and_then(|arn| console_url(arn, input.execution_start_time.as_deref()));
+    // A caught error replays the execution's input whole, if it is an execution input at all:
+    // the task may have failed because it is not one. Then the report carries it as it was
+    // given and says why it can't be replayed; it is still reported, whatever its shape.
+    let (whole_replay, unreplayable) = match (&input.caught, &input.original_input) {
+        (Some(_), Some(original)) => match original_execution_input(original) {
+            Ok(parsed) => (Some(parsed), None),
+            Err(unreplayable) => (None, Some(unreplayable)),
+        },
+        _ => (None, None),
     };
+    let whole = whole_replay.is_some();
+    let unreplayable = unreplayable
+        .map(|u| fit_unreplayable(input, console.as_deref(), u, max_bytes))
+        .transpose()?;
     let mut items: Vec<Item<'_>> = Vec::new();
     items.extend(input.rejections.iter().map(Item::Rejection));
     items.extend(input.delete_failures.iter().map(Item::DeleteFailure));
@@ -69,20 +86,15 @@ pub fn build_messages(
             .map(Item::FailedInvalidation),
     );
     items.extend(input.dropped_batches.iter().map(Item::DroppedBatch));
-    if let Some(original) = whole_replay {
+    if let Some(original) = &whole_replay {
         items.extend(original.records.iter().map(Item::Record));
         items.extend(original.targets.iter().map(Item::Target));
         items.extend(original.batches.iter().map(Item::Batch));
     }
+    items.extend(unreplayable.as_ref().map(Item::Unreplayable));
     if items.is_empty() && input.caught.is_none() {
         return Ok(Vec::new());
     }
-
-    let console = input
-        .execution_arn
-        .as_deref()
-        .and_then(|arn| console_url(arn, input.execution_start_time.as_deref()));
-    let whole = whole_replay.is_some();
 
     // Pack greedily by an estimate (the envelope plus each item's own JSON), starting a new part
     // wherever the replay kind changes, then measure every message for real and halve any that
@@ -192,7 +204,74 @@ fn item_cost(item: Item<'_>, whole: bool) -> Result<usize, TaskError> {
         Item::Record(r) => json_len(r)? + comma,
         Item::Target(t) => json_len(t)? + comma,
         Item::Batch(b) => json_len(b)? + comma,
+        Item::Unreplayable(u) => json_len(u)? + comma,
     })
+}
+
+/// The original input as an execution input, or why it is not one, with the input as given.
+fn original_execution_input(original: &Value) -> Result<ExecutionInput, UnreplayableInput> {
+    parse::<ExecutionInput>(original.clone()).map_err(|detail| UnreplayableInput {
+        reason: UnreplayableReason::InvalidExecutionInput,
+        detail,
+        input: original.clone(),
+        input_bytes: u64::try_from(original.to_string().len()).unwrap_or(u64::MAX),
+        truncated: false,
+    })
+}
+
+/// `unreplayable`, cut so that a message holding it alone fits in `max_bytes`: an execution
+/// input may be up to 256 KiB itself, and a report that can't be published is no report. The
+/// input then becomes the start of its JSON text (the whole input stays in the execution's log).
+fn fit_unreplayable(
+    input: &ReportInput,
+    console: Option<&str>,
+    unreplayable: UnreplayableInput,
+    max_bytes: usize,
+) -> Result<UnreplayableInput, TaskError> {
+    let size = |u: &UnreplayableInput| -> Result<usize, TaskError> {
+        Ok(build_message(
+            input,
+            console,
+            &[Item::Unreplayable(u)],
+            false,
+            (u32::MAX, u32::MAX),
+            false,
+        )?
+        .size())
+    };
+    if size(&unreplayable)? <= max_bytes {
+        return Ok(unreplayable);
+    }
+    // The longest start of the JSON text that fits: escaping inside a JSON string makes the
+    // cut text's cost uneven, so search for it (a rare path: only inputs near 256 KiB).
+    let text = unreplayable.input.to_string();
+    let cut = |keep: usize| -> UnreplayableInput {
+        let mut keep = keep;
+        while !text.is_char_boundary(keep) {
+            keep -= 1;
+        }
+        UnreplayableInput {
+            input: Value::String(text[..keep].to_owned()),
+            truncated: true,
+            ..unreplayable.clone()
+        }
+    };
+    let (mut fits, mut too_long) = (0, text.len());
+    if size(&cut(0))? > max_bytes {
+        return Err(TaskError::InvalidInput(format!(
+            "the report of execution {} is over the {max_bytes}-byte SNS limit without its input",
+            input.execution_name
+        )));
+    }
+    while too_long - fits > 1 {
+        let middle = fits + (too_long - fits) / 2;
+        if size(&cut(middle))? <= max_bytes {
+            fits = middle;
+        } else {
+            too_long = middle;
+        }
+    }
+    Ok(cut(fits))
 }
 
 fn json_len<T: Serialize>(value: &T) -> Result<usize, TaskError> {
@@ -218,6 +297,7 @@ fn build_message(
     let mut delete_failures = Vec::new();
     let mut failed_invalidations = Vec::new();
     let mut dropped_batches = Vec::new();
+    let mut unreplayable = None;
     let mut replay = ExecutionInput {
         batch_id: input.batch_id.clone(),
         records: vec![],
@@ -243,6 +323,7 @@ fn build_message(
             Item::Record(r) => replay.records.push(r.clone()),
             Item::Target(t) => replay.targets.push(t.clone()),
             Item::Batch(b) => replay.batches.push(b.clone()),
+            Item::Unreplayable(u) => unreplayable = Some(u.clone()),
         }
     }
     let replayable = envelope_only
@@ -255,6 +336,7 @@ fn build_message(
             Kind::DeleteFailed,
             Kind::InvalidationFailed,
             Kind::ReplayRefused,
+            Kind::InputUnreplayable,
         ]);
     }
     if !rejections.is_empty() {
@@ -272,6 +354,9 @@ fn build_message(
     if input.caught.is_some() {
         kinds.insert(Kind::TaskFailed);
     }
+    if unreplayable.is_some() {
+        kinds.insert(Kind::InputUnreplayable);
+    }
 
     let report = FailureReport {
         report_version: REPORT_VERSION,
@@ -287,6 +372,7 @@ fn build_message(
         dropped_batches,
         caught: input.caught.clone(),
         replay_input: replayable.then_some(replay),
+        unreplayable_input: unreplayable,
     };
     let body = to_json(&report)?;
     let subject = subject(&input.execution_name, &kinds, part, parts);

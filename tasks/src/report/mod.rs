@@ -7,6 +7,10 @@
 //! - failed invalidations → their batches, CallerReference included (`replayInput.batches`);
 //! - a task that failed outright and was caught → the original input, whole (it covers any
 //!   failures listed next to it);
+//! - a caught error whose original input is not an execution input (a field missing or of the
+//!   wrong type: often the very reason the task failed) → no replay input; the report carries
+//!   the input as given and says why by name (`unreplayableInput`), so every failed execution
+//!   has a report, whatever its input;
 //! - rejections alone → no replay input: a replay would reject them again;
 //! - replayed batches BatchPaths refused (`droppedBatches`) → listed with the reason, never
 //!   replayed: a replay would refuse them again, so they are for a person to look at.
@@ -68,6 +72,9 @@ pub enum Kind {
     TaskFailed,
     /// A replayed batch BatchPaths refused to send.
     ReplayRefused,
+    /// A caught task error whose execution input is not one, so it can't be replayed: the
+    /// report carries it as given (`unreplayableInput`).
+    InputUnreplayable,
 }
 
 /// One SNS message, ready to publish.

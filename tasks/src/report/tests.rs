@@ -232,7 +232,7 @@ fn a_caught_error_replays_a_mixed_original_input_one_kind_per_part() {
         error: "Lambda.ServiceException".into(),
         cause: "boom".into(),
     });
-    input.original_input = Some(original.clone());
+    input.original_input = Some(serde_json::to_value(&original).expect("serialises"));
     input.delete_failures = vec![delete_failure("a.jpg")];
     let messages = build_messages(&input, SNS_MAX_MESSAGE_BYTES).expect("builds");
     assert_eq!(messages.len(), 2);
@@ -278,7 +278,7 @@ fn a_caught_task_error_replays_the_original_input() {
         error: "PurgeFlow.AccessDenied".into(),
         cause: "s3 denied access".into(),
     });
-    input.original_input = Some(original.clone());
+    input.original_input = Some(serde_json::to_value(&original).expect("serialises"));
     input.delete_failures = vec![delete_failure("a.jpg")];
     let messages = build_messages(&input, SNS_MAX_MESSAGE_BYTES).expect("builds");
     assert_eq!(messages.len(), 1);
@@ -566,4 +566,116 @@ fn subject_is_ascii_and_at_most_100_characters() {
         "{subject:?}"
     );
     assert!(subject.contains(" 3/12: "));
+}
+
+/// A caught error on an input of the wrong shape: the report is still built (it used to fail
+/// to parse, so the execution ended with nothing on SNS), says by name why it can't be replayed,
+/// names the JSON path, and carries the input as given.
+#[test]
+fn a_caught_error_on_an_input_of_any_shape_is_reported_with_the_input_as_given() {
+    let caught = CaughtError {
+        error: "PurgeFlow.InvalidInput".into(),
+        cause: "invalid task input: targets[1].key: expected a string, found integer 5".into(),
+    };
+    let target = json!({"bucket": "b", "key": "a.jpg", "paths": ["/a.jpg"], "eventId": "e",
+                        "tableKeys": {}});
+    let mut wrong_key = target.clone();
+    wrong_key["key"] = json!(5);
+    let inputs = [
+        (
+            json!({"batchId": "b-1", "targets": [target.clone(), wrong_key]}),
+            "targets[1].key: expected a string, found integer 5",
+        ),
+        (
+            json!({"batchId": "b-1", "targets": "all of them"}),
+            "targets: expected a list, found string \"all of them\"",
+        ),
+        (
+            json!({"targets": [target]}),
+            "batchId: required field is missing",
+        ),
+        (
+            json!("purge everything"),
+            "the input: expected an object, found string \"purge everything\"",
+        ),
+        (json!(null), "the input: expected an object, found null"),
+        (
+            json!({"batchId": "b-1", "records": [{"eventId": "e", "sequenceNumber": "1",
+                   "deleteKind": "everyone", "keys": {}}]}),
+            "records[0].deleteKind: unknown variant `everyone`, expected `user` or `ttl`",
+        ),
+    ];
+    for (original, detail) in inputs {
+        let mut input = report_input();
+        input.batch_id = String::new();
+        input.caught = Some(caught.clone());
+        input.original_input = Some(original.clone());
+        let messages = build_messages(&input, SNS_MAX_MESSAGE_BYTES).expect("builds");
+        assert_eq!(messages.len(), 1, "{original}");
+        check(&messages[0]);
+        let report = &messages[0].report;
+        assert_eq!(report.replay_input, None, "{original}");
+        let unreplayable = report
+            .unreplayable_input
+            .as_ref()
+            .unwrap_or_else(|| panic!("{original}: no unreplayableInput"));
+        assert_eq!(
+            unreplayable.reason,
+            crate::contract::UnreplayableReason::InvalidExecutionInput
+        );
+        assert_eq!(unreplayable.detail, detail);
+        assert_eq!(unreplayable.input, original);
+        assert!(!unreplayable.truncated);
+        assert!(
+            messages[0]
+                .attributes
+                .iter()
+                .any(|(n, _, v)| *n == attributes::KIND
+                    && v.contains("input_unreplayable")
+                    && v.contains("task_failed")),
+            "{:?}",
+            messages[0].attributes
+        );
+        assert!(messages[0].subject.contains("input_unreplayable"));
+        assert!(
+            summary(&input).ends_with(&format!("; its input can't be replayed: {detail}")),
+            "{}",
+            summary(&input)
+        );
+    }
+}
+
+/// An unreplayable input as large as Step Functions allows still makes a report under SNS's
+/// limit: the input is cut and says so.
+#[test]
+fn an_unreplayable_input_too_large_for_one_message_is_cut_and_says_so() {
+    let original = json!({"batchId": "b-1", "targets": "\"x\"".repeat(250 * 1024 / 3)});
+    let mut input = report_input();
+    input.caught = Some(CaughtError {
+        error: "PurgeFlow.InvalidInput".into(),
+        cause: "targets".into(),
+    });
+    input.original_input = Some(original.clone());
+    let limit = 64 * 1024;
+    let messages = build_messages(&input, limit).expect("builds");
+    assert_eq!(messages.len(), 1);
+    assert!(messages[0].size() <= limit, "{}", messages[0].size());
+    check(&messages[0]);
+    let unreplayable = messages[0]
+        .report
+        .unreplayable_input
+        .as_ref()
+        .expect("carried");
+    assert!(unreplayable.truncated);
+    assert_eq!(unreplayable.input_bytes, original.to_string().len() as u64);
+    let text = unreplayable
+        .input
+        .as_str()
+        .expect("the start of the JSON text");
+    assert!(original.to_string().starts_with(text));
+    assert!(
+        text.len() > limit / 2,
+        "cut no more than needed: {}",
+        text.len()
+    );
 }

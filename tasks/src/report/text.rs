@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use chrono::DateTime;
 
-use crate::contract::ReportInput;
+use crate::contract::{ExecutionInput, ReportInput, parse};
 
 use super::{Kind, MAX_SUBJECT_CHARS};
 
@@ -57,6 +57,7 @@ pub(super) fn subject(
             Kind::InvalidationFailed => "invalidation_failed",
             Kind::TaskFailed => "task_failed",
             Kind::ReplayRefused => "replay_refused",
+            Kind::InputUnreplayable => "input_unreplayable",
         })
         .collect();
     let part = if parts > 1 {
@@ -98,6 +99,13 @@ pub fn summary(input: &ReportInput) -> String {
     }
     if let Some(caught) = &input.caught {
         summary.push_str(&format!("; task failed with {}", caught.error));
+        if let Some(Err(detail)) = input
+            .original_input
+            .as_ref()
+            .map(|original| parse::<ExecutionInput>(original.clone()))
+        {
+            summary.push_str(&format!("; its input can't be replayed: {detail}"));
+        }
     }
     summary
 }
