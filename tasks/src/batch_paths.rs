@@ -152,7 +152,7 @@ fn screen_replayed(
 }
 
 /// The rules one replayed batch must meet on its own; the error says which one it breaks.
-fn check_replayed(
+pub(crate) fn check_replayed(
     batch: &InvalidationBatch,
     distribution_id: &str,
     policy: &FoldPolicy,

@@ -16,7 +16,10 @@
 //! | `PURGE_VERSIONS` | `marker` \| `all` | `marker` |
 //! | `PURGE_MAX_RECORDS_PER_EXECUTION` | 1 to 10000, further capped by the CDN path bound below | `500` |
 //! | `PURGE_PRESSURE_MAX_LEVEL` | 0 to 6: how hard invalidate-cache folds a batch CloudFront refused as full (`pressure.rs`); 0: never | `3` |
-//! | `PURGE_PRESSURE_ALLOW_ROOT` | `true` \| `false`: whether that folding may reach `/*` | `false` |
+//! | `PURGE_PRESSURE_ALLOW_ROOT` | `true` \| `false`: whether that folding, and the dispatcher's, may reach `/*` | `false` |
+//! | `PURGE_DISPATCH_RESERVED_WILDCARDS` | 0 to 14: wildcard slots the dispatcher leaves free for people | `2` |
+//! | `PURGE_DISPATCH_MAX_AGE_SECONDS` | 60 to 1209600: a deferred batch not invalidated by then is reported for replay and deleted | `3600` |
+//! | `PURGE_DISPATCH_FOLDED_PATHS` | 0 to 3000: the most file paths the dispatcher keeps exact in a folded invalidation (`dispatch/plan.rs`) | `0` |
 //!
 //! **`PURGE_MAX_RECORDS_PER_EXECUTION` and CloudFront's limits.** The trigger packs at most
 //! [`Config::max_records_per_execution_for_paths`] records into one execution:
@@ -132,6 +135,14 @@ pub const VERSIONS: &str = "PURGE_VERSIONS";
 pub const MAX_RECORDS_PER_EXECUTION: &str = "PURGE_MAX_RECORDS_PER_EXECUTION";
 pub const PRESSURE_MAX_LEVEL: &str = "PURGE_PRESSURE_MAX_LEVEL";
 pub const PRESSURE_ALLOW_ROOT: &str = "PURGE_PRESSURE_ALLOW_ROOT";
+pub const DISPATCH_RESERVED_WILDCARDS: &str = "PURGE_DISPATCH_RESERVED_WILDCARDS";
+pub const DISPATCH_MAX_AGE_SECONDS: &str = "PURGE_DISPATCH_MAX_AGE_SECONDS";
+pub const DISPATCH_FOLDED_PATHS: &str = "PURGE_DISPATCH_FOLDED_PATHS";
+
+/// `PURGE_DISPATCH_MAX_AGE_SECONDS` when unset: an hour.
+pub const DEFAULT_DISPATCH_MAX_AGE_SECONDS: u64 = 3600;
+/// The longest `PURGE_DISPATCH_MAX_AGE_SECONDS`: SQS keeps a message at most 14 days.
+pub const MAX_DISPATCH_MAX_AGE_SECONDS: u64 = 14 * 24 * 3600;
 
 /// `PURGE_PATH_TEMPLATES` when unset.
 pub const DEFAULT_PATH_TEMPLATES: &str = "/{key}";
@@ -166,6 +177,29 @@ pub struct Config {
     pub max_records_per_execution: usize,
     /// How hard a batch is folded when CloudFront is full.
     pub pressure: PressurePolicy,
+    /// How the dispatcher drains the deferral queue.
+    pub dispatch: DispatchSettings,
+}
+
+/// The dispatcher's `PURGE_DISPATCH_*` settings (see `dispatch/`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DispatchSettings {
+    /// Wildcard slots left free for people.
+    pub reserved_wildcards: usize,
+    /// A deferred batch older than this that is still not invalidated is reported and deleted.
+    pub max_age_seconds: u64,
+    /// The most file paths a folded invalidation keeps exact.
+    pub folded_paths: usize,
+}
+
+impl Default for DispatchSettings {
+    fn default() -> Self {
+        DispatchSettings {
+            reserved_wildcards: crate::dispatch::DEFAULT_RESERVED_WILDCARDS,
+            max_age_seconds: DEFAULT_DISPATCH_MAX_AGE_SECONDS,
+            folded_paths: crate::dispatch::DEFAULT_FOLDED_PATHS,
+        }
+    }
 }
 
 impl Config {
@@ -269,7 +303,37 @@ impl Config {
                     }
                 },
             },
+            dispatch: DispatchSettings {
+                reserved_wildcards: number(
+                    get(DISPATCH_RESERVED_WILDCARDS),
+                    DISPATCH_RESERVED_WILDCARDS,
+                    0..=14,
+                )?
+                .unwrap_or(crate::dispatch::DEFAULT_RESERVED_WILDCARDS),
+                max_age_seconds: number(
+                    get(DISPATCH_MAX_AGE_SECONDS),
+                    DISPATCH_MAX_AGE_SECONDS,
+                    60..=MAX_DISPATCH_MAX_AGE_SECONDS,
+                )?
+                .unwrap_or(DEFAULT_DISPATCH_MAX_AGE_SECONDS),
+                folded_paths: number(
+                    get(DISPATCH_FOLDED_PATHS),
+                    DISPATCH_FOLDED_PATHS,
+                    0..=crate::paths::CLOUDFRONT_MAX_PATHS_PER_BATCH,
+                )?
+                .unwrap_or(crate::dispatch::DEFAULT_FOLDED_PATHS),
+            },
         })
+    }
+
+    /// How the dispatcher may fold: inside [`Config::fold_policy`]'s area, to the root only
+    /// with `PURGE_PRESSURE_ALLOW_ROOT`, keeping `PURGE_DISPATCH_FOLDED_PATHS` exact.
+    pub fn plan_policy(&self) -> crate::dispatch::PlanPolicy {
+        crate::dispatch::PlanPolicy {
+            area: self.fold_policy(),
+            allow_root: self.pressure.allow_root,
+            folded_paths: self.dispatch.folded_paths,
+        }
     }
 
     /// The fold policy with wildcards kept inside what `PURGE_KEY_PREFIX` lets purgeflow purge
@@ -350,6 +414,28 @@ fn invalid(variable: &'static str, value: &str, expected: &str) -> ConfigError {
         variable,
         value: value.to_owned(),
         expected: expected.to_owned(),
+    }
+}
+
+/// A whole number in `range`, or `None` when unset.
+fn number<T>(
+    value: Option<String>,
+    variable: &'static str,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<Option<T>, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
+{
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    match value.trim().parse::<T>() {
+        Ok(n) if range.contains(&n) => Ok(Some(n)),
+        _ => Err(invalid(
+            variable,
+            &value,
+            &format!("a whole number from {} to {}", range.start(), range.end()),
+        )),
     }
 }
 
@@ -602,6 +688,48 @@ mod tests {
                 .ok(),
             Some(10_000)
         );
+    }
+
+    #[test]
+    fn the_dispatch_settings_default_and_are_checked() {
+        let c = config(&[]).expect("valid");
+        assert_eq!(c.dispatch, DispatchSettings::default());
+        assert_eq!(
+            (
+                c.dispatch.reserved_wildcards,
+                c.dispatch.max_age_seconds,
+                c.dispatch.folded_paths
+            ),
+            (2, 3600, 0)
+        );
+        let c = config(&[
+            (DISPATCH_RESERVED_WILDCARDS, "0"),
+            (DISPATCH_MAX_AGE_SECONDS, "600"),
+            (DISPATCH_FOLDED_PATHS, "3000"),
+            (PRESSURE_ALLOW_ROOT, "true"),
+        ])
+        .expect("valid");
+        assert_eq!(
+            (
+                c.dispatch.reserved_wildcards,
+                c.dispatch.max_age_seconds,
+                c.dispatch.folded_paths
+            ),
+            (0, 600, 3000)
+        );
+        assert!(c.plan_policy().allow_root);
+        assert_eq!(c.plan_policy().folded_paths, 3000);
+        for (variable, bad, expected) in [
+            (DISPATCH_RESERVED_WILDCARDS, "15", "from 0 to 14"),
+            (DISPATCH_MAX_AGE_SECONDS, "59", "from 60 to 1209600"),
+            (DISPATCH_MAX_AGE_SECONDS, "1h", "from 60 to 1209600"),
+            (DISPATCH_FOLDED_PATHS, "3001", "from 0 to 3000"),
+        ] {
+            assert_eq!(
+                message(&[(variable, bad)]),
+                format!("{variable}=\"{bad}\" is invalid; expected a whole number {expected}")
+            );
+        }
     }
 
     #[test]

@@ -2,11 +2,27 @@
 //! the deferral queue (batches the state machine could not invalidate because CloudFront was
 //! full or throttling), unions them across executions and plans invalidations that fit the
 //! free room ([`plan`]).
+//!
+//! - [`plan`]: the planner, a plain function (also used by `purgeflow local` and `purgeflow
+//!   simulate`); [`fit_prefixes`]: its partial-name prefix wildcards;
+//! - `capacity`: what is in progress, from CloudFront (features `cloudfront`);
+//! - `messages`: reading the queue's messages; `handler`: one invocation (features `cloudfront`
+//!   and `sns`).
 
+#[cfg(feature = "cloudfront")]
+pub mod capacity;
 mod fold;
+#[cfg(all(feature = "cloudfront", feature = "sns"))]
+pub mod handler;
+pub mod messages;
 pub mod plan;
 
 pub use fold::fit_prefixes;
+#[cfg(all(feature = "cloudfront", feature = "sns"))]
+pub use handler::{Dispatcher, Outcome, dispatch};
 pub use plan::{
     Capacity, DEFAULT_FOLDED_PATHS, DEFAULT_RESERVED_WILDCARDS, Fold, Plan, PlanPolicy, plan,
 };
+
+#[cfg(all(test, feature = "cloudfront", feature = "sns"))]
+mod handler_tests;

@@ -1,0 +1,77 @@
+//! The deferral queue's messages: a [`DeferredBatch`] each, checked before anything is planned.
+
+use aws_lambda_events::event::sqs::SqsMessage;
+use chrono::{DateTime, Utc};
+
+use crate::batch_paths::check_replayed;
+use crate::contract::DeferredBatch;
+use crate::paths::FoldPolicy;
+
+/// How much of a malformed message's body a report quotes. The message itself stays on the
+/// queue until its dead-letter queue takes it, whole.
+pub const QUOTED_BODY_BYTES: usize = 4096;
+
+/// A message that holds a batch to invalidate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pending {
+    pub message_id: String,
+    pub deferred: DeferredBatch,
+    pub deferred_at: DateTime<Utc>,
+}
+
+/// A message that does not, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Malformed {
+    pub message_id: String,
+    pub reason: String,
+    /// The start of the body, for the report.
+    pub quoted_body: String,
+}
+
+/// Reads one message: a deferred batch for `distribution_id` that BatchPaths could have made
+/// (the same rules as a replayed batch: purgeflow's CallerReference, at most 3,000 paths,
+/// each encoded and inside the purge area), with a readable `deferredAt`.
+pub fn read(
+    message: &SqsMessage,
+    distribution_id: &str,
+    area: &FoldPolicy,
+) -> Result<Pending, Malformed> {
+    let message_id = message.message_id.clone().unwrap_or_default();
+    let body = message.body.as_deref().unwrap_or_default();
+    let malformed = |reason: String| Malformed {
+        message_id: message_id.clone(),
+        reason,
+        quoted_body: quote(body),
+    };
+    if message_id.is_empty() {
+        return Err(malformed("the message has no id".to_owned()));
+    }
+    let deferred: DeferredBatch = serde_json::from_str(body)
+        .map_err(|e| malformed(format!("the body is not a deferred batch: {e}")))?;
+    check_replayed(&deferred.batch, distribution_id, area)
+        .map_err(|problem| malformed(format!("the deferred batch {problem}")))?;
+    let deferred_at = DateTime::parse_from_rfc3339(&deferred.deferred_at)
+        .map_err(|e| {
+            malformed(format!(
+                "deferredAt {:?} is not an ISO-8601 time: {e}",
+                deferred.deferred_at
+            ))
+        })?
+        .with_timezone(&Utc);
+    Ok(Pending {
+        message_id,
+        deferred,
+        deferred_at,
+    })
+}
+
+fn quote(body: &str) -> String {
+    if body.len() <= QUOTED_BODY_BYTES {
+        return body.to_owned();
+    }
+    let mut end = QUOTED_BODY_BYTES;
+    while !body.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} bytes in all)", &body[..end], body.len())
+}
