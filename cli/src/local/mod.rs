@@ -9,6 +9,8 @@
 
 pub mod aws;
 pub mod checkpoints;
+pub mod cloudfront_limits;
+pub mod dispatcher;
 pub mod moto;
 pub mod output;
 pub mod pipeline;
@@ -24,6 +26,7 @@ use purgeflow_tasks::config::Config;
 
 use crate::local::aws::AwsClients;
 use crate::local::checkpoints::CheckpointStore;
+use crate::local::cloudfront_limits::CloudFrontLimits;
 use crate::local::output::{OutputMode, Printer};
 use crate::local::pipeline::{Pipeline, TimeMode, purge_machine};
 use crate::local::provision::{Provisioned, Wanted, provision, topic_name};
@@ -76,6 +79,20 @@ pub struct Args {
     /// `--provision`: create the bucket with S3 Object Lock (versioned).
     #[arg(long)]
     pub object_lock: bool,
+    /// Enforce CloudFront's in-progress limits in front of the endpoint, which moto does not:
+    /// an invalidation stays in progress `--invalidation-seconds`, and one that would put more
+    /// than 3,000 file paths or 15 wildcards in progress is refused with
+    /// TooManyInvalidationsInProgress (`local/cloudfront_limits.rs`).
+    #[arg(long)]
+    pub cloudfront_limits: bool,
+    /// With `--cloudfront-limits`: how long an invalidation stays in progress.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 25,
+        requires = "cloudfront_limits"
+    )]
+    pub invalidation_seconds: u64,
 }
 
 /// What `--provision` creates besides what `PURGE_*` names.
@@ -190,7 +207,13 @@ pub async fn run(args: Args) -> anyhow::Result<RunSummary> {
     let sdk = aws::sdk_config(args.endpoint_url.as_deref()).await;
     // Every request is counted and listed at the end, stream reads included.
     let calls = aws::CallCounter::new();
-    let aws = AwsClients::with_interceptor(&sdk, Some(calls.shared()));
+    let mut aws = AwsClients::with_interceptor(&sdk, Some(calls.shared()));
+    let limits = args
+        .cloudfront_limits
+        .then(|| CloudFrontLimits::new(Duration::from_secs(args.invalidation_seconds)));
+    if let Some(limits) = &limits {
+        aws.cloudfront = limits.client(&sdk, Some(calls.shared()))?;
+    }
     let provision_options = args.provision.then(|| ProvisionOptions {
         partition_key: args.partition_key.clone(),
         queue_name: args.queue_name.clone(),
@@ -232,6 +255,12 @@ pub async fn run(args: Args) -> anyhow::Result<RunSummary> {
         &printer,
     )
     .await?;
+    if let Some(limits) = &limits {
+        printer.note(&format!(
+            "CloudFront limits: {} CreateInvalidation request(s) refused as TooManyInvalidationsInProgress",
+            limits.refused()
+        ));
+    }
     printer.calls(&calls.snapshot());
     Ok(summary)
 }

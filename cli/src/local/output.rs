@@ -51,6 +51,15 @@ impl Printer {
         }
     }
 
+    /// One round of the local dispatcher on the deferral queue (`local/dispatcher.rs`).
+    pub fn dispatch(&self, fields: &serde_json::Value) {
+        match self.mode {
+            OutputMode::Human => eprintln!("purgeflow: dispatcher: {fields}"),
+            OutputMode::Json => println!("{}", json_line("dispatch", fields)),
+            OutputMode::Quiet => {}
+        }
+    }
+
     /// The AWS requests a run sent, per `service:Operation`.
     pub fn calls(&self, calls: &std::collections::BTreeMap<String, u64>) {
         match self.mode {

@@ -1,0 +1,198 @@
+//! The dispatcher in `purgeflow local`: what the SQS event source mapping does in AWS, on the
+//! local deferral queue.
+//!
+//! Each round receives up to [`MAX_MESSAGES_PER_ROUND`] messages (SQS hands out at most 10 per
+//! ReceiveMessage, so several calls; a short long-poll is the batching window), hands them to
+//! the same `dispatch` the Lambda runs, and deletes the messages it did not return, as the
+//! event source mapping does with a partial batch response. The returned ones become visible
+//! again after [`VISIBILITY_TIMEOUT_SECONDS`], the cadence of the next attempt.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, QueueAttributeName};
+use purgeflow_tasks::dispatch::{Dispatcher, Outcome, dispatch};
+use serde_json::json;
+
+use crate::local::aws::AwsClients;
+use crate::local::output::Printer;
+
+/// The most messages one round hands to the dispatcher (the event source mapping's batch size
+/// in the CDK stack is larger; locally a round every few seconds drains a storm as well).
+pub const MAX_MESSAGES_PER_ROUND: usize = 1000;
+
+/// How long a message the dispatcher returned stays invisible before the next attempt.
+pub const VISIBILITY_TIMEOUT_SECONDS: i32 = 2;
+
+/// The dispatcher on one queue.
+#[derive(Debug, Clone)]
+pub struct LocalDispatcher {
+    pub aws: AwsClients,
+    pub queue_url: String,
+    pub dispatcher: Dispatcher,
+}
+
+/// What the rounds did, for the run's summary.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DispatchTotals {
+    pub rounds: usize,
+    pub invalidations: usize,
+    pub refused: usize,
+    pub covered: usize,
+    pub expired: usize,
+    pub malformed: usize,
+}
+
+impl LocalDispatcher {
+    /// One round: `None` when the queue gave nothing.
+    pub async fn round(&self) -> anyhow::Result<Option<Outcome>> {
+        let mut records = Vec::new();
+        while records.len() < MAX_MESSAGES_PER_ROUND {
+            let received = self
+                .aws
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .visibility_timeout(VISIBILITY_TIMEOUT_SECONDS)
+                .wait_time_seconds(if records.is_empty() { 1 } else { 0 })
+                .send()
+                .await
+                .with_context(|| format!("cannot receive from {}", self.queue_url))?;
+            let messages = received.messages.unwrap_or_default();
+            if messages.is_empty() {
+                break;
+            }
+            for message in messages {
+                let mut record = SqsMessage::default();
+                record.message_id = message.message_id;
+                record.receipt_handle = message.receipt_handle;
+                record.body = message.body;
+                records.push(record);
+            }
+        }
+        if records.is_empty() {
+            return Ok(None);
+        }
+        let handles: Vec<(String, String)> = records
+            .iter()
+            .map(|r| {
+                (
+                    r.message_id.clone().unwrap_or_default(),
+                    r.receipt_handle.clone().unwrap_or_default(),
+                )
+            })
+            .collect();
+        let mut event = SqsEvent::default();
+        event.records = records;
+        let outcome = dispatch(
+            &self.aws.cloudfront,
+            &self.aws.sns,
+            &self.dispatcher,
+            event,
+            chrono::Utc::now(),
+        )
+        .await
+        .context("the dispatcher failed; its messages come back after the visibility timeout")?;
+        let kept: std::collections::BTreeSet<&str> = outcome
+            .response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        let done: Vec<&(String, String)> = handles
+            .iter()
+            .filter(|(id, _)| !kept.contains(id.as_str()))
+            .collect();
+        for chunk in done.chunks(10) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, (_, handle))| {
+                    DeleteMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .receipt_handle(handle)
+                        .build()
+                        .context("a delete entry")
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            self.aws
+                .sqs
+                .delete_message_batch()
+                .queue_url(&self.queue_url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .with_context(|| format!("cannot delete from {}", self.queue_url))?;
+        }
+        Ok(Some(outcome))
+    }
+
+    /// Messages on the queue, visible or not (SQS's approximate counts).
+    pub async fn backlog(&self) -> anyhow::Result<u64> {
+        let attributes = self
+            .aws
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&self.queue_url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .with_context(|| format!("cannot read the attributes of {}", self.queue_url))?
+            .attributes
+            .unwrap_or_default();
+        Ok(attributes
+            .values()
+            .filter_map(|v| v.parse::<u64>().ok())
+            .sum())
+    }
+
+    /// Rounds until `stop` says so and, if `drain`, the queue is empty; each round that did
+    /// something is printed as a `dispatch` line.
+    pub async fn run(
+        &self,
+        printer: &Printer,
+        stop: tokio::sync::watch::Receiver<bool>,
+        pause: Duration,
+    ) -> anyhow::Result<DispatchTotals> {
+        let mut totals = DispatchTotals::default();
+        loop {
+            let outcome = self.round().await;
+            match outcome {
+                Ok(Some(outcome)) => {
+                    totals.rounds += 1;
+                    totals.invalidations += usize::from(outcome.invalidation.is_some());
+                    totals.refused += usize::from(outcome.refused.is_some());
+                    totals.covered += outcome.covered.len();
+                    totals.expired += outcome.expired.len();
+                    totals.malformed += outcome.malformed.len();
+                    printer.dispatch(&json!({
+                        "received": outcome.covered.len() + outcome.waiting.len() + outcome.expired.len() + outcome.malformed.len(),
+                        "covered": outcome.covered.len(),
+                        "waiting": outcome.waiting.len(),
+                        "expired": outcome.expired.len(),
+                        "malformed": outcome.malformed.len(),
+                        "inProgress": outcome.in_progress.map(|p| json!({"invalidations": p.invalidations, "paths": p.paths, "wildcards": p.wildcards})),
+                        "sent": outcome.sent.as_ref().map(|b| b.paths.len()),
+                        "wildcards": outcome.sent.as_ref().map(|b| b.paths.iter().filter(|p| p.ends_with('*')).count()),
+                        "invalidationId": outcome.invalidation.as_ref().map(|i| i.invalidation_id.clone()),
+                        "refused": outcome.refused,
+                    }));
+                }
+                Ok(None) => {
+                    if *stop.borrow() && self.backlog().await? == 0 {
+                        return Ok(totals);
+                    }
+                    tokio::time::sleep(pause).await;
+                }
+                Err(err) => {
+                    printer.note(&format!("dispatcher: {err:#}"));
+                    tokio::time::sleep(pause).await;
+                }
+            }
+        }
+    }
+}
