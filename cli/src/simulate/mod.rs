@@ -4,12 +4,15 @@
 //! own code.
 
 mod cloudfront;
+mod collateral;
+mod dispatcher;
 mod model;
 mod outcome;
 mod retry;
 mod scenario;
 mod storm;
 mod svg;
+mod throttle;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -37,7 +40,11 @@ pub struct Args {
     /// CDN paths per object: `/{key}`, then `/thumbs/{key}`, `/small/{key}`, ...
     #[arg(long, default_value_t = 2)]
     pub paths_per_object: usize,
-    /// Batching policies to compare (default: all three).
+    /// Live cached objects per deleted one, in the same directories: what wildcards
+    /// invalidate besides the deletes (collateral).
+    #[arg(long, default_value_t = 10)]
+    pub live_per_delete: usize,
+    /// Batching policies to compare (default: all four).
     #[arg(long = "policy", value_enum)]
     pub policies: Vec<Policy>,
     /// Stream shards.
@@ -67,6 +74,38 @@ pub struct Args {
     /// Sigma of the log-normal time in progress (0: always the median).
     #[arg(long, default_value_t = 0.5)]
     pub invalidation_sigma: f64,
+    /// CreateInvalidation calls a second per account (token bucket). Unpublished: 0.5 is the
+    /// figure an AWS SDK maintainer relayed in aws/aws-sdk-js#3983 (an assumption; 0: none).
+    #[arg(long, default_value_t = 0.5)]
+    pub create_rate: f64,
+    /// Token bucket size for CreateInvalidation (an assumption).
+    #[arg(long, default_value_t = 10.0)]
+    pub create_burst: f64,
+    /// `purgeflow`: TooManyInvalidationsInProgress / throttling retries (5 s, doubling, full
+    /// jitter) before an execution defers its batch; 0 defers at the first refusal.
+    #[arg(long, default_value_t = 0)]
+    pub defer_after_retries: u32,
+    /// `purgeflow`: executions defer without trying CloudFront while the queue has messages.
+    #[arg(long)]
+    pub skip_direct_while_backlog: bool,
+    /// Dispatcher event source mapping batch size (at most 10,000).
+    #[arg(long, default_value_t = 10_000)]
+    pub dispatch_batch_size: usize,
+    /// Dispatcher event source mapping batching window, seconds.
+    #[arg(long, default_value_t = 5.0)]
+    pub dispatch_window: f64,
+    /// Dispatcher MaximumConcurrency.
+    #[arg(long, default_value_t = 2)]
+    pub dispatch_concurrency: usize,
+    /// PURGE_DISPATCH_RESERVED_WILDCARDS.
+    #[arg(long, default_value_t = 2)]
+    pub reserved_wildcards: usize,
+    /// PURGE_DISPATCH_MAX_AGE_SECONDS.
+    #[arg(long, default_value_t = 3600.0)]
+    pub dispatch_max_age: f64,
+    /// Seconds a message the dispatcher could not cover stays invisible.
+    #[arg(long, default_value_t = 5.0)]
+    pub requeue_delay: f64,
     /// Write the occupancy and freshness picture here (SVG).
     #[arg(long, value_name = "FILE")]
     pub svg: Option<PathBuf>,
@@ -89,6 +128,17 @@ impl Args {
             lambda_concurrency: self.lambda_concurrency,
             invalidation_median_s: self.invalidation_median,
             invalidation_sigma: self.invalidation_sigma,
+            live_per_delete: self.live_per_delete,
+            create_rate: self.create_rate,
+            create_burst: self.create_burst,
+            defer_after_retries: self.defer_after_retries,
+            skip_direct_while_backlog: self.skip_direct_while_backlog,
+            dispatch_batch_size: self.dispatch_batch_size,
+            dispatch_window_s: self.dispatch_window,
+            dispatch_concurrency: self.dispatch_concurrency,
+            reserved_wildcards: self.reserved_wildcards,
+            dispatch_max_age_s: self.dispatch_max_age,
+            requeue_delay_s: self.requeue_delay,
             ..Scenario::default()
         }
     }
@@ -97,16 +147,35 @@ impl Args {
 /// Simulates `scenario` under each of `policies`, in order.
 pub fn simulate(scenario: &Scenario, policies: &[Policy]) -> anyhow::Result<Vec<Outcome>> {
     let config = storm::config(scenario)?;
-    let schedule = retry::Schedule::from_definition(crate::local::pipeline::PURGE_DEFINITION)?;
+    let deferring = retry::Schedule::deferring(
+        crate::local::pipeline::PURGE_DEFINITION,
+        scenario.defer_after_retries,
+    )?;
     let deletes = storm::deletes(scenario);
     let shards: Vec<u16> = deletes
         .iter()
         .map(|d| storm::shard_of(&d.key, scenario.shards) as u16)
         .collect();
+    let live = (scenario.live_per_delete > 0).then(|| {
+        collateral::LiveObjects::new(scenario, storm::template_prefixes(&config))
+    });
     policies
         .iter()
         .map(|&policy| {
-            model::Simulation::new(scenario, &config, &schedule, &deletes, &shards, policy).run()
+            let schedule = match policy {
+                Policy::Purgeflow => deferring.clone(),
+                Policy::PerPath | Policy::All | Policy::PerExecution => {
+                    retry::Schedule::before_deferral()
+                }
+            };
+            let mut outcome =
+                model::Simulation::new(scenario, &config, schedule, &deletes, &shards, policy)
+                    .run()?;
+            if let Some(live) = &live {
+                outcome.live_objects = live.total();
+                outcome.collateral = live.invalidated_by(&outcome.wildcards);
+            }
+            Ok(outcome)
         })
         .collect()
 }
@@ -127,11 +196,13 @@ pub fn run(args: &Args) -> anyhow::Result<Vec<Outcome>> {
     let outcomes = simulate(&scenario, &policies)?;
     let elapsed = started.elapsed();
     let title = format!(
-        "{} deletes over {:.0} s, {:?} keys, {} paths each, seed {}",
+        "{} deletes over {:.0} s, {:?} keys, {} paths each, {} live per delete, completion median {:.0} s, seed {}",
         scenario.deletes,
         scenario.duration_s,
         scenario.layout,
         scenario.paths_per_object,
+        scenario.live_per_delete,
+        scenario.invalidation_median_s,
         scenario.seed
     );
     println!("{title}\n");

@@ -1,43 +1,63 @@
 //! The discrete-event simulation: virtual time, one event queue, seeded randomness.
 //!
 //! What runs is purgeflow's own code: the trigger's packing (`storm::pack`), BatchPaths'
-//! batching (`paths::plan_batches`) and invalidate-cache's folding under pressure
-//! (`pressure::batch_at_level`), with the CreateInvalidation retry schedule read from
-//! `purge.asl.json`. What is modelled:
+//! batching (`paths::plan_batches`), invalidate-cache's folding under pressure
+//! (`pressure::batch_at_level`) and the dispatcher's planner (`dispatcher::plan`), with the
+//! Lambda retrier read from `purge.asl.json`. What is modelled:
 //! - the stream: each delete lands on its key's shard; the event source mapping polls each shard,
 //!   invokes the trigger with up to `batch_size` records once it has that many or the batching
 //!   window has passed, and runs up to `parallelization_factor` batches per shard at once;
 //! - Express executions: `tasks_s` for ValidateRecords, DeleteObjects and BatchPaths, then the
-//!   Map over the batches (MaxConcurrency 2), each batch's CreateInvalidation retried as the
-//!   definition says; a batch whose retries run out is reported; an execution still running
-//!   five minutes after it started times out, and what it had not sent is lost;
-//! - Lambda: each invalidate-cache invocation holds one unit of concurrency for `invalidate_s`;
-//!   with none free the invocation is throttled and retried as the definition says;
-//! - CloudFront (`cloudfront.rs`): the in-progress limits, and a log-normal time in progress.
+//!   Map over the batches (MaxConcurrency 2); an execution still running five minutes after it
+//!   started times out, and what it had neither sent nor deferred is lost;
+//! - each batch's CreateInvalidation (invalidate-cache): the SDK retries a throttled call inside
+//!   the invocation (`sdk_attempts`, full-jitter backoff from 1 s); a refusal is then retried as
+//!   the policy's schedule says, and past it the batch is reported (`per-path`, `all`,
+//!   `per-execution`) or deferred to the queue (`purgeflow`, the DeferBatch SendMessage state);
+//! - the dispatcher: the queue's event source mapping (batch size, batching window, the 6 MB
+//!   payload, MaximumConcurrency) invokes it; it reports messages older than the max age, reads
+//!   CloudFront's free capacity less the reserved wildcards, plans with the deployed planner,
+//!   sends, and gives back (visible again after `requeue_delay_s`) every message the
+//!   invalidations CloudFront took do not cover whole. Two instances plan from the capacity they
+//!   read; CloudFront's refusal settles a race between them;
+//! - Lambda: each invalidate-cache invocation holds one unit of concurrency; with none free the
+//!   invocation is throttled and retried as the definition says;
+//! - CloudFront (`cloudfront.rs`): the in-progress limits, the CreateInvalidation call rate
+//!   (`throttle.rs`), and a log-normal time in progress.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::{BTreeSet, BinaryHeap, VecDeque};
 
 use purgeflow_tasks::config::Config;
 use purgeflow_tasks::contract::InvalidationBatch;
 use purgeflow_tasks::paths::{
-    BatchPlan, CLOUDFRONT_MAX_PATHS_PER_BATCH, FoldPolicy, caller_reference, encode_path,
-    plan_batches,
+    BatchPlan, CLOUDFRONT_MAX_PATHS_PER_BATCH, CLOUDFRONT_MAX_WILDCARD_PATHS, FoldPolicy,
+    caller_reference, encode_path, is_wildcard, plan_batches,
 };
 use purgeflow_tasks::pressure::{PressurePolicy, batch_at_level};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::cloudfront::Distribution;
+use super::dispatcher::{self, Cover, Free, MAX_EVENT_BYTES, Message};
 use super::outcome::Outcome;
-use super::retry::Schedule;
+use super::retry::{Retrier, Schedule};
 use super::scenario::{Policy, Scenario};
 use super::storm::{self, Delete, Micros, SECOND};
+use super::throttle::TokenBucket;
 
 /// Express's limit on one execution.
 const EXPRESS_LIMIT: Micros = 300 * SECOND;
 /// The InvalidateCache Map's MaxConcurrency in purge.asl.json.
 const MAP_CONCURRENCY: usize = 2;
+/// The SDK's standard retry mode: full-jitter backoff from 1 s, doubling, at most 20 s.
+const SDK_BACKOFF: Retrier = Retrier {
+    interval_s: 1.0,
+    max_attempts: u32::MAX,
+    backoff_rate: 2.0,
+    max_delay_s: Some(20.0),
+    full_jitter: true,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Event {
@@ -58,15 +78,28 @@ enum Event {
         batch: usize,
         retries: Retries,
     },
-    /// The invocation's CreateInvalidation reaches CloudFront.
+    /// The invocation's CreateInvalidation call, SDK attempt `attempt` (from 0).
     Send {
         exec: usize,
         batch: usize,
         retries: Retries,
+        attempt: u32,
     },
-    Complete {
+    /// DeferBatch's SendMessage is done: the batch is on the queue.
+    Deferred {
         exec: usize,
         batch: usize,
+    },
+    Complete {
+        invalidation: usize,
+    },
+    /// The queue's event source mapping looks for messages to hand to a free dispatcher.
+    DispatchPoll,
+    /// Dispatcher invocation `job` sends its invalidation `next`, SDK attempt `attempt`.
+    DispatchSend {
+        job: usize,
+        next: usize,
+        attempt: u32,
     },
 }
 
@@ -74,38 +107,68 @@ enum Event {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 struct Retries {
     too_many: u32,
+    throttled: u32,
     lambda: u32,
 }
 
 impl Retries {
     /// `$states.context.State.RetryCount`: every retry of the state.
     fn total(self) -> u32 {
-        self.too_many + self.lambda
+        self.too_many + self.throttled + self.lambda
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    TooMany,
+    Throttled,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BatchState {
+    Waiting,
+    /// Taken by CloudFront, deferred to the queue, or reported.
+    Done,
 }
 
 struct Batch {
     planned: InvalidationBatch,
-    /// The deletes this batch covers, one entry per path of theirs it covers.
+    /// The deletes behind each planned path: `covers[spans[j]..spans[j + 1]]` for path `j`.
     covers: Vec<u32>,
-    /// What was sent and taken (after folding).
-    sent: Vec<String>,
+    spans: Vec<u32>,
+    state: BatchState,
 }
 
 struct Execution {
     start: Micros,
     batches: Vec<Batch>,
     next: usize,
-    open: usize,
     reported: bool,
+    deferred: bool,
     timed_out: bool,
+}
+
+/// An invalidation CloudFront took: its paths, and the deletes it finishes.
+struct InFlight {
+    paths: Vec<String>,
+    covers: Vec<u32>,
+    completed: bool,
+}
+
+/// One dispatcher invocation.
+struct Job {
+    messages: Vec<usize>,
+    planned: Vec<Vec<String>>,
+    /// The planned invalidations CloudFront took: their index in `Simulation::in_flight`, and
+    /// their paths.
+    taken: Vec<(usize, Vec<String>)>,
 }
 
 /// How a policy turns an execution's paths into batches and how far it folds under pressure.
 struct Batching {
     policy: Policy,
     fold: FoldPolicy,
-    /// The fold area for invalidate-cache (the deployed one).
+    /// The fold area for invalidate-cache and the dispatcher (the deployed one).
     area: FoldPolicy,
     pressure: PressurePolicy,
 }
@@ -124,7 +187,7 @@ impl Batching {
                 area,
                 pressure: off,
             },
-            Policy::Purgeflow => Batching {
+            Policy::PerExecution | Policy::Purgeflow => Batching {
                 policy,
                 fold: area.clone(),
                 area,
@@ -149,7 +212,7 @@ impl Batching {
                     paths,
                 }]
             }
-            Policy::PerPath | Policy::Purgeflow => {
+            Policy::PerPath | Policy::PerExecution | Policy::Purgeflow => {
                 let plan = BatchPlan {
                     batch_id: name,
                     distribution_id: storm::DISTRIBUTION_ID,
@@ -163,10 +226,12 @@ impl Batching {
     }
 }
 
-/// The deletes a batch covers: files by their exact encoded path, wildcards by prefix.
-/// `entries` (encoded path, delete) must be sorted.
-fn coverage(entries: &[(String, u32)], batch: &InvalidationBatch) -> Vec<u32> {
+/// The deletes behind each path of a batch: files by their exact encoded path, wildcards by
+/// prefix; `(covers, spans)` as [`Batch`] holds them. `entries` (encoded path, delete) must be
+/// sorted.
+fn coverage(entries: &[(String, u32)], batch: &InvalidationBatch) -> (Vec<u32>, Vec<u32>) {
     let mut covers = Vec::new();
+    let mut spans = vec![0u32];
     for path in &batch.paths {
         let (prefix, exact) = match path.strip_suffix('*') {
             Some(prefix) => (prefix, false),
@@ -184,8 +249,9 @@ fn coverage(entries: &[(String, u32)], batch: &InvalidationBatch) -> Vec<u32> {
             }
             covers.push(*delete);
         }
+        spans.push(covers.len() as u32);
     }
-    covers
+    (covers, spans)
 }
 
 struct Shard {
@@ -198,19 +264,33 @@ struct Shard {
 pub struct Simulation<'a> {
     scenario: &'a Scenario,
     config: &'a Config,
-    schedule: &'a Schedule,
+    schedule: Schedule,
     batching: Batching,
     deletes: &'a [Delete],
     shard_of: &'a [u16],
     rng: StdRng,
     now: Micros,
     seq: u64,
-    queue: BinaryHeap<Reverse<(Micros, u64, Event)>>,
+    events: BinaryHeap<Reverse<(Micros, u64, Event)>>,
     shards: Vec<Shard>,
     arrived: usize,
     executions: Vec<Execution>,
     lambda_in_use: usize,
     cloudfront: Distribution,
+    bucket: TokenBucket,
+    in_flight: Vec<InFlight>,
+    messages: Vec<Message>,
+    /// Messages waiting to become visible again: (visible at, message).
+    invisible: BinaryHeap<Reverse<(Micros, usize)>>,
+    visible: VecDeque<usize>,
+    visible_bytes: usize,
+    /// Messages a dispatcher holds right now.
+    received: usize,
+    jobs: Vec<Job>,
+    dispatchers_busy: usize,
+    poll_at: Option<Micros>,
+    /// Every wildcard CloudFront took, for the collateral.
+    wildcards: BTreeSet<String>,
     outstanding: Vec<u16>,
     finished_at: Vec<Micros>,
     reported: Vec<bool>,
@@ -226,7 +306,7 @@ impl<'a> Simulation<'a> {
     pub fn new(
         scenario: &'a Scenario,
         config: &'a Config,
-        schedule: &'a Schedule,
+        schedule: Schedule,
         deletes: &'a [Delete],
         shard_of: &'a [u16],
         policy: Policy,
@@ -242,7 +322,7 @@ impl<'a> Simulation<'a> {
             rng: StdRng::seed_from_u64(scenario.seed),
             now: 0,
             seq: 0,
-            queue: BinaryHeap::new(),
+            events: BinaryHeap::new(),
             shards: (0..scenario.shards.max(1))
                 .map(|_| Shard {
                     queue: VecDeque::new(),
@@ -254,6 +334,17 @@ impl<'a> Simulation<'a> {
             executions: Vec::new(),
             lambda_in_use: 0,
             cloudfront: Distribution::default(),
+            bucket: TokenBucket::new(scenario.create_rate, scenario.create_burst),
+            in_flight: Vec::new(),
+            messages: Vec::new(),
+            invisible: BinaryHeap::new(),
+            visible: VecDeque::new(),
+            visible_bytes: 0,
+            received: 0,
+            jobs: Vec::new(),
+            dispatchers_busy: 0,
+            poll_at: None,
+            wildcards: BTreeSet::new(),
             outstanding: vec![0; n],
             finished_at: vec![Micros::MAX; n],
             reported: vec![false; n],
@@ -264,7 +355,7 @@ impl<'a> Simulation<'a> {
 
     fn at(&mut self, when: Micros, event: Event) {
         self.seq += 1;
-        self.queue.push(Reverse((when, self.seq, event)));
+        self.events.push(Reverse((when, self.seq, event)));
     }
 
     /// Runs the storm to the end: every delete invalidated, reported or lost.
@@ -272,7 +363,7 @@ impl<'a> Simulation<'a> {
         for shard in 0..self.shards.len() {
             self.at(0, Event::Poll { shard });
         }
-        while let Some(Reverse((when, _, event))) = self.queue.pop() {
+        while let Some(Reverse((when, _, event))) = self.events.pop() {
             self.now = when;
             self.arrive();
             match event {
@@ -301,20 +392,36 @@ impl<'a> Simulation<'a> {
                     exec,
                     batch,
                     retries,
-                } => self.send(exec, batch, retries),
-                Event::Complete { exec, batch } => self.complete(exec, batch),
+                    attempt,
+                } => self.send(exec, batch, retries, attempt),
+                Event::Deferred { exec, batch } => self.deferred(exec, batch),
+                Event::Complete { invalidation } => self.complete(invalidation),
+                Event::DispatchPoll => {
+                    self.poll_at = None;
+                    self.dispatch_poll();
+                }
+                Event::DispatchSend { job, next, attempt } => {
+                    self.dispatch_send(job, next, attempt);
+                }
             }
         }
         Ok(self.finish())
     }
 
-    /// Deletes up to now land on their shards.
+    /// Deletes up to now land on their shards; messages whose invisibility ended come back.
     fn arrive(&mut self) {
         while self.arrived < self.deletes.len() && self.deletes[self.arrived].at <= self.now {
             let shard = &mut self.shards[usize::from(self.shard_of[self.arrived])];
             shard.oldest.get_or_insert(self.deletes[self.arrived].at);
             shard.queue.push_back(self.arrived as u32);
             self.arrived += 1;
+        }
+        while let Some(&Reverse((at, message))) = self.invisible.peek() {
+            if at > self.now {
+                break;
+            }
+            self.invisible.pop();
+            self.make_visible(message, at);
         }
     }
 
@@ -369,14 +476,15 @@ impl<'a> Simulation<'a> {
                 .batches(&name, &raw)
                 .into_iter()
                 .map(|planned| {
-                    let covers = coverage(&entries, &planned);
+                    let (covers, spans) = coverage(&entries, &planned);
                     for &delete in &covers {
                         self.outstanding[delete as usize] += 1;
                     }
                     Batch {
                         planned,
                         covers,
-                        sent: Vec::new(),
+                        spans,
+                        state: BatchState::Waiting,
                     }
                 })
                 .collect();
@@ -384,8 +492,8 @@ impl<'a> Simulation<'a> {
                 start: done,
                 batches,
                 next: 0,
-                open: 0,
                 reported: false,
+                deferred: false,
                 timed_out: false,
             });
         }
@@ -401,7 +509,6 @@ impl<'a> Simulation<'a> {
         }
         let batch = execution.next;
         execution.next += 1;
-        execution.open += 1;
         self.at(
             self.now,
             Event::Invoke {
@@ -412,9 +519,27 @@ impl<'a> Simulation<'a> {
         );
     }
 
+    fn deferring(&self) -> bool {
+        self.batching.policy == Policy::Purgeflow
+    }
+
+    /// Messages on the queue or held by a dispatcher.
+    fn backlog(&self) -> bool {
+        !self.visible.is_empty() || !self.invisible.is_empty() || self.received > 0
+    }
+
     fn invoke(&mut self, exec: usize, batch: usize, retries: Retries) {
         if self.now >= self.executions[exec].start + EXPRESS_LIMIT {
             self.time_out(exec);
+            return;
+        }
+        if self.deferring()
+            && self.scenario.skip_direct_while_backlog
+            && retries == Retries::default()
+            && self.backlog()
+        {
+            self.outcome.skipped_direct += 1;
+            self.defer(exec, batch);
             return;
         }
         if self.lambda_in_use >= self.scenario.lambda_concurrency {
@@ -424,7 +549,17 @@ impl<'a> Simulation<'a> {
                 lambda: retries.lambda + 1,
                 ..retries
             };
-            self.retry_or_report(exec, batch, delay, retries);
+            match delay {
+                Some(delay) => self.at(
+                    self.now + delay,
+                    Event::Invoke {
+                        exec,
+                        batch,
+                        retries,
+                    },
+                ),
+                None => self.give_up(exec, batch),
+            }
             return;
         }
         self.lambda_in_use += 1;
@@ -435,11 +570,31 @@ impl<'a> Simulation<'a> {
                 exec,
                 batch,
                 retries,
+                attempt: 0,
             },
         );
     }
 
-    fn send(&mut self, exec: usize, batch: usize, retries: Retries) {
+    fn send(&mut self, exec: usize, batch: usize, retries: Retries, attempt: u32) {
+        if !self.bucket.try_take(self.now) {
+            self.outcome.throttled += 1;
+            if attempt + 1 < self.scenario.sdk_attempts {
+                let delay = SDK_BACKOFF.delay(attempt, &mut self.rng).unwrap_or(0);
+                self.at(
+                    self.now + delay,
+                    Event::Send {
+                        exec,
+                        batch,
+                        retries,
+                        attempt: attempt + 1,
+                    },
+                );
+                return;
+            }
+            self.lambda_in_use -= 1;
+            self.refused(exec, batch, retries, Refusal::Throttled);
+            return;
+        }
         self.lambda_in_use -= 1;
         let planned = &self.executions[exec].batches[batch].planned;
         let (sent, _, _) = batch_at_level(
@@ -448,36 +603,63 @@ impl<'a> Simulation<'a> {
             &self.batching.area,
             &self.batching.pressure,
         );
-        if self.cloudfront.try_start(self.now, &sent.paths) {
-            self.outcome.requests += 1;
-            self.outcome.paths_billed += sent.paths.len() as u64;
-            let in_progress = self.invalidation_time();
-            self.executions[exec].batches[batch].sent = sent.paths;
-            self.at(self.now + in_progress, Event::Complete { exec, batch });
-            // The Map goes on with the next batch once this one's task has succeeded.
-            self.batch_done(exec);
+        if !self.cloudfront.try_start(self.now, &sent.paths) {
+            self.outcome.refused += 1;
+            self.refused(exec, batch, retries, Refusal::TooMany);
             return;
         }
-        self.outcome.refused += 1;
-        let delay = self
-            .schedule
-            .too_many
-            .delay(retries.too_many, &mut self.rng);
-        let retries = Retries {
-            too_many: retries.too_many + 1,
-            ..retries
-        };
-        self.retry_or_report(exec, batch, delay, retries);
+        self.outcome.direct_requests += 1;
+        let batch_ref = &mut self.executions[exec].batches[batch];
+        batch_ref.state = BatchState::Done;
+        let covers = std::mem::take(&mut batch_ref.covers);
+        self.start_invalidation(sent.paths, covers, false);
+        // The Map goes on with the next batch once this one's task has succeeded.
+        self.next_batch(exec);
     }
 
-    /// The retrier's next wait, if it has one left: invoke again then; else the batch is reported.
-    fn retry_or_report(
-        &mut self,
-        exec: usize,
-        batch: usize,
-        delay: Option<Micros>,
-        retries: Retries,
-    ) {
+    /// CloudFront took `paths`: bill them, note their wildcards, and complete them later.
+    fn start_invalidation(&mut self, paths: Vec<String>, covers: Vec<u32>, dispatched: bool) {
+        self.outcome.paths_billed += paths.len() as u64;
+        if dispatched {
+            self.outcome.dispatched_paths_billed += paths.len() as u64;
+        }
+        for path in paths.iter().filter(|p| is_wildcard(p)) {
+            if !self.wildcards.contains(path) {
+                self.wildcards.insert(path.clone());
+            }
+        }
+        let in_progress = self.invalidation_time();
+        self.outcome.completion_times.push(in_progress);
+        let invalidation = self.in_flight.len();
+        self.in_flight.push(InFlight {
+            paths,
+            covers,
+            completed: false,
+        });
+        self.at(self.now + in_progress, Event::Complete { invalidation });
+    }
+
+    /// The policy's answer to a refusal: retry when its schedule says so; past it, defer
+    /// (`purgeflow`) or report.
+    fn refused(&mut self, exec: usize, batch: usize, retries: Retries, refusal: Refusal) {
+        let (delay, retries) = match refusal {
+            Refusal::TooMany => (
+                self.schedule.too_many.delay(retries.too_many, &mut self.rng),
+                Retries {
+                    too_many: retries.too_many + 1,
+                    ..retries
+                },
+            ),
+            Refusal::Throttled => (
+                self.schedule
+                    .throttled
+                    .delay(retries.throttled, &mut self.rng),
+                Retries {
+                    throttled: retries.throttled + 1,
+                    ..retries
+                },
+            ),
+        };
         match delay {
             Some(delay) => self.at(
                 self.now + delay,
@@ -487,8 +669,238 @@ impl<'a> Simulation<'a> {
                     retries,
                 },
             ),
+            None if self.deferring() => self.defer(exec, batch),
             None => self.give_up(exec, batch),
         }
+    }
+
+    /// The DeferBatch state: SendMessage to the deferral queue.
+    fn defer(&mut self, exec: usize, batch: usize) {
+        self.at(
+            self.now + micros(self.scenario.defer_s),
+            Event::Deferred { exec, batch },
+        );
+    }
+
+    fn deferred(&mut self, exec: usize, batch: usize) {
+        if self.now >= self.executions[exec].start + EXPRESS_LIMIT {
+            self.time_out(exec);
+            return;
+        }
+        let execution = &mut self.executions[exec];
+        execution.deferred = true;
+        let batch = &mut execution.batches[batch];
+        batch.state = BatchState::Done;
+        let message = Message {
+            bytes: dispatcher::event_bytes(&batch.planned),
+            batch: batch.planned.clone(),
+            covers: std::mem::take(&mut batch.covers),
+            spans: std::mem::take(&mut batch.spans),
+            deferred_at: self.now,
+            receives: 0,
+            visible_since: self.now,
+        };
+        self.outcome.deferred_batches += 1;
+        let id = self.messages.len();
+        self.messages.push(message);
+        self.make_visible(id, self.now);
+        self.next_batch(exec);
+    }
+
+    fn make_visible(&mut self, message: usize, at: Micros) {
+        self.messages[message].visible_since = at;
+        self.visible_bytes += self.messages[message].bytes;
+        self.visible.push_back(message);
+        let depth = self.visible.len() + self.invisible.len() + self.received;
+        self.outcome.peak_queue = self.outcome.peak_queue.max(depth);
+        self.schedule_poll(self.now);
+    }
+
+    fn schedule_poll(&mut self, when: Micros) {
+        if self.poll_at.is_none_or(|at| when < at) {
+            self.poll_at = Some(when);
+            self.at(when, Event::DispatchPoll);
+        }
+    }
+
+    /// The queue's event source mapping: a batch for each free dispatcher once it is full (batch
+    /// size or 6 MB) or its window has passed.
+    fn dispatch_poll(&mut self) {
+        while self.dispatchers_busy < self.scenario.dispatch_concurrency.max(1) {
+            let Some(&oldest) = self.visible.front() else {
+                return;
+            };
+            let window_ends =
+                self.messages[oldest].visible_since + micros(self.scenario.dispatch_window_s);
+            let full = self.visible.len() >= self.scenario.dispatch_batch_size
+                || self.visible_bytes >= MAX_EVENT_BYTES;
+            if !full && self.now < window_ends {
+                self.schedule_poll(window_ends);
+                return;
+            }
+            let mut taken = Vec::new();
+            let mut bytes = 0;
+            while let Some(&message) = self.visible.front() {
+                let size = self.messages[message].bytes;
+                let room = taken.len() < self.scenario.dispatch_batch_size.max(1)
+                    && (taken.is_empty() || bytes + size <= MAX_EVENT_BYTES);
+                if !room {
+                    break;
+                }
+                self.visible.pop_front();
+                self.visible_bytes -= size;
+                bytes += size;
+                taken.push(message);
+            }
+            self.dispatch(taken);
+        }
+    }
+
+    /// One dispatcher invocation: report what aged out, read the free capacity, plan.
+    fn dispatch(&mut self, received: Vec<usize>) {
+        self.dispatchers_busy += 1;
+        self.outcome.dispatcher_invocations += 1;
+        let max_age = micros(self.scenario.dispatch_max_age_s);
+        let mut messages = Vec::new();
+        for message in received {
+            self.messages[message].receives += 1;
+            self.outcome.max_receives = self.outcome.max_receives.max(self.messages[message].receives);
+            if self.now.saturating_sub(self.messages[message].deferred_at) > max_age {
+                for &delete in &self.messages[message].covers {
+                    self.reported[delete as usize] = true;
+                }
+                self.outcome.messages_aged_out += 1;
+            } else {
+                messages.push(message);
+            }
+        }
+        self.received += messages.len();
+        let free = Free {
+            paths: CLOUDFRONT_MAX_PATHS_PER_BATCH.saturating_sub(self.cloudfront.files),
+            wildcards: CLOUDFRONT_MAX_WILDCARD_PATHS
+                .saturating_sub(self.cloudfront.wildcards)
+                .saturating_sub(self.scenario.reserved_wildcards),
+        };
+        let planned = if free.is_empty() || messages.is_empty() {
+            Vec::new()
+        } else {
+            let pending: Vec<&InvalidationBatch> =
+                messages.iter().map(|&m| &self.messages[m].batch).collect();
+            dispatcher::plan(
+                &pending,
+                free,
+                &self.batching.area,
+                self.batching.pressure.allow_root,
+            )
+        };
+        let job = self.jobs.len();
+        self.jobs.push(Job {
+            messages,
+            planned,
+            taken: Vec::new(),
+        });
+        self.at(
+            self.now + micros(self.scenario.dispatch_s),
+            Event::DispatchSend {
+                job,
+                next: 0,
+                attempt: 0,
+            },
+        );
+    }
+
+    /// The dispatcher's CreateInvalidation calls, one after another; then the partial batch
+    /// response.
+    fn dispatch_send(&mut self, job: usize, next: usize, attempt: u32) {
+        if next < self.jobs[job].planned.len() {
+            if !self.bucket.try_take(self.now) {
+                self.outcome.throttled += 1;
+                if attempt + 1 < self.scenario.sdk_attempts {
+                    let delay = SDK_BACKOFF.delay(attempt, &mut self.rng).unwrap_or(0);
+                    let event = Event::DispatchSend {
+                        job,
+                        next,
+                        attempt: attempt + 1,
+                    };
+                    self.at(self.now + delay, event);
+                    return;
+                }
+            } else if self
+                .cloudfront
+                .try_start(self.now, &self.jobs[job].planned[next])
+            {
+                let paths = std::mem::take(&mut self.jobs[job].planned[next]);
+                self.outcome.dispatched_requests += 1;
+                let invalidation = self.in_flight.len();
+                self.jobs[job].taken.push((invalidation, paths.clone()));
+                self.start_invalidation(paths, Vec::new(), true);
+            } else {
+                self.outcome.refused += 1;
+            }
+            let event = Event::DispatchSend {
+                job,
+                next: next + 1,
+                attempt: 0,
+            };
+            self.at(self.now, event);
+            return;
+        }
+        self.settle(job);
+    }
+
+    /// The messages the taken invalidations cover whole are deleted, their deletes attached to
+    /// the invalidation that covers each path; the rest go back.
+    fn settle(&mut self, job: usize) {
+        let Job {
+            messages, taken, ..
+        } = std::mem::replace(
+            &mut self.jobs[job],
+            Job {
+                messages: Vec::new(),
+                planned: Vec::new(),
+                taken: Vec::new(),
+            },
+        );
+        let refs: Vec<(usize, &[String])> = taken
+            .iter()
+            .map(|(inv, paths)| (*inv, paths.as_slice()))
+            .collect();
+        let cover = Cover::new(&refs);
+        let requeue = micros(self.scenario.requeue_delay_s);
+        self.received -= messages.len();
+        for message in messages {
+            let found: Option<Vec<usize>> = self.messages[message]
+                .batch
+                .paths
+                .iter()
+                .map(|p| cover.find(p))
+                .collect();
+            match found {
+                Some(invalidations) => {
+                    let m = &mut self.messages[message];
+                    let covers = std::mem::take(&mut m.covers);
+                    let spans = std::mem::take(&mut m.spans);
+                    m.batch.paths = Vec::new();
+                    for (j, inv) in invalidations.into_iter().enumerate() {
+                        let span = &covers[spans[j] as usize..spans[j + 1] as usize];
+                        if self.in_flight[inv].completed {
+                            // Done already (the SDK's backoff on a later call outlasted it).
+                            span.iter().for_each(|&delete| self.finish_path(delete));
+                        } else {
+                            self.in_flight[inv].covers.extend_from_slice(span);
+                        }
+                    }
+                    self.outcome.messages_dispatched += 1;
+                }
+                None => {
+                    self.outcome.messages_returned += 1;
+                    self.invisible.push(Reverse((self.now + requeue, message)));
+                    self.schedule_poll(self.now + requeue);
+                }
+            }
+        }
+        self.dispatchers_busy -= 1;
+        self.schedule_poll(self.now);
     }
 
     /// Log-normal time in progress, median `invalidation_median_s`.
@@ -508,18 +920,15 @@ impl<'a> Simulation<'a> {
     /// Retries ran out: the batch goes to the report (replayInput), the Map goes on.
     fn give_up(&mut self, exec: usize, batch: usize) {
         self.executions[exec].reported = true;
-        for &delete in &self.executions[exec].batches[batch].covers {
+        let batch_ref = &mut self.executions[exec].batches[batch];
+        batch_ref.state = BatchState::Done;
+        for &delete in &batch_ref.covers {
             self.reported[delete as usize] = true;
         }
-        self.batch_done(exec);
-    }
-
-    fn batch_done(&mut self, exec: usize) {
-        self.executions[exec].open -= 1;
         self.next_batch(exec);
     }
 
-    /// Express stops the execution: batches not taken by CloudFront are lost (no report).
+    /// Express stops the execution: batches neither taken nor deferred nor reported are lost.
     fn time_out(&mut self, exec: usize) {
         let execution = &mut self.executions[exec];
         if execution.timed_out {
@@ -527,7 +936,7 @@ impl<'a> Simulation<'a> {
         }
         execution.timed_out = true;
         for batch in &execution.batches {
-            if batch.sent.is_empty() {
+            if batch.state == BatchState::Waiting {
                 for &delete in &batch.covers {
                     self.lost[delete as usize] = true;
                 }
@@ -535,16 +944,31 @@ impl<'a> Simulation<'a> {
         }
     }
 
-    fn complete(&mut self, exec: usize, batch: usize) {
-        let sent = std::mem::take(&mut self.executions[exec].batches[batch].sent);
-        self.cloudfront.complete(self.now, &sent);
-        let covers = std::mem::take(&mut self.executions[exec].batches[batch].covers);
+    fn complete(&mut self, invalidation: usize) {
+        let InFlight { paths, covers, .. } = std::mem::replace(
+            &mut self.in_flight[invalidation],
+            InFlight {
+                paths: Vec::new(),
+                covers: Vec::new(),
+                completed: true,
+            },
+        );
+        self.cloudfront.complete(self.now, &paths);
         for delete in covers {
-            let outstanding = &mut self.outstanding[delete as usize];
-            *outstanding -= 1;
-            if *outstanding == 0 {
-                self.finished_at[delete as usize] = self.now;
-            }
+            self.finish_path(delete);
+        }
+        // Room freed: a dispatcher waiting on messages may now have capacity.
+        if !self.visible.is_empty() {
+            self.schedule_poll(self.now);
+        }
+    }
+
+    /// One of a delete's paths is invalidated; the delete is done when all are.
+    fn finish_path(&mut self, delete: u32) {
+        let outstanding = &mut self.outstanding[delete as usize];
+        *outstanding -= 1;
+        if *outstanding == 0 {
+            self.finished_at[delete as usize] = self.now;
         }
     }
 
@@ -554,6 +978,7 @@ impl<'a> Simulation<'a> {
         outcome.end = end;
         outcome.executions = self.executions.len();
         outcome.executions_reported = self.executions.iter().filter(|e| e.reported).count();
+        outcome.executions_deferred = self.executions.iter().filter(|e| e.deferred).count();
         outcome.executions_timed_out = self.executions.iter().filter(|e| e.timed_out).count();
         for (i, delete) in self.deletes.iter().enumerate() {
             if self.lost[i] {
@@ -576,6 +1001,7 @@ impl<'a> Simulation<'a> {
         outcome.peak_files = self.cloudfront.peak_files;
         outcome.peak_wildcards = self.cloudfront.peak_wildcards;
         outcome.timeline = std::mem::take(&mut self.cloudfront.timeline);
+        outcome.wildcards = std::mem::take(&mut self.wildcards);
         outcome
     }
 }

@@ -1,5 +1,6 @@
 //! What one policy did in one storm, and the side-by-side table.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use super::scenario::Policy;
@@ -23,13 +24,39 @@ pub struct Outcome {
     pub lost: usize,
     /// Deletes in none of the above: always 0 unless the model is wrong.
     pub unaccounted: usize,
-    pub requests: u64,
+    /// Invalidations CloudFront took from executions (their own batch).
+    pub direct_requests: u64,
+    /// Invalidations CloudFront took from the dispatcher.
+    pub dispatched_requests: u64,
+    /// CreateInvalidation calls refused with TooManyInvalidationsInProgress.
     pub refused: u64,
+    /// CreateInvalidation calls throttled (each SDK attempt counts).
+    pub throttled: u64,
     pub lambda_throttles: u64,
     pub paths_billed: u64,
+    /// Of which the dispatcher's.
+    pub dispatched_paths_billed: u64,
     pub executions: usize,
     pub executions_reported: usize,
+    pub executions_deferred: usize,
     pub executions_timed_out: usize,
+    /// Batches sent to the deferral queue...
+    pub deferred_batches: u64,
+    /// ...of which without trying CloudFront first (a backlog was waiting).
+    pub skipped_direct: u64,
+    pub peak_queue: usize,
+    pub dispatcher_invocations: u64,
+    pub messages_dispatched: u64,
+    pub messages_returned: u64,
+    pub messages_aged_out: u64,
+    pub max_receives: u32,
+    /// Every invalidation's time in progress: CloudFront's own completion times.
+    pub completion_times: Vec<Micros>,
+    /// Every wildcard CloudFront took.
+    pub wildcards: BTreeSet<String>,
+    /// Live cached objects the wildcards invalidated, of `live_objects`.
+    pub collateral: usize,
+    pub live_objects: usize,
     pub peak_files: usize,
     pub peak_wildcards: usize,
     pub mean_files: f64,
@@ -48,13 +75,29 @@ impl Outcome {
             not_invalidated_at: Vec::new(),
             lost: 0,
             unaccounted: 0,
-            requests: 0,
+            direct_requests: 0,
+            dispatched_requests: 0,
             refused: 0,
+            throttled: 0,
             lambda_throttles: 0,
             paths_billed: 0,
+            dispatched_paths_billed: 0,
             executions: 0,
             executions_reported: 0,
+            executions_deferred: 0,
             executions_timed_out: 0,
+            deferred_batches: 0,
+            skipped_direct: 0,
+            peak_queue: 0,
+            dispatcher_invocations: 0,
+            messages_dispatched: 0,
+            messages_returned: 0,
+            messages_aged_out: 0,
+            max_receives: 0,
+            completion_times: Vec::new(),
+            wildcards: BTreeSet::new(),
+            collateral: 0,
+            live_objects: 0,
             peak_files: 0,
             peak_wildcards: 0,
             mean_files: 0.0,
@@ -68,21 +111,35 @@ impl Outcome {
         self.freshness.len()
     }
 
+    /// Invalidations CloudFront took.
+    pub fn requests(&self) -> u64 {
+        self.direct_requests + self.dispatched_requests
+    }
+
     /// The freshness delay at quantile `q` (0..=1), nearest rank; `None` when nothing was
     /// invalidated.
     pub fn freshness_quantile(&self, q: f64) -> Option<Micros> {
-        let mut delays: Vec<Micros> = self.freshness.iter().map(|&(_, d)| d).collect();
-        if delays.is_empty() {
-            return None;
-        }
-        delays.sort_unstable();
-        let rank = ((q * delays.len() as f64).ceil() as usize).clamp(1, delays.len());
-        Some(delays[rank - 1])
+        quantile(self.freshness.iter().map(|&(_, d)| d).collect(), q)
+    }
+
+    /// CloudFront's own completion time (an invalidation's time in progress) at quantile `q`.
+    pub fn completion_quantile(&self, q: f64) -> Option<Micros> {
+        quantile(self.completion_times.clone(), q)
     }
 
     pub fn cost_dollars(&self) -> f64 {
         self.paths_billed.saturating_sub(FREE_PATHS) as f64 * DOLLARS_PER_PATH
     }
+}
+
+/// Nearest rank.
+fn quantile(mut values: Vec<Micros>, q: f64) -> Option<Micros> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_unstable();
+    let rank = ((q * values.len() as f64).ceil() as usize).clamp(1, values.len());
+    Some(values[rank - 1])
 }
 
 fn seconds(micros: Option<Micros>) -> String {
@@ -111,54 +168,96 @@ pub fn table(outcomes: &[Outcome]) -> String {
             Box::new(|o| o.lost.to_string()),
         ),
         (
-            "freshness p50 (s)",
-            Box::new(|o| seconds(o.freshness_quantile(0.5))),
+            "freshness p50 / p99 / max (s)",
+            Box::new(|o| {
+                format!(
+                    "{} / {} / {}",
+                    seconds(o.freshness_quantile(0.5)),
+                    seconds(o.freshness_quantile(0.99)),
+                    seconds(o.freshness_quantile(1.0))
+                )
+            }),
         ),
         (
-            "freshness p99 (s)",
-            Box::new(|o| seconds(o.freshness_quantile(0.99))),
+            "CloudFront's own completion p50 / p99 (s)",
+            Box::new(|o| {
+                format!(
+                    "{} / {}",
+                    seconds(o.completion_quantile(0.5)),
+                    seconds(o.completion_quantile(0.99))
+                )
+            }),
         ),
         (
-            "freshness max (s)",
-            Box::new(|o| seconds(o.freshness_quantile(1.0))),
+            "paths billed (dispatcher's) / cost",
+            Box::new(|o| {
+                format!(
+                    "{} ({}) / ${:.2}",
+                    o.paths_billed,
+                    o.dispatched_paths_billed,
+                    o.cost_dollars()
+                )
+            }),
         ),
         (
-            "peak file paths in progress (of 3000)",
-            Box::new(|o| o.peak_files.to_string()),
+            "collateral: live objects invalidated",
+            Box::new(|o| {
+                let share = if o.live_objects == 0 {
+                    0.0
+                } else {
+                    100.0 * o.collateral as f64 / o.live_objects as f64
+                };
+                format!("{} ({share:.1}%)", o.collateral)
+            }),
         ),
         (
-            "peak wildcards in progress (of 15)",
-            Box::new(|o| o.peak_wildcards.to_string()),
+            "distinct wildcards taken",
+            Box::new(|o| o.wildcards.len().to_string()),
         ),
         (
-            "mean file paths in progress",
-            Box::new(|o| format!("{:.0}", o.mean_files)),
+            "peak in progress: paths / wildcards",
+            Box::new(|o| format!("{} / {}", o.peak_files, o.peak_wildcards)),
         ),
         (
-            "mean wildcards in progress",
-            Box::new(|o| format!("{:.1}", o.mean_wildcards)),
+            "mean in progress: paths / wildcards",
+            Box::new(|o| format!("{:.0} / {:.1}", o.mean_files, o.mean_wildcards)),
         ),
         (
-            "invalidation requests taken",
-            Box::new(|o| o.requests.to_string()),
+            "invalidations taken: direct / dispatched",
+            Box::new(|o| format!("{} / {}", o.direct_requests, o.dispatched_requests)),
         ),
         (
-            "requests refused (TooMany)",
-            Box::new(|o| o.refused.to_string()),
-        ),
-        ("paths billed", Box::new(|o| o.paths_billed.to_string())),
-        (
-            "cost ($0.005/path after 1,000)",
-            Box::new(|o| format!("${:.2}", o.cost_dollars())),
-        ),
-        ("executions", Box::new(|o| o.executions.to_string())),
-        (
-            "executions reported",
-            Box::new(|o| o.executions_reported.to_string()),
+            "calls refused (TooMany) / throttled",
+            Box::new(|o| format!("{} / {}", o.refused, o.throttled)),
         ),
         (
-            "executions timed out",
-            Box::new(|o| o.executions_timed_out.to_string()),
+            "executions / reported / deferred / timed out",
+            Box::new(|o| {
+                format!(
+                    "{} / {} / {} / {}",
+                    o.executions,
+                    o.executions_reported,
+                    o.executions_deferred,
+                    o.executions_timed_out
+                )
+            }),
+        ),
+        (
+            "batches deferred (without trying)",
+            Box::new(|o| format!("{} ({})", o.deferred_batches, o.skipped_direct)),
+        ),
+        (
+            "queue: peak messages / max receives",
+            Box::new(|o| format!("{} / {}", o.peak_queue, o.max_receives)),
+        ),
+        (
+            "dispatcher: invocations / messages returned / aged out",
+            Box::new(|o| {
+                format!(
+                    "{} / {} / {}",
+                    o.dispatcher_invocations, o.messages_returned, o.messages_aged_out
+                )
+            }),
         ),
         (
             "Lambda throttles",

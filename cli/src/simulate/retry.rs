@@ -46,37 +46,70 @@ impl Retrier {
     }
 }
 
-/// The two retriers the simulation exercises.
+/// The retriers the simulation exercises.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Schedule {
     /// `PurgeFlow.TooManyInvalidationsInProgress`.
     pub too_many: Retrier,
+    /// `PurgeFlow.Throttled`.
+    pub throttled: Retrier,
     /// `Lambda.TooManyRequestsException` (no concurrency left).
     pub lambda: Retrier,
 }
 
 impl Schedule {
-    /// The CreateInvalidation state's retriers in `definition` (purge.asl.json).
-    pub fn from_definition(definition: &str) -> anyhow::Result<Schedule> {
+    /// CreateInvalidation's retriers before the deferral queue (purge.asl.json up to issue 19):
+    /// the `per-path`, `all` and `per-execution` policies run on it. 5+10+20+30+30 = 95 s of
+    /// TooManyInvalidationsInProgress retries at most, then the batch is reported.
+    pub fn before_deferral() -> Schedule {
+        let short = Retrier {
+            interval_s: 1.0,
+            max_attempts: 3,
+            backoff_rate: 2.0,
+            max_delay_s: Some(4.0),
+            full_jitter: true,
+        };
+        Schedule {
+            too_many: Retrier {
+                interval_s: 5.0,
+                max_attempts: 5,
+                backoff_rate: 2.0,
+                max_delay_s: Some(30.0),
+                full_jitter: true,
+            },
+            throttled: short.clone(),
+            lambda: short,
+        }
+    }
+
+    /// The deployed definition's (purge.asl.json) retriers for the `purgeflow` policy: Lambda's
+    /// as written; a refusal is deferred after `defer_after` retries on the earlier
+    /// TooManyInvalidationsInProgress shape (5 s, doubling, at most 30 s, full jitter), so the
+    /// question "defer at once or after a short retry" is a flag.
+    pub fn deferring(definition: &str, defer_after: u32) -> anyhow::Result<Schedule> {
         let definition: Value = serde_json::from_str(definition)?;
         let retriers = definition["States"]["InvalidateCache"]["ItemProcessor"]["States"]
             ["CreateInvalidation"]["Retry"]
             .as_array()
             .context("purge.asl.json has no CreateInvalidation Retry")?;
-        let find = |error: &str| {
-            retriers
-                .iter()
-                .find(|r| {
-                    r["ErrorEquals"]
-                        .as_array()
-                        .is_some_and(|e| e.iter().any(|e| e == error))
-                })
-                .with_context(|| format!("CreateInvalidation does not retry {error}"))
-                .and_then(Retrier::from_json)
+        let lambda = retriers
+            .iter()
+            .find(|r| {
+                r["ErrorEquals"]
+                    .as_array()
+                    .is_some_and(|e| e.iter().any(|e| e == "Lambda.TooManyRequestsException"))
+            })
+            .context("CreateInvalidation does not retry Lambda.TooManyRequestsException")
+            .and_then(Retrier::from_json)?;
+        let before = Schedule::before_deferral();
+        let retry_then_defer = Retrier {
+            max_attempts: defer_after,
+            ..before.too_many
         };
         Ok(Schedule {
-            too_many: find("PurgeFlow.TooManyInvalidationsInProgress")?,
-            lambda: find("Lambda.TooManyRequestsException")?,
+            too_many: retry_then_defer.clone(),
+            throttled: retry_then_defer,
+            lambda,
         })
     }
 }
@@ -87,22 +120,22 @@ mod tests {
     use rand::SeedableRng;
 
     #[test]
-    fn the_deployed_schedule_is_read_from_the_definition() {
+    fn the_lambda_retrier_is_read_from_the_definition_and_refusals_defer_after_n() {
         let schedule =
-            Schedule::from_definition(crate::local::pipeline::PURGE_DEFINITION).expect("reads");
-        assert_eq!(
-            schedule.too_many,
-            Retrier {
-                interval_s: 5.0,
-                max_attempts: 5,
-                backoff_rate: 2.0,
-                max_delay_s: Some(30.0),
-                full_jitter: true
-            }
-        );
+            Schedule::deferring(crate::local::pipeline::PURGE_DEFINITION, 0).expect("reads");
+        assert_eq!(schedule.lambda, Schedule::before_deferral().lambda);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        assert_eq!(schedule.too_many.delay(0, &mut rng), None, "defer at once");
+        let two = Schedule::deferring(crate::local::pipeline::PURGE_DEFINITION, 2).expect("reads");
+        assert!(two.too_many.delay(1, &mut rng).is_some());
+        assert_eq!(two.too_many.delay(2, &mut rng), None);
+    }
+
+    #[test]
+    fn the_schedule_before_deferral_waits_95_s_at_most() {
         let no_jitter = Retrier {
             full_jitter: false,
-            ..schedule.too_many
+            ..Schedule::before_deferral().too_many
         };
         let mut rng = rand::rngs::StdRng::seed_from_u64(1);
         let waits: Vec<Option<Micros>> = (0..6).map(|n| no_jitter.delay(n, &mut rng)).collect();

@@ -1,37 +1,51 @@
-//! What a simulated storm is: the deletes, the stream, Step Functions and Lambda, CloudFront.
-//! Every field is a `purgeflow simulate` flag; the defaults are the deployed ones (CDK) and
-//! CloudFront's published limits.
+//! What a simulated storm is: the deletes, the stream, Step Functions and Lambda, the deferral
+//! queue and its dispatcher, CloudFront. Every field is a `purgeflow simulate` flag; the defaults
+//! are the deployed ones (CDK) and CloudFront's published limits, except where a field says it is
+//! an assumption.
 
 use clap::ValueEnum;
 
-/// Where the deleted objects sit.
+/// Where the deleted objects (and the live ones around them) sit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Layout {
-    /// Many users, a photo or two each (`photos/u<user>/p<i>.jpg`).
+    /// Many users, a photo or two each (`photos/u<user>/p<n>.jpg`).
     Spread,
-    /// A few big directories (`photos/album<0..4>/p<i>.jpg`).
+    /// A few big directories (`photos/album<0..4>/p<n>.jpg`).
     Crowded,
 }
 
-/// How an execution's paths become invalidations.
+/// How the paths of a storm become invalidations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Policy {
-    /// Every path on its own, no folding, retries resend the same batch.
+    /// Each execution on its own, every path on its own, no folding; retries resend the same
+    /// batch; what is refused after the retries is reported.
     PerPath,
-    /// One wildcard per path template over the whole purge area (`/photos/*`, ...), per
-    /// execution.
+    /// Each execution on its own: one wildcard per path template over the whole purge area
+    /// (`/photos/*`, ...).
     All,
-    /// What purgeflow deploys: BatchPaths' fold policy, and folding harder under pressure.
+    /// purgeflow before the deferral queue (issue 19): each execution on its own, BatchPaths'
+    /// fold policy, folding harder on each of five retries after TooManyInvalidationsInProgress,
+    /// then reported.
+    PerExecution,
+    /// What purgeflow deploys: each execution sends its own batch; a refusal defers the batch to
+    /// the queue, and the dispatcher coalesces the queue into invalidations that fit CloudFront's
+    /// free capacity.
     Purgeflow,
 }
 
 impl Policy {
-    pub const ALL: [Policy; 3] = [Policy::PerPath, Policy::All, Policy::Purgeflow];
+    pub const ALL: [Policy; 4] = [
+        Policy::PerPath,
+        Policy::All,
+        Policy::PerExecution,
+        Policy::Purgeflow,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Policy::PerPath => "per-path",
             Policy::All => "all",
+            Policy::PerExecution => "per-execution",
             Policy::Purgeflow => "purgeflow",
         }
     }
@@ -47,6 +61,9 @@ pub struct Scenario {
     pub layout: Layout,
     /// CDN paths per object (`/{key}`, `/thumbs/{key}`, ...).
     pub paths_per_object: usize,
+    /// Live (not deleted) cached objects per deleted one, in the same directories: what a
+    /// wildcard invalidates besides the deletes (collateral).
+    pub live_per_delete: usize,
     /// Stream shards.
     pub shards: usize,
     /// Event source mapping: records per trigger invocation at most.
@@ -55,11 +72,12 @@ pub struct Scenario {
     pub batching_window_s: f64,
     /// Event source mapping: concurrent batches per shard.
     pub parallelization_factor: usize,
-    /// How often the event source mapping polls each shard.
+    /// How often the event source mappings poll (each shard, and the deferral queue).
     pub poll_interval_s: f64,
     /// `PURGE_MAX_RECORDS_PER_EXECUTION`.
     pub max_records_per_execution: usize,
-    /// `PURGE_PRESSURE_MAX_LEVEL` (the `purgeflow` policy).
+    /// `PURGE_PRESSURE_MAX_LEVEL` (the `per-execution` policy folds under pressure by it; the
+    /// `purgeflow` policy too when it retries before deferring).
     pub pressure_max_level: u32,
     /// Lambda concurrency available to the task functions.
     pub lambda_concurrency: usize,
@@ -67,12 +85,43 @@ pub struct Scenario {
     pub trigger_s: f64,
     /// ValidateRecords + DeleteObjects + BatchPaths, before the invalidations start.
     pub tasks_s: f64,
-    /// One invalidate-cache invocation.
+    /// One invalidate-cache invocation, up to its CreateInvalidation call.
     pub invalidate_s: f64,
     /// CloudFront: an invalidation's time in progress is log-normal with this median...
     pub invalidation_median_s: f64,
     /// ...and this sigma (0: always the median).
     pub invalidation_sigma: f64,
+    /// CloudFront's CreateInvalidation call rate, per second per account (a token bucket).
+    /// Unpublished; see `throttle.rs` for where the default comes from. 0: no throttle.
+    pub create_rate: f64,
+    /// The token bucket's size: calls that may go at once after a quiet spell.
+    pub create_burst: f64,
+    /// Attempts the SDK makes on a throttled call inside one invocation (standard retry mode).
+    pub sdk_attempts: u32,
+    /// `purgeflow`: TooManyInvalidationsInProgress / throttling retries in the execution before
+    /// the batch is deferred (0: defer at the first refusal, the state machine's default).
+    pub defer_after_retries: u32,
+    /// `purgeflow`: while the deferral queue holds messages, executions defer without trying
+    /// CloudFront themselves.
+    pub skip_direct_while_backlog: bool,
+    /// The DeferBatch state: Step Functions' SendMessage integration.
+    pub defer_s: f64,
+    /// Dispatcher event source mapping: messages per invocation at most (SQS allows 10,000).
+    pub dispatch_batch_size: usize,
+    /// Dispatcher event source mapping: batching window.
+    pub dispatch_window_s: f64,
+    /// Dispatcher event source mapping: MaximumConcurrency.
+    pub dispatch_concurrency: usize,
+    /// One dispatcher invocation: reading the free capacity (ListInvalidations,
+    /// GetInvalidation) and planning, up to its CreateInvalidation calls.
+    pub dispatch_s: f64,
+    /// `PURGE_DISPATCH_RESERVED_WILDCARDS`: wildcard slots the dispatcher leaves free.
+    pub reserved_wildcards: usize,
+    /// `PURGE_DISPATCH_MAX_AGE_SECONDS`: older messages are reported, not dispatched.
+    pub dispatch_max_age_s: f64,
+    /// How long a message the dispatcher could not cover stays invisible before it is received
+    /// again.
+    pub requeue_delay_s: f64,
 }
 
 impl Default for Scenario {
@@ -83,6 +132,7 @@ impl Default for Scenario {
             duration_s: 600.0,
             layout: Layout::Spread,
             paths_per_object: 2,
+            live_per_delete: 10,
             shards: 4,
             // The CDK app's event source mapping: batch size 100, 5 s window, factor 1.
             batch_size: 100,
@@ -97,6 +147,19 @@ impl Default for Scenario {
             invalidate_s: 0.15,
             invalidation_median_s: 60.0,
             invalidation_sigma: 0.5,
+            create_rate: 0.5,
+            create_burst: 10.0,
+            sdk_attempts: 3,
+            defer_after_retries: 0,
+            skip_direct_while_backlog: false,
+            defer_s: 0.05,
+            dispatch_batch_size: 10_000,
+            dispatch_window_s: 5.0,
+            dispatch_concurrency: 2,
+            dispatch_s: 0.5,
+            reserved_wildcards: 2,
+            dispatch_max_age_s: 3600.0,
+            requeue_delay_s: 5.0,
         }
     }
 }

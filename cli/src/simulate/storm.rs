@@ -29,24 +29,44 @@ pub fn deletes(scenario: &Scenario) -> Vec<Delete> {
     (0..n)
         .map(|i| Delete {
             at: if n > 1 { duration * i / (n - 1) } else { 0 },
-            key: key(scenario.layout, i, n),
+            key: format!(
+                "{}p{}.jpg",
+                dir(scenario.layout, i, n),
+                number(i, scenario.live_per_delete)
+            ),
         })
         .collect()
 }
 
-/// The object key of delete `i` of `n`: `spread`, one user directory per two photos on average
-/// (the account-closing storm: every user a little); `crowded`, every photo under one of four
-/// directories (one big account).
-fn key(layout: Layout, i: u64, n: u64) -> String {
+/// The directory of delete `i` of `n` (with its trailing `/`): `spread`, one user directory per
+/// two photos on average (the account-closing storm: every user a little); `crowded`, every
+/// photo under one of four directories (one big account). Delete `i`'s live neighbours sit in
+/// the same directory.
+pub fn dir(layout: Layout, i: u64, n: u64) -> String {
     match layout {
         Layout::Spread => {
             // A fixed permutation of users, so neighbours in time are not neighbours in the tree.
             let users = (n / 2).max(1);
             let user = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) % users;
-            format!("photos/u{user}/p{i}.jpg")
+            format!("photos/u{user}/")
         }
-        Layout::Crowded => format!("photos/album{}/p{i}.jpg", i % 4),
+        Layout::Crowded => format!("photos/album{}/", i % 4),
     }
+}
+
+/// The photo numbers of delete `i` and its `live` neighbours: block `i` of `live + 1`
+/// consecutive numbers, the deleted one at a pseudo-random place in it, so deleted and live
+/// names interleave and no name prefix tells them apart.
+pub fn block(i: u64, live: usize) -> (u64, std::ops::Range<u64>) {
+    let size = live as u64 + 1;
+    let start = i * size;
+    let deleted = start + (i.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) % size;
+    (deleted, start..start + size)
+}
+
+/// The photo number of delete `i` (`p<number>.jpg`).
+fn number(i: u64, live: usize) -> u64 {
+    block(i, live).0
 }
 
 /// Which shard a key's item lives on (DynamoDB hashes the partition key).
@@ -93,6 +113,15 @@ fn path_templates(per_object: usize) -> String {
         .take(per_object.clamp(1, EXTRA.len() + 1))
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// The literal part of each path template before its key (`/`, `/thumbs/`, ...), encoded.
+pub fn template_prefixes(config: &Config) -> Vec<String> {
+    const MARK: &str = "KEY-MARK";
+    paths_of(config, MARK)
+        .iter()
+        .filter_map(|path| path.find(MARK).map(|at| path[..at].to_owned()))
+        .collect()
 }
 
 /// The raw CDN paths of one key, rendered by the configuration's own path templates.

@@ -22,6 +22,7 @@ fn colour(policy: Policy) -> &'static str {
     match policy {
         Policy::PerPath => "#d62728",
         Policy::All => "#1f77b4",
+        Policy::PerExecution => "#ff7f0e",
         Policy::Purgeflow => "#2ca02c",
     }
 }

@@ -5,7 +5,7 @@ use super::simulate;
 use super::storm::SECOND;
 
 /// Everything at t = 0 on one shard in one stream batch, invalidations taking exactly
-/// `median_s`: the times are sums of the scenario's durations.
+/// `median_s`, no call-rate throttle: the times are sums of the scenario's durations.
 fn by_hand(deletes: usize, paths_per_object: usize, median_s: f64) -> Scenario {
     Scenario {
         deletes,
@@ -18,6 +18,7 @@ fn by_hand(deletes: usize, paths_per_object: usize, median_s: f64) -> Scenario {
         max_records_per_execution: 300,
         invalidation_median_s: median_s,
         invalidation_sigma: 0.0,
+        create_rate: 0.0,
         ..Scenario::default()
     }
 }
@@ -32,18 +33,22 @@ fn one_batch_is_invalidated_once_at_the_sum_of_the_steps() {
     for outcome in &outcomes {
         assert_eq!(outcome.invalidated(), 10, "{:?}", outcome.policy);
         assert_eq!((outcome.reported, outcome.lost), (0, 0));
-        assert_eq!(outcome.requests, 1);
+        assert_eq!(outcome.requests(), 1);
         assert_eq!(outcome.refused, 0);
         assert_eq!(outcome.executions, 1);
+        assert_eq!(outcome.deferred_batches, 0, "nothing to defer");
         let expected = TAKEN_AT + 60 * SECOND;
         assert!(outcome.freshness.iter().all(|&(_, d)| d == expected));
     }
     let billed: Vec<u64> = outcomes.iter().map(|o| o.paths_billed).collect();
-    // per-path and purgeflow (10 photos in 10 directories: nothing to fold) send 20 paths;
-    // `all` sends /photos/* and /thumbs/photos/*.
-    assert_eq!(billed, vec![20, 2, 20]);
+    // per-path, per-execution and purgeflow (10 photos in 10 directories: nothing to fold)
+    // send 20 paths; `all` sends /photos/* and /thumbs/photos/*.
+    assert_eq!(billed, vec![20, 2, 20, 20]);
     assert_eq!(outcomes[0].peak_files, 20);
     assert_eq!(outcomes[1].peak_wildcards, 2);
+    // Only `all` invalidated live objects: every one of the 100 (10 per delete).
+    let collateral: Vec<usize> = outcomes.iter().map(|o| o.collateral).collect();
+    assert_eq!(collateral, vec![0, 100, 0, 0]);
 }
 
 #[test]
@@ -92,6 +97,52 @@ fn one_path_over_the_limit_waits_for_a_completion() {
 }
 
 #[test]
+fn a_refused_batch_is_deferred_and_the_dispatcher_sends_it_after_its_window() {
+    let outcome = simulate(&by_hand(3001, 1, 1.0), &[Policy::Purgeflow])
+        .expect("runs")
+        .remove(0);
+    assert_eq!(outcome.executions, 11);
+    assert_eq!((outcome.refused, outcome.deferred_batches), (1, 1));
+    assert_eq!((outcome.reported, outcome.lost), (0, 0));
+    assert_eq!((outcome.direct_requests, outcome.dispatched_requests), (10, 1));
+    assert_eq!(outcome.dispatched_paths_billed, 1);
+    // Refused at 0.8 s; SendMessage 0.05 s: on the queue at 0.85 s. The batching window (5 s)
+    // passes at 5.85 s; the dispatcher reads the capacity the first ten freed at 1.8 s, plans,
+    // and calls CreateInvalidation 0.5 s later, at 6.35 s; 1 s in progress.
+    let late: Vec<u64> = outcome
+        .freshness
+        .iter()
+        .map(|&(_, d)| d)
+        .filter(|&d| d != TAKEN_AT + SECOND)
+        .collect();
+    assert_eq!(late, vec![7_350_000]);
+}
+
+#[test]
+fn the_call_rate_throttle_reports_today_and_defers_with_the_queue() {
+    // 4,000 photos at once in executions of 100 records: 40 executions call CloudFront in the
+    // same second; a bucket of 10 at 0.5 a second takes 10, the SDK's and the state machine's
+    // retries a few more.
+    let scenario = Scenario {
+        max_records_per_execution: 100,
+        create_rate: 0.5,
+        create_burst: 10.0,
+        invalidation_median_s: 20.0,
+        ..by_hand(4000, 1, 20.0)
+    };
+    let outcomes = simulate(&scenario, &[Policy::PerExecution, Policy::Purgeflow]).expect("runs");
+    let (today, purgeflow) = (&outcomes[0], &outcomes[1]);
+    assert!(today.throttled > 0 && today.reported > 0, "{}", today.reported);
+    assert_eq!((purgeflow.reported, purgeflow.lost), (0, 0));
+    assert!(purgeflow.deferred_batches > 0);
+    assert!(
+        purgeflow.requests() < today.requests() + today.throttled,
+        "the dispatcher coalesces: {} calls taken",
+        purgeflow.requests()
+    );
+}
+
+#[test]
 fn the_same_seed_gives_the_same_storm() {
     let scenario = Scenario {
         deletes: 5000,
@@ -103,42 +154,44 @@ fn the_same_seed_gives_the_same_storm() {
     for (a, b) in a.iter().zip(&b) {
         assert_eq!(a.freshness, b.freshness);
         assert_eq!(
-            (a.requests, a.refused, a.reported),
-            (b.requests, b.refused, b.reported)
+            (a.requests(), a.refused, a.throttled, a.reported, a.collateral),
+            (b.requests(), b.refused, b.throttled, b.reported, b.collateral)
         );
     }
 }
 
 #[test]
-fn under_pressure_purgeflow_folds_and_leaves_fewer_paths_unpurged_than_per_path() {
+fn under_pressure_per_execution_folds_and_leaves_fewer_paths_unpurged_than_per_path() {
     // 20,000 photos in 10 s: per-path fills the 3,000 paths in progress at once.
     let scenario = Scenario {
         deletes: 20_000,
         duration_s: 10.0,
+        create_rate: 0.0,
         ..Scenario::default()
     };
-    let outcomes = simulate(&scenario, &[Policy::PerPath, Policy::Purgeflow]).expect("runs");
-    let (per_path, purgeflow) = (&outcomes[0], &outcomes[1]);
+    let outcomes = simulate(&scenario, &[Policy::PerPath, Policy::PerExecution]).expect("runs");
+    let (per_path, per_execution) = (&outcomes[0], &outcomes[1]);
     assert!(
         per_path.refused > 0 && per_path.reported > 0,
         "per-path can't keep up"
     );
     assert!(
-        purgeflow.peak_wildcards > 0,
-        "purgeflow folded under pressure"
+        per_execution.peak_wildcards > 0,
+        "per-execution folded under pressure"
     );
     assert!(
-        purgeflow.invalidated() > per_path.invalidated(),
-        "purgeflow {} vs per-path {}",
-        purgeflow.invalidated(),
+        per_execution.invalidated() > per_path.invalidated(),
+        "per-execution {} vs per-path {}",
+        per_execution.invalidated(),
         per_path.invalidated()
     );
-    assert!(purgeflow.paths_billed < per_path.paths_billed);
+    assert!(per_execution.paths_billed < per_path.paths_billed);
 }
 
 /// Every storm, every policy: CloudFront's limits are never passed, and every delete ends
-/// invalidated, reported for replay or lost, never unaccounted for; purgeflow's retry budget
-/// fits in Express's five minutes, so it loses nothing.
+/// invalidated, reported for replay or lost, never unaccounted for; no wildcard reaches beyond
+/// every live object. purgeflow loses nothing and, with its queue, reports nothing (no message
+/// comes near the hour's max age in these storms).
 #[test]
 fn no_limit_is_passed_and_no_path_is_left_unaccounted() {
     for seed in 1..=12u64 {
@@ -152,11 +205,16 @@ fn no_limit_is_passed_and_no_path_is_left_unaccounted() {
                 Layout::Crowded
             },
             paths_per_object: 1 + (seed as usize % 3),
+            live_per_delete: seed as usize % 3,
             shards: 1 + (seed as usize % 4),
             batch_size: [100, 1000, 10_000][seed as usize % 3],
             parallelization_factor: 1 + (seed as usize % 2),
             invalidation_median_s: [5.0, 60.0, 200.0][seed as usize % 3],
             lambda_concurrency: [2, 1000][seed as usize % 2],
+            create_rate: [0.5, 0.0, 2.0][seed as usize % 3],
+            defer_after_retries: (seed % 3) as u32,
+            skip_direct_while_backlog: seed % 4 == 1,
+            requeue_delay_s: [1.0, 5.0, 30.0][seed as usize % 3],
             ..Scenario::default()
         };
         for outcome in simulate(&scenario, &Policy::ALL).expect("runs") {
@@ -169,9 +227,27 @@ fn no_limit_is_passed_and_no_path_is_left_unaccounted() {
                 scenario.deletes,
                 "{what}"
             );
+            assert!(outcome.collateral <= outcome.live_objects, "{what}");
             if outcome.policy == Policy::Purgeflow {
-                assert_eq!(outcome.lost, 0, "{what}");
+                assert_eq!((outcome.lost, outcome.reported), (0, 0), "{what}");
+                assert_eq!(outcome.messages_aged_out, 0, "{what}");
             }
         }
     }
+}
+
+#[test]
+fn skipping_the_direct_attempt_defers_while_a_backlog_waits() {
+    let scenario = Scenario {
+        deletes: 30_000,
+        duration_s: 30.0,
+        skip_direct_while_backlog: true,
+        ..Scenario::default()
+    };
+    let outcome = simulate(&scenario, &[Policy::Purgeflow])
+        .expect("runs")
+        .remove(0);
+    assert!(outcome.skipped_direct > 0);
+    assert!(outcome.skipped_direct <= outcome.deferred_batches);
+    assert_eq!((outcome.reported, outcome.lost), (0, 0));
 }
