@@ -1,12 +1,11 @@
 //! The dispatcher's side of the simulation: the deferral queue as the event source mapping sees
-//! it, what one invocation receives, and which pending batches a set of invalidations covers.
-//! The planning itself is the deployed planner's (see [`plan`]).
+//! it, what one invocation receives, and which pending batches the invalidations CloudFront took
+//! cover (checked here, independently of the planner's own answer). The planning itself is the
+//! deployed planner's, `purgeflow_tasks::dispatch::plan`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use purgeflow_tasks::contract::InvalidationBatch;
-use purgeflow_tasks::paths::FoldPolicy;
-use purgeflow_tasks::pressure::{Budget, fit};
 
 use super::storm::Micros;
 
@@ -33,52 +32,6 @@ pub struct Message {
     pub receives: u32,
     /// When it last became visible.
     pub visible_since: Micros,
-}
-
-/// Free room in CloudFront for the dispatcher: what is not in progress, less the reserved
-/// wildcard slots.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Free {
-    pub paths: usize,
-    pub wildcards: usize,
-}
-
-impl Free {
-    pub fn is_empty(self) -> bool {
-        self.paths == 0 && self.wildcards == 0
-    }
-}
-
-/// The invalidations (their paths) to send for `pending`, within `free`: the deployed
-/// planner's choice.
-pub fn plan(
-    pending: &[&InvalidationBatch],
-    free: Free,
-    area: &FoldPolicy,
-    allow_root: bool,
-) -> Vec<Vec<String>> {
-    // Until `purgeflow_tasks::dispatch::plan` lands: everything pending, folded by `fit` into
-    // the free room, or nothing when it does not fit.
-    let entries: BTreeSet<String> = pending.iter().flat_map(|b| b.paths.iter().cloned()).collect();
-    let budget = Budget {
-        paths: free.paths,
-        wildcards: free.wildcards,
-    };
-    let fitted = fit(&entries, budget, area, allow_root);
-    if !fitted.fits {
-        return Vec::new();
-    }
-    let paths: Vec<String> = fitted
-        .folded
-        .wildcards
-        .into_iter()
-        .chain(fitted.folded.paths)
-        .collect();
-    if paths.is_empty() {
-        Vec::new()
-    } else {
-        vec![paths]
-    }
 }
 
 /// Which taken invalidation covers a path: the exact paths and the wildcards of a set of

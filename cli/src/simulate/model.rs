@@ -30,16 +30,17 @@ use std::collections::{BTreeSet, BinaryHeap, VecDeque};
 
 use purgeflow_tasks::config::Config;
 use purgeflow_tasks::contract::InvalidationBatch;
+use purgeflow_tasks::dispatch::{self as planner, Capacity, PlanPolicy};
 use purgeflow_tasks::paths::{
-    BatchPlan, CLOUDFRONT_MAX_PATHS_PER_BATCH, CLOUDFRONT_MAX_WILDCARD_PATHS, FoldPolicy,
-    caller_reference, encode_path, is_wildcard, plan_batches,
+    BatchPlan, CLOUDFRONT_MAX_PATHS_PER_BATCH, FoldPolicy, caller_reference, encode_path,
+    is_wildcard, plan_batches,
 };
 use purgeflow_tasks::pressure::{PressurePolicy, batch_at_level};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::cloudfront::Distribution;
-use super::dispatcher::{self, Cover, Free, MAX_EVENT_BYTES, Message};
+use super::dispatcher::{self, Cover, MAX_EVENT_BYTES, Message};
 use super::outcome::Outcome;
 use super::retry::{Retrier, Schedule};
 use super::scenario::{Policy, Scenario};
@@ -158,7 +159,10 @@ struct InFlight {
 /// One dispatcher invocation.
 struct Job {
     messages: Vec<usize>,
+    /// The planned invalidations' paths (the planner plans one at most).
     planned: Vec<Vec<String>>,
+    /// The messages the planner says its invalidation covers.
+    claimed: Vec<usize>,
     /// The planned invalidations CloudFront took: their index in `Simulation::in_flight`, and
     /// their paths.
     taken: Vec<(usize, Vec<String>)>,
@@ -266,6 +270,7 @@ pub struct Simulation<'a> {
     config: &'a Config,
     schedule: Schedule,
     batching: Batching,
+    plan_policy: PlanPolicy,
     deletes: &'a [Delete],
     shard_of: &'a [u16],
     rng: StdRng,
@@ -298,6 +303,24 @@ pub struct Simulation<'a> {
     outcome: Outcome,
 }
 
+/// Whether the planner is sure to plan nothing: no wildcard slot free, and the oldest batch
+/// alone does not fit the free paths exactly (so no fold and no exact plan can start). The
+/// simulation skips the call then; it only saves time (tests::the_planner_plans_nothing_without_room).
+fn no_room(free: Capacity, oldest: &Message) -> bool {
+    let wildcards = oldest.batch.paths.iter().filter(|p| is_wildcard(p)).count();
+    let files = oldest.batch.paths.len() - wildcards;
+    free.wildcards == 0 && (wildcards > 0 || !free.holds(files, 0))
+}
+
+/// A placeholder while a message's batch is lent to the planner.
+fn no_batch() -> InvalidationBatch {
+    InvalidationBatch {
+        distribution_id: String::new(),
+        caller_reference: String::new(),
+        paths: Vec::new(),
+    }
+}
+
 fn micros(seconds: f64) -> Micros {
     (seconds.max(0.0) * SECOND as f64).round() as Micros
 }
@@ -317,6 +340,11 @@ impl<'a> Simulation<'a> {
             config,
             schedule,
             batching: Batching::new(policy, config),
+            plan_policy: PlanPolicy {
+                area: config.fold_policy(),
+                allow_root: config.pressure.allow_root,
+                folded_paths: planner::DEFAULT_FOLDED_PATHS,
+            },
             deletes,
             shard_of,
             rng: StdRng::seed_from_u64(scenario.seed),
@@ -775,28 +803,32 @@ impl<'a> Simulation<'a> {
             }
         }
         self.received += messages.len();
-        let free = Free {
-            paths: CLOUDFRONT_MAX_PATHS_PER_BATCH.saturating_sub(self.cloudfront.files),
-            wildcards: CLOUDFRONT_MAX_WILDCARD_PATHS
-                .saturating_sub(self.cloudfront.wildcards)
-                .saturating_sub(self.scenario.reserved_wildcards),
-        };
-        let planned = if free.is_empty() || messages.is_empty() {
-            Vec::new()
+        let free = Capacity::free(
+            self.cloudfront.files,
+            self.cloudfront.wildcards,
+            self.scenario.reserved_wildcards,
+        );
+        let (planned, claimed) = if messages.is_empty() || no_room(free, &self.messages[messages[0]]) {
+            (Vec::new(), Vec::new())
         } else {
-            let pending: Vec<&InvalidationBatch> =
-                messages.iter().map(|&m| &self.messages[m].batch).collect();
-            dispatcher::plan(
-                &pending,
-                free,
-                &self.batching.area,
-                self.batching.pressure.allow_root,
-            )
+            // The batches move out of the messages for the call and back after it.
+            let pending: Vec<InvalidationBatch> = messages
+                .iter()
+                .map(|&m| std::mem::replace(&mut self.messages[m].batch, no_batch()))
+                .collect();
+            let plan = planner::plan(storm::DISTRIBUTION_ID, &pending, free, &self.plan_policy);
+            for (&m, batch) in messages.iter().zip(pending) {
+                self.messages[m].batch = batch;
+            }
+            let claimed = plan.covered.iter().map(|&i| messages[i]).collect();
+            let planned = plan.invalidation.map(|b| b.paths).into_iter().collect();
+            (planned, claimed)
         };
         let job = self.jobs.len();
         self.jobs.push(Job {
             messages,
             planned,
+            claimed,
             taken: Vec::new(),
         });
         self.at(
@@ -852,15 +884,20 @@ impl<'a> Simulation<'a> {
     /// the invalidation that covers each path; the rest go back.
     fn settle(&mut self, job: usize) {
         let Job {
-            messages, taken, ..
+            messages,
+            claimed,
+            taken,
+            ..
         } = std::mem::replace(
             &mut self.jobs[job],
             Job {
                 messages: Vec::new(),
                 planned: Vec::new(),
+                claimed: Vec::new(),
                 taken: Vec::new(),
             },
         );
+        let claimed: BTreeSet<usize> = claimed.into_iter().collect();
         let refs: Vec<(usize, &[String])> = taken
             .iter()
             .map(|(inv, paths)| (*inv, paths.as_slice()))
@@ -875,6 +912,11 @@ impl<'a> Simulation<'a> {
                 .iter()
                 .map(|p| cover.find(p))
                 .collect();
+            // When CloudFront took the plan, the planner's `covered` must be exactly what the
+            // simulation's own check finds.
+            if !taken.is_empty() && found.is_some() != claimed.contains(&message) {
+                self.outcome.planner_disagreements += 1;
+            }
             match found {
                 Some(invalidations) => {
                     let m = &mut self.messages[message];

@@ -50,6 +50,9 @@ pub struct Outcome {
     pub messages_returned: u64,
     pub messages_aged_out: u64,
     pub max_receives: u32,
+    /// Messages the planner said it covered and the simulation's own check did not, or the
+    /// other way round, in plans CloudFront took: always 0 unless one of them is wrong.
+    pub planner_disagreements: u64,
     /// Every invalidation's time in progress: CloudFront's own completion times.
     pub completion_times: Vec<Micros>,
     /// Every wildcard CloudFront took.
@@ -94,6 +97,7 @@ impl Outcome {
             messages_returned: 0,
             messages_aged_out: 0,
             max_receives: 0,
+            planner_disagreements: 0,
             completion_times: Vec::new(),
             wildcards: BTreeSet::new(),
             collateral: 0,

@@ -229,6 +229,7 @@ fn no_limit_is_passed_and_no_path_is_left_unaccounted() {
             );
             assert!(outcome.collateral <= outcome.live_objects, "{what}");
             if outcome.policy == Policy::Purgeflow {
+                assert_eq!(outcome.planner_disagreements, 0, "{what}");
                 assert_eq!((outcome.lost, outcome.reported), (0, 0), "{what}");
                 assert_eq!(outcome.messages_aged_out, 0, "{what}");
             }
@@ -250,4 +251,40 @@ fn skipping_the_direct_attempt_defers_while_a_backlog_waits() {
     assert!(outcome.skipped_direct > 0);
     assert!(outcome.skipped_direct <= outcome.deferred_batches);
     assert_eq!((outcome.reported, outcome.lost), (0, 0));
+}
+
+/// The simulation skips the planner when no wildcard slot is free and the oldest batch does not
+/// fit the free paths (`model::no_room`): the planner must plan nothing then, whatever follows.
+#[test]
+fn the_planner_plans_nothing_without_room() {
+    use purgeflow_tasks::contract::InvalidationBatch;
+    use purgeflow_tasks::dispatch::{Capacity, PlanPolicy, plan};
+    use purgeflow_tasks::paths::FoldPolicy;
+
+    let batch = |n: usize, from: usize| InvalidationBatch {
+        distribution_id: super::storm::DISTRIBUTION_ID.to_owned(),
+        caller_reference: format!("r{from}"),
+        paths: (from..from + n)
+            .map(|i| format!("/photos/u{}/p{i}.jpg", i % 7))
+            .collect(),
+    };
+    let policy = PlanPolicy {
+        area: FoldPolicy::within(["/photos/"]),
+        ..PlanPolicy::default()
+    };
+    let free = Capacity {
+        paths: 100,
+        wildcards: 0,
+    };
+    let pending = vec![batch(101, 0), batch(5, 1000), batch(1, 2000)];
+    let planned = plan(super::storm::DISTRIBUTION_ID, &pending, free, &policy);
+    assert_eq!(planned.invalidation, None);
+    assert!(planned.covered.is_empty());
+    // With room for the oldest batch, it is planned: the skip is only for no room.
+    let roomy = Capacity {
+        paths: 101,
+        wildcards: 0,
+    };
+    let planned = plan(super::storm::DISTRIBUTION_ID, &pending, roomy, &policy);
+    assert!(planned.covered.contains(&0));
 }
