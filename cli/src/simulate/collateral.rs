@@ -84,7 +84,10 @@ impl LiveObjects {
         }
         let mut kept: Vec<&String> = Vec::new();
         for key in &keys {
-            if kept.last().is_none_or(|last| !key.starts_with(last.as_str())) {
+            if kept
+                .last()
+                .is_none_or(|last| !key.starts_with(last.as_str()))
+            {
                 kept.push(key);
             }
         }
@@ -166,8 +169,23 @@ mod tests {
     fn name_prefixes_count_as_the_names_would_match() {
         let numbers: Vec<u64> = (0..2500).chain([12_345, 99_999, 100_000]).collect();
         for prefix in [
-            "", "p", "p1", "p12", "p123", "p1234", "p0", "p00", "p9", "p99999", "p2499.",
-            "p2499.jp", "p2499.jpg", "p2499.png", "q", "p100000", "p1000000",
+            "",
+            "p",
+            "p1",
+            "p12",
+            "p123",
+            "p1234",
+            "p0",
+            "p00",
+            "p9",
+            "p99999",
+            "p2499.",
+            "p2499.jp",
+            "p2499.jpg",
+            "p2499.png",
+            "q",
+            "p100000",
+            "p1000000",
         ] {
             assert_eq!(
                 count_names(&numbers, prefix),
@@ -203,7 +221,11 @@ mod tests {
             );
             assert_eq!(live.invalidated_by(&set(&["/*"])), 1200);
             assert_eq!(live.invalidated_by(&set(&["/other/*", "/photos/x*"])), 0);
-            assert_eq!(live.invalidated_by(&set(&["/photos/a.jpg"])), 0, "not a wildcard");
+            assert_eq!(
+                live.invalidated_by(&set(&["/photos/a.jpg"])),
+                0,
+                "not a wildcard"
+            );
         }
     }
 
@@ -232,9 +254,25 @@ mod tests {
                 "{wildcard}"
             );
         }
+        // User directories and partial-name prefixes over them: three live photos per delete
+        // in every directory under the prefix.
         let spread = world(Layout::Spread);
-        let users_1x = spread.invalidated_by(&set(&["/photos/u1*"]));
-        let user_1 = spread.invalidated_by(&set(&["/photos/u1/*"]));
-        assert!(users_1x > user_1 && user_1 > 0, "{users_1x} {user_1}");
+        for prefix in [
+            "photos/u",
+            "photos/u1",
+            "photos/u12",
+            &storm::dir(Layout::Spread, 1, 400),
+        ] {
+            let expected = 3
+                * (0..400)
+                    .filter(|&i| storm::dir(Layout::Spread, i, 400).starts_with(prefix))
+                    .count();
+            let wildcard = format!("/thumbs/{prefix}*");
+            assert_eq!(
+                spread.invalidated_by(&set(&[&wildcard])),
+                expected,
+                "{wildcard}"
+            );
+        }
     }
 }

@@ -97,11 +97,23 @@ mod tests {
         let second = paths(&["/photos/*", "/photos/u3/p3.jpg", "/thumbs/photos/u12*"]);
         let cover = Cover::new(&[(0, &first), (1, &second)]);
         assert_eq!(cover.find("/photos/u1/p1.jpg"), Some(0), "exact first");
-        assert_eq!(cover.find("/photos/u2/p9.jpg"), Some(1), "/photos/* holds /photos/u2*");
+        assert_eq!(
+            cover.find("/photos/u2/p9.jpg"),
+            Some(1),
+            "/photos/* holds /photos/u2*"
+        );
         assert_eq!(cover.find("/thumbs/photos/u12/p1.jpg"), Some(1));
         assert_eq!(cover.find("/thumbs/photos/u1/p1.jpg"), None);
-        assert_eq!(cover.find("/thumbs/photos/u123*"), Some(1), "a narrower wildcard");
-        assert_eq!(cover.find("/thumbs/photos/u1*"), None, "a broader wildcard is not covered");
+        assert_eq!(
+            cover.find("/thumbs/photos/u123*"),
+            Some(1),
+            "a narrower wildcard"
+        );
+        assert_eq!(
+            cover.find("/thumbs/photos/u1*"),
+            None,
+            "a broader wildcard is not covered"
+        );
         assert_eq!(cover.find("/other.jpg"), None);
     }
 

@@ -156,9 +156,8 @@ pub fn simulate(scenario: &Scenario, policies: &[Policy]) -> anyhow::Result<Vec<
         .iter()
         .map(|d| storm::shard_of(&d.key, scenario.shards) as u16)
         .collect();
-    let live = (scenario.live_per_delete > 0).then(|| {
-        collateral::LiveObjects::new(scenario, storm::template_prefixes(&config))
-    });
+    let live = (scenario.live_per_delete > 0)
+        .then(|| collateral::LiveObjects::new(scenario, storm::template_prefixes(&config)));
     policies
         .iter()
         .map(|&policy| {
@@ -207,6 +206,16 @@ pub fn run(args: &Args) -> anyhow::Result<Vec<Outcome>> {
     );
     println!("{title}\n");
     print!("{}", outcome::table(&outcomes));
+    for o in &outcomes {
+        if o.unaccounted > 0 || o.planner_disagreements > 0 {
+            println!(
+                "\nMODEL ERROR in {}: {} deletes unaccounted for, {} planner disagreements",
+                o.policy.name(),
+                o.unaccounted,
+                o.planner_disagreements
+            );
+        }
+    }
     println!(
         "\nsimulated {} policies in {:.1} s",
         policies.len(),

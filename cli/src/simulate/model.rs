@@ -672,7 +672,9 @@ impl<'a> Simulation<'a> {
     fn refused(&mut self, exec: usize, batch: usize, retries: Retries, refusal: Refusal) {
         let (delay, retries) = match refusal {
             Refusal::TooMany => (
-                self.schedule.too_many.delay(retries.too_many, &mut self.rng),
+                self.schedule
+                    .too_many
+                    .delay(retries.too_many, &mut self.rng),
                 Retries {
                     too_many: retries.too_many + 1,
                     ..retries
@@ -792,7 +794,10 @@ impl<'a> Simulation<'a> {
         let mut messages = Vec::new();
         for message in received {
             self.messages[message].receives += 1;
-            self.outcome.max_receives = self.outcome.max_receives.max(self.messages[message].receives);
+            self.outcome.max_receives = self
+                .outcome
+                .max_receives
+                .max(self.messages[message].receives);
             if self.now.saturating_sub(self.messages[message].deferred_at) > max_age {
                 for &delete in &self.messages[message].covers {
                     self.reported[delete as usize] = true;
@@ -808,22 +813,23 @@ impl<'a> Simulation<'a> {
             self.cloudfront.wildcards,
             self.scenario.reserved_wildcards,
         );
-        let (planned, claimed) = if messages.is_empty() || no_room(free, &self.messages[messages[0]]) {
-            (Vec::new(), Vec::new())
-        } else {
-            // The batches move out of the messages for the call and back after it.
-            let pending: Vec<InvalidationBatch> = messages
-                .iter()
-                .map(|&m| std::mem::replace(&mut self.messages[m].batch, no_batch()))
-                .collect();
-            let plan = planner::plan(storm::DISTRIBUTION_ID, &pending, free, &self.plan_policy);
-            for (&m, batch) in messages.iter().zip(pending) {
-                self.messages[m].batch = batch;
-            }
-            let claimed = plan.covered.iter().map(|&i| messages[i]).collect();
-            let planned = plan.invalidation.map(|b| b.paths).into_iter().collect();
-            (planned, claimed)
-        };
+        let (planned, claimed) =
+            if messages.is_empty() || no_room(free, &self.messages[messages[0]]) {
+                (Vec::new(), Vec::new())
+            } else {
+                // The batches move out of the messages for the call and back after it.
+                let pending: Vec<InvalidationBatch> = messages
+                    .iter()
+                    .map(|&m| std::mem::replace(&mut self.messages[m].batch, no_batch()))
+                    .collect();
+                let plan = planner::plan(storm::DISTRIBUTION_ID, &pending, free, &self.plan_policy);
+                for (&m, batch) in messages.iter().zip(pending) {
+                    self.messages[m].batch = batch;
+                }
+                let claimed = plan.covered.iter().map(|&i| messages[i]).collect();
+                let planned = plan.invalidation.map(|b| b.paths).into_iter().collect();
+                (planned, claimed)
+            };
         let job = self.jobs.len();
         self.jobs.push(Job {
             messages,

@@ -232,6 +232,11 @@ fn fold_to(
     if free.holds(paths, wildcards) {
         return Some((entries, Fold::Exact));
     }
+    // Without a wildcard slot no fold can make the entries fewer: skip both folds (each is a
+    // pass per directory level over every entry, and the bisection calls this again and again).
+    if free.wildcards == 0 {
+        return None;
+    }
     let wildcards = free.wildcards.min(CLOUDFRONT_MAX_WILDCARD_PATHS);
     let budget = Budget {
         wildcards,
