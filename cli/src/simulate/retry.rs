@@ -1,5 +1,6 @@
-//! CreateInvalidation's retriers, read from the deployed definition so the simulation retries
-//! exactly as the state machine does.
+//! CreateInvalidation's retriers: the schedule before the deferral queue (the `per-path`, `all`
+//! and `per-execution` policies), and the deployed one (`purgeflow`: Lambda's retrier read from
+//! `purge.asl.json`, CloudFront's refusals deferred after `--defer-after-retries` retries).
 
 use anyhow::Context;
 use rand::Rng;
