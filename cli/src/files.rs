@@ -5,16 +5,101 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use serde_json::{Map, Value};
 
+/// Why a JSON file could not be read.
+#[derive(Debug)]
+pub enum ReadError {
+    /// No such file: said plainly, not as a JSON problem.
+    Missing,
+    /// The file exists but cannot be read (a folder, no permission, not UTF-8).
+    Unreadable(std::io::Error),
+    /// The text is not JSON; the message has the line and column.
+    NotJson(serde_json::Error),
+}
+
+/// Reads a file's text without a leading UTF-8 byte order mark (editors on Windows write one).
+pub fn read_text(path: &Path) -> Result<String, ReadError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(without_bom(text)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Err(ReadError::Missing),
+        Err(error) => Err(ReadError::Unreadable(error)),
+    }
+}
+
+fn without_bom(text: String) -> String {
+    match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_owned(),
+        None => text,
+    }
+}
+
+/// Reads and parses one JSON file, telling a missing file from unreadable or invalid JSON.
+pub fn try_read_json(path: &Path) -> Result<Value, ReadError> {
+    serde_json::from_str(&read_text(path)?).map_err(ReadError::NotJson)
+}
+
 /// Reads and parses one JSON file.
-pub(crate) fn read_json(path: &Path, what: &str) -> anyhow::Result<Value> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read {what} {}", path.display()))?;
-    serde_json::from_str(&text)
-        .with_context(|| format!("{what} {} is not valid JSON", path.display()))
+pub fn read_json(path: &Path, what: &str) -> anyhow::Result<Value> {
+    try_read_json(path).map_err(|error| anyhow::anyhow!(describe(&error, path, what)))
+}
+
+/// `input file x.json does not exist`, `cannot read ...: ...`, `... is not valid JSON: ...`.
+pub fn describe(error: &ReadError, path: &Path, what: &str) -> String {
+    let path = path.display();
+    match error {
+        ReadError::Missing => format!("cannot read {what} {path}: no such file"),
+        ReadError::Unreadable(error) => format!("cannot read {what} {path}: {error}"),
+        ReadError::NotJson(error) => format!("{what} {path} is not valid JSON: {error}"),
+    }
+}
+
+/// One JSON document, or JSON lines (one document per line). A bad line is named by its own
+/// number and the column in it, not by where a whole-file parse gave up.
+pub fn read_json_or_lines(path: &Path, what: &str) -> anyhow::Result<Value> {
+    let text = read_text(path).map_err(|error| anyhow::anyhow!(describe(&error, path, what)))?;
+    parse_json_or_lines(&text).with_context(|| format!("{what} {}", path.display()))
+}
+
+/// A whole document when the text is one; otherwise JSON lines, as an array, when it has more
+/// than one non-empty line.
+pub fn parse_json_or_lines(text: &str) -> anyhow::Result<Value> {
+    let whole = match serde_json::from_str(text) {
+        Ok(value) => return Ok(value),
+        Err(whole) => whole,
+    };
+    let lines: Vec<(usize, &str)> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .collect();
+    if lines.len() < 2 {
+        bail!("is not valid JSON: {whole}");
+    }
+    let mut values = Vec::with_capacity(lines.len());
+    for (index, line) in lines {
+        let value = serde_json::from_str(line).map_err(|error| {
+            anyhow::anyhow!(
+                "is neither one JSON document nor JSON lines: line {} is not JSON: {} at column {}",
+                index + 1,
+                without_position(&error),
+                error.column()
+            )
+        })?;
+        values.push(value);
+    }
+    Ok(Value::Array(values))
+}
+
+/// serde_json's message without its own ` at line L column C` (that position is in the line).
+fn without_position(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_owned(),
+        None => message,
+    }
 }
 
 /// Reads a DefinitionSubstitutions file: one JSON object of names to values.
-pub(crate) fn read_substitutions(path: &Path) -> anyhow::Result<Map<String, Value>> {
+pub fn read_substitutions(path: &Path) -> anyhow::Result<Map<String, Value>> {
     match read_json(path, "substitutions file")? {
         Value::Object(map) => Ok(map),
         _ => bail!(
@@ -25,7 +110,7 @@ pub(crate) fn read_substitutions(path: &Path) -> anyhow::Result<Map<String, Valu
 }
 
 /// A state machine name from its file name: `purge.asl.json` → `purge`.
-pub(crate) fn stem_name(path: &Path) -> String {
+pub fn stem_name(path: &Path) -> String {
     let file = path
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())
@@ -51,9 +136,29 @@ mod tests {
     fn unreadable_files_name_the_file() {
         let err =
             read_json(Path::new("/nonexistent/x.json"), "input file").expect_err("missing file");
-        assert!(
-            format!("{err:#}").starts_with("cannot read input file /nonexistent/x.json"),
-            "{err:#}"
+        assert_eq!(
+            format!("{err:#}"),
+            "cannot read input file /nonexistent/x.json: no such file"
         );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        assert_eq!(
+            parse_json_or_lines(&without_bom("\u{feff}{\"a\": 1}".to_owned())).expect("JSON"),
+            serde_json::json!({"a": 1})
+        );
+    }
+
+    #[test]
+    fn json_lines_errors_name_the_bad_line() {
+        let err = parse_json_or_lines("{\"a\": 1}\n\n{\"b\": }\n{\"c\": 3}\n")
+            .expect_err("line 3 is broken");
+        assert_eq!(
+            err.to_string(),
+            "is neither one JSON document nor JSON lines: line 3 is not JSON: expected value at column 7"
+        );
+        let lines = parse_json_or_lines("{\"a\": 1}\n{\"b\": 2}\n").expect("two lines");
+        assert_eq!(lines, serde_json::json!([{"a": 1}, {"b": 2}]));
     }
 }

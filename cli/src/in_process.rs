@@ -69,19 +69,22 @@ pub fn register_handlers(
     clients: Clients,
     config: Config,
 ) -> Result<(), ConfigError> {
-    config.require(&[
+    // Every unset variable is named at once. As in validate-records' main, the supersede
+    // check needs the table too.
+    let mut required = vec![
         Var::Bucket,
         Var::KeyTemplate,
         Var::DistributionId,
         Var::TopicArn,
-    ])?;
-    // As in validate-records' main: the check needs the table and a client. Without a client
-    // while the check is on, refuse rather than silently delete objects of re-created items.
+    ];
+    if config.check_superseded && clients.dynamodb.is_some() {
+        required.insert(0, Var::TableName);
+    }
+    config.require(&required)?;
+    // Without a client while the check is on, refuse rather than silently delete objects of
+    // re-created items.
     let dynamodb = match (config.check_superseded, clients.dynamodb) {
-        (true, Some(client)) => {
-            config.require(&[Var::TableName])?;
-            Some(client)
-        }
+        (true, Some(client)) => Some(client),
         (true, None) => {
             return Err(ConfigError::Invalid {
                 variable: CHECK_SUPERSEDED,

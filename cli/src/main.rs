@@ -7,8 +7,8 @@
 
 mod args;
 mod asl_test;
-mod files;
 mod graph;
+mod quiet_pipe;
 mod run;
 mod validate;
 
@@ -37,6 +37,7 @@ fn block_on<T>(command: impl Future<Output = anyhow::Result<T>>) -> anyhow::Resu
 }
 
 fn main() -> ExitCode {
+    quiet_pipe::install();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Validate(args) => validate::run(&args),
@@ -46,7 +47,7 @@ fn main() -> ExitCode {
         Command::Local(args) => block_on(purgeflow_cli::local::run(args)).map(|_| Verdict::Ok),
         Command::Demo(args) => block_on(purgeflow_cli::demo::run(args)).map(|_| Verdict::Ok),
         Command::Replay(args) => block_on(purgeflow_cli::replay::run(args)).map(|summary| {
-            if summary.succeeded() == summary.outcomes.len() {
+            if summary.all_done() {
                 Verdict::Ok
             } else {
                 Verdict::NotOk

@@ -9,7 +9,7 @@
 //! harmless; the same input also always gets the same execution name.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -18,6 +18,9 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use purgeflow_tasks::contract::ExecutionInput;
+
+use crate::files::read_json_or_lines;
 use crate::local::aws::{AwsClients, sdk_config};
 use crate::local::output::human_line;
 use crate::local::pipeline::{Pipeline, TimeMode, purge_machine};
@@ -94,11 +97,15 @@ impl ReplayInput {
     }
 }
 
-/// A report with nothing to replay (rejections only: a replay would reject them again).
+/// A report with nothing to replay (rejections only: a replay would reject them again), or a
+/// document that is not a failure report at all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotReplayable {
     pub source: String,
     pub why: String,
+    /// A failure report, understood, with nothing left to do (`false`: not a report, or a
+    /// report whose `replayInput` is not an execution input; never deleted from the queue).
+    pub understood: bool,
 }
 
 /// Everything found in the sources.
@@ -110,6 +117,9 @@ pub struct Collected {
     pub duplicates: usize,
     /// Queue messages to delete once what they hold ran: (receipt handle, execution names).
     receipts: Vec<(String, Vec<String>)>,
+    /// Queue messages not understood (not JSON, not failure reports): never deleted, made
+    /// visible again when the replay is over.
+    not_understood: Vec<String>,
 }
 
 impl Collected {
@@ -124,8 +134,42 @@ impl Collected {
                         self.inputs.push(input);
                     }
                 }
-                Err(why) => self.not_replayable.push(NotReplayable { source, why }),
+                Err(NotReplay { why, understood }) => self.not_replayable.push(NotReplayable {
+                    source,
+                    why,
+                    understood,
+                }),
             }
+        }
+    }
+
+    /// The sources that are not failure reports (or whose replayInput is unusable).
+    pub fn not_understood(&self) -> impl Iterator<Item = &NotReplayable> {
+        self.not_replayable.iter().filter(|n| !n.understood)
+    }
+}
+
+/// Why a document yields no replay input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct NotReplay {
+    why: String,
+    understood: bool,
+}
+
+impl NotReplay {
+    /// A report understood, with nothing left to do.
+    fn nothing_to_do(why: String) -> Self {
+        NotReplay {
+            why,
+            understood: true,
+        }
+    }
+
+    /// Not a failure report, or one whose replayInput cannot run.
+    fn not_understood(why: impl Into<String>) -> Self {
+        NotReplay {
+            why: why.into(),
+            understood: false,
         }
     }
 }
@@ -146,7 +190,7 @@ pub fn replay_name(input: &Value) -> String {
 }
 
 /// The replay inputs in one parsed document, each with where it was found.
-fn replay_inputs(source: String, document: &Value) -> Vec<(String, Result<Value, String>)> {
+fn replay_inputs(source: String, document: &Value) -> Vec<(String, Result<Value, NotReplay>)> {
     match document {
         Value::Array(items) => items
             .iter()
@@ -165,7 +209,9 @@ fn replay_inputs(source: String, document: &Value) -> Vec<(String, Result<Value,
                 Some(Ok(message)) => replay_inputs(source, &message),
                 _ => vec![(
                     source,
-                    Err("an SNS notification whose Message is not a JSON failure report".into()),
+                    Err(NotReplay::not_understood(
+                        "an SNS notification whose Message is not a JSON failure report",
+                    )),
                 )],
             }
         }
@@ -173,70 +219,110 @@ fn replay_inputs(source: String, document: &Value) -> Vec<(String, Result<Value,
             if fields.contains_key("reportVersion") || fields.contains_key("replayInput") =>
         {
             match fields.get("replayInput") {
-                Some(input @ Value::Object(_)) => vec![(source, Ok(input.clone()))],
+                Some(input @ Value::Object(_)) => {
+                    vec![(source, execution_input(input, "replayInput"))]
+                }
                 // A task failed on an execution input that is not one: the report carries it
-                // as given, for a person to fix and start by hand.
+                // as given, for a person to fix and start by hand. Not deleted from the queue:
+                // it holds the only copy of that input.
                 _ if fields.contains_key("unreplayableInput") => vec![(
                     source,
-                    Err(format!(
-                        "no replayInput: the execution's input can't be replayed ({}); the report carries it as unreplayableInput",
+                    Err(NotReplay::not_understood(format!(
+                        "no replayInput: the execution's input can't be replayed ({}); the report carries it as unreplayableInput, to fix and start by hand",
                         fields["unreplayableInput"]
                             .get("detail")
                             .and_then(Value::as_str)
                             .unwrap_or("not a valid execution input")
-                    )),
+                    ))),
                 )],
-                _ => {
+                None | Some(Value::Null) => {
                     let rejected = fields
                         .get("rejections")
                         .and_then(Value::as_array)
                         .map_or(0, Vec::len);
                     vec![(
                         source,
-                        Err(format!(
+                        Err(NotReplay::nothing_to_do(format!(
                             "no replayInput: {rejected} rejected record(s) only, which a replay would reject again"
-                        )),
+                        ))),
                     )]
                 }
+                Some(other) => vec![(
+                    source,
+                    Err(NotReplay::not_understood(format!(
+                        "its replayInput is {}, not an execution input (a JSON object with a batchId)",
+                        json_type(other)
+                    ))),
+                )],
             }
         }
         Value::Object(fields) if fields.contains_key("batchId") => {
-            vec![(source, Ok(document.clone()))]
+            vec![(source, execution_input(document, "$"))]
         }
         _ => vec![(
             source,
-            Err("neither a failure report nor an execution input".into()),
+            Err(NotReplay::not_understood(format!(
+                "{} that is neither a failure report, an SNS notification of one, nor an execution input",
+                json_type(document)
+            ))),
         )],
     }
 }
 
-/// Reads report files.
+/// The input, when it has the shape of the purge state machine's input; otherwise why not,
+/// naming the field's path (`replayInput.targets[0].key: expected a string, ...`) as the
+/// tasks themselves do.
+fn execution_input(input: &Value, at: &str) -> Result<Value, NotReplay> {
+    match purgeflow_tasks::contract::parse::<ExecutionInput>(input.clone()) {
+        Ok(_) => Ok(input.clone()),
+        Err(why) if at == "$" => Err(NotReplay::not_understood(format!(
+            "not an execution input: {why}"
+        ))),
+        Err(why) => Err(NotReplay::not_understood(format!(
+            "not an execution input: {at}.{why}"
+        ))),
+    }
+}
+
+/// `a string`, `an array`, ... for messages.
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Reads report files: one JSON document or JSON lines (one report per line) each. A file, or
+/// a part of one, that is not a failure report is an error before anything runs: it is most
+/// likely the wrong file, and replaying the rest would hide that.
 pub fn collect_files(files: &[PathBuf]) -> anyhow::Result<Collected> {
     let mut collected = Collected::default();
     for file in files {
-        collected.add(file.display().to_string(), &read_document(file)?);
+        let document = read_json_or_lines(file, "report file")?;
+        if document.as_array().is_some_and(Vec::is_empty) {
+            bail!(
+                "report file {} holds an empty array: no failure report",
+                file.display()
+            );
+        }
+        collected.add(file.display().to_string(), &document);
+    }
+    let bad: Vec<String> = collected
+        .not_understood()
+        .map(|n| format!("{}: {}", n.source, n.why))
+        .collect();
+    if !bad.is_empty() {
+        bail!(
+            "{} part(s) of the given files cannot be replayed; nothing was started:\n  {}",
+            bad.len(),
+            bad.join("\n  ")
+        );
     }
     Ok(collected)
-}
-
-/// One JSON document, or JSON lines (one report per line).
-fn read_document(file: &Path) -> anyhow::Result<Value> {
-    let text =
-        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-    match serde_json::from_str(&text) {
-        Ok(value) => Ok(value),
-        Err(whole) => {
-            let lines: Result<Vec<Value>, _> = text
-                .lines()
-                .filter(|l| !l.trim().is_empty())
-                .map(serde_json::from_str)
-                .collect();
-            match lines {
-                Ok(values) if !values.is_empty() => Ok(Value::Array(values)),
-                _ => bail!("{} is neither JSON nor JSON lines: {whole}", file.display()),
-            }
-        }
-    }
 }
 
 /// Receives every message on the queue (they stay invisible while the replay runs).
@@ -267,26 +353,36 @@ pub async fn collect_queue(
             }
             let source = format!("{queue_url} message {id}");
             let body = message.body.as_deref().unwrap_or_default();
+            let body = body.strip_prefix('\u{feff}').unwrap_or(body);
+            // Only a message understood in full may ever be deleted: its replay names, once
+            // they ran, or a report with nothing left to do.
             let names = match serde_json::from_str::<Value>(body) {
                 Ok(document) => {
-                    let names = replay_inputs(source.clone(), &document)
+                    let found = replay_inputs(source.clone(), &document);
+                    let understood = found
+                        .iter()
+                        .all(|(_, f)| f.as_ref().map_or_else(|n| n.understood, |_| true));
+                    let names: Vec<String> = found
                         .into_iter()
                         .filter_map(|(_, found)| found.ok())
                         .map(|input| replay_name(&input))
                         .collect();
                     collected.add(source, &document);
-                    names
+                    understood.then_some(names)
                 }
                 Err(error) => {
                     collected.not_replayable.push(NotReplayable {
                         source,
                         why: format!("body is not JSON: {error}"),
+                        understood: false,
                     });
-                    Vec::new()
+                    None
                 }
             };
-            if let Some(receipt) = message.receipt_handle {
-                collected.receipts.push((receipt, names));
+            match (message.receipt_handle, names) {
+                (Some(receipt), Some(names)) => collected.receipts.push((receipt, names)),
+                (Some(receipt), None) => collected.not_understood.push(receipt),
+                (None, _) => {}
             }
         }
     }
@@ -321,6 +417,8 @@ pub struct ReplaySummary {
     pub outcomes: Vec<ReplayOutcome>,
     pub not_replayable: usize,
     pub duplicates: usize,
+    /// Sources that are not failure reports: queue messages left on the queue.
+    pub not_understood: usize,
 }
 
 impl ReplaySummary {
@@ -331,15 +429,27 @@ impl ReplaySummary {
             .count()
     }
 
+    /// Whether everything given was replayed, or had nothing left to do.
+    pub fn all_done(&self) -> bool {
+        self.succeeded() == self.outcomes.len() && self.not_understood == 0
+    }
+
     pub fn line(&self) -> String {
-        format!(
+        let mut line = format!(
             "{} replay(s): {} succeeded or started, {} failed; {} report(s) with nothing to replay; {} duplicate(s) skipped",
             self.outcomes.len(),
             self.succeeded(),
             self.outcomes.len() - self.succeeded(),
-            self.not_replayable,
+            self.not_replayable - self.not_understood,
             self.duplicates
-        )
+        );
+        if self.not_understood > 0 {
+            line.push_str(&format!(
+                "; {} message(s) not understood, left on the queue",
+                self.not_understood
+            ));
+        }
+        line
     }
 }
 
@@ -357,6 +467,7 @@ pub async fn replay(collected: &Collected, target: &Target<'_>) -> anyhow::Resul
     let mut summary = ReplaySummary {
         not_replayable: collected.not_replayable.len(),
         duplicates: collected.duplicates,
+        not_understood: collected.not_understood().count(),
         ..ReplaySummary::default()
     };
     for item in &collected.inputs {
@@ -437,13 +548,13 @@ async fn start_on_aws(
     })
 }
 
-/// Makes every received message visible again at once: a dry run consumes nothing.
-async fn release_all(
+/// Makes these received messages visible again at once.
+async fn release(
     sqs: &aws_sdk_sqs::Client,
     queue_url: &str,
-    collected: &Collected,
+    receipts: impl Iterator<Item = &String>,
 ) -> anyhow::Result<()> {
-    for (receipt, _) in &collected.receipts {
+    for receipt in receipts {
         sqs.change_message_visibility()
             .queue_url(queue_url)
             .receipt_handle(receipt)
@@ -501,9 +612,17 @@ pub async fn run(args: Args) -> anyhow::Result<ReplaySummary> {
         collected.not_replayable.extend(from_queue.not_replayable);
         collected.duplicates += from_queue.duplicates;
         collected.receipts = from_queue.receipts;
+        collected.not_understood = from_queue.not_understood;
+        // Never deleted, whatever happens next: visible again for whoever can read them (a
+        // redrive policy moves them aside after its maxReceiveCount).
+        release(&aws.sqs, queue_url, collected.not_understood.iter()).await?;
     }
     for skipped in &collected.not_replayable {
-        println!("- {}: nothing to replay ({})", skipped.source, skipped.why);
+        if skipped.understood {
+            println!("- {}: nothing to replay ({})", skipped.source, skipped.why);
+        } else {
+            println!("- {}: left on the queue: {}", skipped.source, skipped.why);
+        }
     }
     if args.dry_run {
         for item in &collected.inputs {
@@ -517,10 +636,16 @@ pub async fn run(args: Args) -> anyhow::Result<ReplaySummary> {
         let summary = ReplaySummary {
             not_replayable: collected.not_replayable.len(),
             duplicates: collected.duplicates,
+            not_understood: collected.not_understood().count(),
             ..ReplaySummary::default()
         };
         if let Some(queue_url) = &args.queue_url {
-            release_all(&aws.sqs, queue_url, &collected).await?;
+            release(
+                &aws.sqs,
+                queue_url,
+                collected.receipts.iter().map(|(receipt, _)| receipt),
+            )
+            .await?;
         }
         println!(
             "dry run: {} execution(s) would start; nothing was started",

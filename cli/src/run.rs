@@ -3,7 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, anyhow};
+use anyhow::{Context, anyhow, bail};
+use futures::future::BoxFuture;
+use purgeflow_asl::StatesError;
 use purgeflow_asl::conformance::status_name;
 use purgeflow_asl::execution::{ExecutionOptions, ExecutionResult, ExecutionStatus, MachineType};
 use purgeflow_asl::machine::StateMachine;
@@ -14,7 +16,8 @@ use serde_json::{Value, json};
 
 use crate::Verdict;
 use crate::args::RunArgs;
-use crate::files::{read_json, read_substitutions, stem_name};
+use crate::validate::{has_placeholder_problems, placeholder_hint};
+use purgeflow_cli::files::{read_json, read_substitutions, stem_name};
 
 pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Verdict> {
     let mut definition = read_json(&args.definition, "definition")?;
@@ -28,8 +31,13 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Verdict> {
         } else {
             "problems"
         };
+        let hint = if args.substitutions.is_none() && has_placeholder_problems(&diagnostics) {
+            format!("\n{}", placeholder_hint(&args.definition))
+        } else {
+            String::new()
+        };
         anyhow!(
-            "{} is not a valid definition ({} {noun}; see `purgeflow validate`): {}",
+            "{} is not a valid definition ({} {noun}; see `purgeflow validate`): {}{hint}",
             args.definition.display(),
             diagnostics.len(),
             join(&diagnostics)
@@ -39,10 +47,19 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Verdict> {
         Some(path) => read_json(path, "input file")?,
         None => json!({}),
     };
-    let state_machine_name = args
-        .state_machine_name
-        .clone()
-        .unwrap_or_else(|| stem_name(&args.definition));
+    let mock_config = match &args.mock_config {
+        Some(path) => Some((
+            path,
+            MockConfig::from_value(&read_json(path, "mock config")?)
+                .with_context(|| format!("mock config {}", path.display()))?,
+        )),
+        None => None,
+    };
+    let state_machine_name = match (&args.state_machine_name, &mock_config) {
+        (Some(name), _) => name.clone(),
+        (None, Some((_, config))) => default_state_machine(config, &args.definition),
+        (None, None) => stem_name(&args.definition),
+    };
     let mut options = ExecutionOptions {
         state_machine_name: state_machine_name.clone(),
         machine_type: if args.express {
@@ -53,14 +70,13 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Verdict> {
         start_time: chrono::Utc::now(),
         ..ExecutionOptions::default()
     };
-    if let (Some(path), Some(test_case)) = (&args.mock_config, &args.test_case) {
-        options.tasks = mocked_tasks(
-            &read_json(path, "mock config")?,
-            &state_machine_name,
-            test_case,
-        )
-        .with_context(|| format!("mock config {}", path.display()))?;
-    }
+    options.tasks = match (&mock_config, &args.test_case) {
+        (Some((path, config)), Some(test_case)) => {
+            mocked_tasks(config, &state_machine_name, test_case)
+                .with_context(|| format!("mock config {}", path.display()))?
+        }
+        _ => Arc::new(NoTaskResults),
+    };
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -82,16 +98,70 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Verdict> {
     })
 }
 
+/// The definition file's stem when the mock config knows it, else the config's only state
+/// machine (the common case: one machine per mock config, named as in the cloud, e.g.
+/// `Purge` for `purge.asl.json`). An ambiguous name is left to the lookup's error, which lists
+/// the choices.
+fn default_state_machine(config: &MockConfig, definition: &std::path::Path) -> String {
+    let stem = stem_name(definition);
+    match config.state_machine_names().as_slice() {
+        [only] if *only != stem => (*only).to_owned(),
+        _ => stem,
+    }
+}
+
 fn mocked_tasks(
-    config: &Value,
+    config: &MockConfig,
     state_machine: &str,
     test_case: &str,
 ) -> anyhow::Result<Arc<dyn TaskInvoker>> {
-    let config = MockConfig::from_value(config)?;
-    let tasks = config.test_case(state_machine, test_case).with_context(|| {
-        format!("pick the state machine with --state-machine-name (now {state_machine:?}) and an existing --test-case")
-    })?;
-    Ok(Arc::new(tasks))
+    let Some(cases) = config.test_case_names(state_machine) else {
+        bail!(
+            "no state machine named {state_machine:?}; it has {} (choose with --state-machine-name)",
+            quoted(&config.state_machine_names())
+        );
+    };
+    if !cases.contains(&test_case) {
+        bail!(
+            "state machine {state_machine:?} has no test case named {test_case:?}; its test cases: {}",
+            quoted(&cases)
+        );
+    }
+    Ok(Arc::new(config.test_case(state_machine, test_case)?))
+}
+
+fn quoted(names: &[&str]) -> String {
+    if names.is_empty() {
+        return "none".to_owned();
+    }
+    names
+        .iter()
+        .map(|n| format!("{n:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Without a mock config, `run` calls no function: a Task state fails with a message that
+/// says which flags give it a result.
+#[derive(Debug)]
+struct NoTaskResults;
+
+impl TaskInvoker for NoTaskResults {
+    fn invoke<'a>(
+        &'a self,
+        state_name: &'a str,
+        resource: &'a str,
+        _payload: Value,
+    ) -> BoxFuture<'a, Result<Value, StatesError>> {
+        Box::pin(async move {
+            Err(StatesError::new(
+                purgeflow_asl::error::names::RUNTIME,
+                format!(
+                    "Task state '{state_name}' ({resource}) has no result: `purgeflow run` calls no functions; give task results with --mock-config FILE --test-case NAME"
+                ),
+            ))
+        })
+    }
 }
 
 fn join(diagnostics: &[purgeflow_asl::Diagnostic]) -> String {

@@ -115,13 +115,20 @@ fn validate_reports_unreadable_files_and_goes_on() {
         "/nonexistent/definition.json",
         &path_arg("hello.asl.json"),
     ]);
-    assert_eq!(out.status.code(), Some(1));
+    // Exit 2: a file it could not read is not a verdict on a definition.
+    assert_eq!(out.status.code(), Some(2), "stderr: {}", stderr(&out));
     let text = stdout(&out);
     assert!(
-        text.contains("cannot read definition /nonexistent/definition.json"),
-        "{text}"
+        text.contains("/nonexistent/definition.json: cannot read: no such file"),
+        "the file is said to be missing, not invalid JSON: {text}"
     );
+    assert!(!text.contains("INVALID_JSON_DESCRIPTION"), "{text}");
     assert!(text.contains("hello.asl.json: OK"), "{text}");
+    assert!(
+        stderr(&out).contains("1 of 2 file(s) could not be read"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

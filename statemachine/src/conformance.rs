@@ -15,6 +15,7 @@ pub mod known_failures;
 mod placeholder;
 pub mod runner;
 pub mod summary;
+pub mod test_state_case;
 
 pub use case::{Case, CaseLoadError, Expected, case_files};
 pub use compare::Difference;

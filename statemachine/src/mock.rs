@@ -231,6 +231,25 @@ impl MockConfig {
         Ok(config)
     }
 
+    /// The state machines the config has test cases for, sorted (for error messages).
+    pub fn state_machine_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.state_machines.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// The test cases of one state machine, sorted; `None` for an unknown state machine.
+    pub fn test_case_names(&self, state_machine: &str) -> Option<Vec<&str>> {
+        let mut names: Vec<&str> = self
+            .state_machines
+            .get(state_machine)?
+            .keys()
+            .map(String::as_str)
+            .collect();
+        names.sort_unstable();
+        Some(names)
+    }
+
     /// The mocked tasks of one test case, with fresh invocation counters.
     pub fn test_case(
         &self,
@@ -441,6 +460,9 @@ mod tests {
             c.test_case("Purge", "Nope"),
             Err(MockConfigError::UnknownTestCase { .. })
         ));
+        assert_eq!(c.state_machine_names(), ["Purge"]);
+        assert_eq!(c.test_case_names("Purge"), Some(vec!["Flaky", "Happy"]));
+        assert_eq!(c.test_case_names("Nope"), None);
     }
 
     #[test]

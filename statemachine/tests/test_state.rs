@@ -1,9 +1,6 @@
 //! TestState conformance: every recorded AWS TestState call in
-//! `../shared/asl-conformance/test_state`, run in place with `purgeflow_asl::test_state`.
-//!
-//! Each case is judged on its status, output, error and cause, next state, and (at DEBUG and
-//! TRACE) its inspection data; values at the case's `placeholders` (JSON pointers into
-//! `expected`) are not compared. Cases the engine does not pass yet are listed with a reason
+//! `../shared/asl-conformance/test_state`, run in place and judged by
+//! `purgeflow_asl::conformance::test_state_case` (what `purgeflow asl test` uses too). Cases the engine does not pass yet are listed with a reason
 //! in `known-failures-test-state.txt`. The test fails on a regression (a failing case not
 //! listed) and on a listed case that passes now, so the list only shrinks;
 //! `UPDATE_KNOWN_FAILURES=1` rewrites it from the current run instead. Run with
@@ -12,9 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use purgeflow_asl::ExecutionOptions;
-use purgeflow_asl::engine::test_state::test_state;
-use purgeflow_asl::test_state::{TestStateRequest, TestStateResult};
+use purgeflow_asl::conformance::test_state_case::run_test_state_case;
 use serde_json::Value;
 
 fn cases_dir() -> PathBuf {
@@ -23,109 +18,6 @@ fn cases_dir() -> PathBuf {
 
 fn known_failures_file() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("known-failures-test-state.txt")
-}
-
-/// The first difference between a case's expectation and the engine's answer, if any.
-fn judge(case: &Value, actual: &TestStateResult) -> Option<String> {
-    let expected = &case["expected"];
-    let placeholders: Vec<&str> = case["placeholders"]
-        .as_array()
-        .map(|p| p.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    let status = expected["status"].as_str().unwrap_or("");
-    if status != actual.status.api_name() {
-        return Some(format!(
-            "status: expected {status}, got {} ({:?}: {:?})",
-            actual.status.api_name(),
-            actual.error,
-            actual.cause
-        ));
-    }
-    if let Some(output) = expected.get("output") {
-        let got = actual.output.clone().unwrap_or(Value::Null);
-        if let Some(diff) = compare(output, &got, "/output", &placeholders) {
-            return Some(diff);
-        }
-    }
-    for (field, got) in [("error", &actual.error), ("cause", &actual.cause)] {
-        let want = expected.get(field).and_then(Value::as_str);
-        if want != got.as_deref() {
-            return Some(format!("{field}: expected {want:?}, got {got:?}"));
-        }
-    }
-    let want_next = expected.get("nextState").and_then(Value::as_str);
-    if want_next != actual.next_state.as_deref() {
-        return Some(format!(
-            "nextState: expected {want_next:?}, got {:?}",
-            actual.next_state
-        ));
-    }
-    let got_inspection = Value::Object(actual.inspection_data.clone());
-    match expected.get("inspectionData") {
-        Some(want) => compare(want, &got_inspection, "/inspectionData", &placeholders),
-        None if actual.inspection_data.is_empty() => None,
-        None => Some(format!(
-            "inspectionData: expected none, got {got_inspection}"
-        )),
-    }
-}
-
-/// Structural comparison. AWS returns inspection values as JSON text and the recording kept
-/// some as text: an expected string that is JSON for a non-string actual value is compared
-/// as that JSON.
-fn compare(want: &Value, got: &Value, pointer: &str, placeholders: &[&str]) -> Option<String> {
-    if placeholders.contains(&pointer) {
-        return None;
-    }
-    match (want, got) {
-        (Value::String(text), other) if !other.is_string() => {
-            match serde_json::from_str::<Value>(text) {
-                Ok(parsed) if !parsed.is_string() => compare(&parsed, other, pointer, placeholders),
-                _ => Some(format!("{pointer}: expected {want}, got {got}")),
-            }
-        }
-        (Value::Object(w), Value::Object(g)) => {
-            for key in w.keys().chain(g.keys()) {
-                let child = format!("{pointer}/{key}");
-                match (w.get(key), g.get(key)) {
-                    (Some(wv), Some(gv)) => {
-                        if let Some(diff) = compare(wv, gv, &child, placeholders) {
-                            return Some(diff);
-                        }
-                    }
-                    (Some(_), None) if placeholders.contains(&child.as_str()) => {}
-                    (Some(wv), None) => {
-                        return Some(format!("{child}: expected {wv}, got nothing"));
-                    }
-                    (None, Some(gv)) => return Some(format!("{child}: unexpected {gv}")),
-                    (None, None) => {}
-                }
-            }
-            None
-        }
-        (Value::Array(w), Value::Array(g)) if w.len() == g.len() => w
-            .iter()
-            .zip(g)
-            .enumerate()
-            .find_map(|(i, (wv, gv))| compare(wv, gv, &format!("{pointer}/{i}"), placeholders)),
-        (Value::Number(w), Value::Number(g)) if w.as_f64() == g.as_f64() => None,
-        _ if want == got => None,
-        _ => Some(format!("{pointer}: expected {want}, got {got}")),
-    }
-}
-
-/// Runs one case file: `Ok(None)` passed, `Ok(Some(reason))` failed.
-fn run_case(case: &Value) -> Result<Option<String>, String> {
-    let request = TestStateRequest::from_api_parameters(
-        case["state_definition"].clone(),
-        case["input"].clone(),
-        &case["test_state_params"],
-    )?;
-    let result = futures::executor::block_on(test_state(&request, &ExecutionOptions::default()));
-    Ok(match result {
-        Ok(actual) => judge(case, &actual),
-        Err(error) => Some(format!("not run: {error}")),
-    })
 }
 
 /// `name<TAB>reason` lines; `#` comments.
@@ -195,7 +87,7 @@ fn recorded_aws_test_state_calls() {
             .and_then(|text| {
                 serde_json::from_str::<Value>(&text).map_err(|e| format!("not JSON: {e}"))
             })
-            .and_then(|case| run_case(&case));
+            .and_then(|case| run_test_state_case(&case));
         match verdict {
             Ok(None) => {}
             Ok(Some(reason)) | Err(reason) => {

@@ -56,6 +56,10 @@ pub enum ConfigError {
         variable: &'static str,
         expected: &'static str,
     },
+    /// More than one required variable is unset: all of them are named at once, so one run
+    /// tells what to set.
+    #[error("{} variables are not set: {}", .0.len(), list_missing(.0))]
+    MissingSeveral(Vec<Var>),
     #[error("{variable}={value:?} is invalid; expected {expected}")]
     Invalid {
         variable: &'static str,
@@ -355,8 +359,10 @@ impl Config {
             .max(1)
     }
 
-    /// Fails with [`ConfigError::Missing`] for the first variable in `required` that is unset.
+    /// Fails unless every variable in `required` is set: [`ConfigError::Missing`] for one
+    /// unset variable, [`ConfigError::MissingSeveral`] naming all of them for more.
     pub fn require(&self, required: &[Var]) -> Result<(), ConfigError> {
+        let mut unset: Vec<Var> = Vec::new();
         for &var in required {
             let set = match var {
                 Var::TableName => self.table_name.is_some(),
@@ -366,11 +372,15 @@ impl Config {
                 Var::TopicArn => self.topic_arn.is_some(),
                 Var::StateMachineArn => self.state_machine_arn.is_some(),
             };
-            if !set {
-                return Err(missing(var));
+            if !set && !unset.contains(&var) {
+                unset.push(var);
             }
         }
-        Ok(())
+        match unset.as_slice() {
+            [] => Ok(()),
+            [one] => Err(missing(*one)),
+            _ => Err(ConfigError::MissingSeveral(unset)),
+        }
     }
 
     pub fn table_name(&self) -> Result<&str, ConfigError> {
@@ -400,6 +410,14 @@ impl Config {
             .as_deref()
             .ok_or(missing(Var::StateMachineArn))
     }
+}
+
+/// `PURGE_A (expected ...); PURGE_B (expected ...)`.
+fn list_missing(vars: &[Var]) -> String {
+    vars.iter()
+        .map(|var| format!("{} (expected {})", var.name(), var.expected()))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn missing(var: Var) -> ConfigError {
@@ -648,6 +666,24 @@ mod tests {
                 .expect_err("empty")
                 .to_string()
                 .starts_with("PURGE_BUCKET is not set")
+        );
+    }
+
+    #[test]
+    fn every_missing_variable_is_named_at_once() {
+        let config = config(&[("PURGE_BUCKET", "photos")]).expect("valid");
+        let err = config
+            .require(&[
+                Var::Bucket,
+                Var::DistributionId,
+                Var::TopicArn,
+                Var::TopicArn,
+            ])
+            .expect_err("two are unset")
+            .to_string();
+        assert_eq!(
+            err,
+            "2 variables are not set: PURGE_DISTRIBUTION_ID (expected a CloudFront distribution id such as `E2QWRUHEXAMPLE`); PURGE_TOPIC_ARN (expected an SNS topic ARN (arn:aws:sns:region:account:name))"
         );
     }
 

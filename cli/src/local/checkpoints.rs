@@ -25,11 +25,16 @@ pub struct ShardCheckpoint {
     pub finished: bool,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct CheckpointFile {
     /// Stream ARN → shard id → checkpoint.
     #[serde(default)]
     streams: BTreeMap<String, BTreeMap<String, ShardCheckpoint>>,
+    /// Stream ARN → seconds since the epoch: records made before are passed over (a state
+    /// directory started at "now"). No entry: read from the oldest record (trim horizon).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    not_before: BTreeMap<String, f64>,
 }
 
 /// The checkpoints file, loaded, and written back on every commit.
@@ -72,6 +77,24 @@ impl CheckpointStore {
             .and_then(|shards| shards.get(shard_id))
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// Where a state directory started on this stream, if not at its oldest record.
+    pub fn not_before(&self, stream_arn: &str) -> Option<f64> {
+        self.file.not_before.get(stream_arn).copied()
+    }
+
+    /// Whether nothing was read from this stream yet, nor a start pinned.
+    pub fn is_new(&self, stream_arn: &str) -> bool {
+        !self.file.streams.contains_key(stream_arn)
+            && !self.file.not_before.contains_key(stream_arn)
+    }
+
+    /// Pins where a new state directory starts on this stream: records made before `start`
+    /// are passed over, now and on every later run (the file remembers it). Writes the file.
+    pub fn pin_start(&mut self, stream_arn: &str, start: f64) -> anyhow::Result<()> {
+        self.file.not_before.insert(stream_arn.to_owned(), start);
+        self.save()
     }
 
     /// Records progress on a shard and writes the file.
@@ -157,6 +180,18 @@ mod tests {
             Some("7")
         );
         assert!(store.get(STREAM, "s").finished);
+    }
+
+    #[test]
+    fn a_pinned_start_survives_a_reload() {
+        let path = temp_path("pinned");
+        let mut store = CheckpointStore::load(&path).expect("load");
+        assert!(store.is_new(STREAM));
+        assert_eq!(store.not_before(STREAM), None);
+        store.pin_start(STREAM, 1_700_000_000.0).expect("pin");
+        let reloaded = CheckpointStore::load(&path).expect("reload");
+        assert!(!reloaded.is_new(STREAM));
+        assert_eq!(reloaded.not_before(STREAM), Some(1_700_000_000.0));
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod moto;
 pub mod output;
 pub mod pipeline;
 pub mod provision;
+pub mod provisioned_file;
 pub mod runner;
 pub mod stream;
 
@@ -22,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use purgeflow_tasks::config::Config;
+use purgeflow_tasks::config::{Config, Var};
 
 use crate::local::aws::AwsClients;
 use crate::local::checkpoints::CheckpointStore;
@@ -49,9 +50,16 @@ pub struct Args {
     /// Print one JSON object per line instead of readable lines.
     #[arg(long)]
     pub json: bool,
-    /// Where checkpoints are kept (`checkpoints.json`).
+    /// Where checkpoints (`checkpoints.json`) and what `--provision` made (`provisioned.json`)
+    /// are kept.
     #[arg(long, value_name = "DIR", default_value = ".local")]
     pub state_dir: PathBuf,
+    /// Where a new state directory starts reading the stream: `now` (deletes from its first
+    /// run on, a minute's margin for clock skew) or `oldest` (everything the stream still holds,
+    /// up to 24 hours, including what another state directory may have purged already). A state
+    /// directory that has read the stream resumes from its checkpoints either way.
+    #[arg(long, value_enum, default_value_t = StartAt::Now)]
+    pub start_at: StartAt,
     /// The endpoint to call (default: `AWS_ENDPOINT_URL`, else AWS itself).
     #[arg(long, value_name = "URL")]
     pub endpoint_url: Option<String>,
@@ -94,6 +102,20 @@ pub struct Args {
     )]
     pub invalidation_seconds: u64,
 }
+
+/// Where a new state directory starts reading the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StartAt {
+    /// Records made from the first run on (pinned in the checkpoints file).
+    Now,
+    /// The trim horizon: every record the stream still holds.
+    Oldest,
+}
+
+/// How far before the first run a `now` start reaches back: stream records carry the server's
+/// clock, rounded down to the second, and this machine's clock may differ. Records in the
+/// margin are purged again at worst, which every step tolerates; none is skipped.
+pub const START_CLOCK_MARGIN: Duration = Duration::from_secs(60);
 
 /// What `--provision` creates besides what `PURGE_*` names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -200,10 +222,60 @@ pub async fn run_connected(
     run_stream(&mut poller, &pipeline, options, printer).await
 }
 
+/// On a state directory new to this stream, pins where reading starts (`--start-at`).
+fn pin_start(args: &Args, stream_arn: &str, printer: &Printer) -> anyhow::Result<()> {
+    let mut checkpoints = CheckpointStore::load(&checkpoints_path(&args.state_dir))?;
+    if !checkpoints.is_new(stream_arn) {
+        return Ok(());
+    }
+    match args.start_at {
+        StartAt::Oldest => {
+            // Pinned too, at the epoch: a later run does not start over at "now".
+            checkpoints.pin_start(stream_arn, 0.0)?;
+            printer.note(
+                "new state dir: reading the stream from its oldest record (--start-at oldest)",
+            );
+        }
+        StartAt::Now => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .context("the clock is before 1970")?;
+            let start = now.saturating_sub(START_CLOCK_MARGIN);
+            checkpoints.pin_start(stream_arn, start.as_secs_f64())?;
+            printer.note(&format!(
+                "new state dir: purging deletes from {} on (a minute before this first run); --start-at oldest also reads what the stream held before",
+                chrono::DateTime::<chrono::Utc>::from(std::time::UNIX_EPOCH + start)
+                    .format("%Y-%m-%d %H:%M:%S UTC")
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// `purgeflow local`: exits 0 when the pipeline ran, failures reported or not; an error when the
 /// configuration or the endpoint is broken.
 pub async fn run(args: Args) -> anyhow::Result<RunSummary> {
-    let config = Config::from_env().context("the PURGE_* configuration is invalid")?;
+    let mut config = Config::from_env().context("the PURGE_* configuration is invalid")?;
+    let filled_in = match provisioned_file::load(&args.state_dir)? {
+        Some(remembered) => provisioned_file::fill_in(&mut config, &remembered),
+        None => None,
+    };
+    // Every unset variable at once, before any call; --provision makes the distribution and
+    // the topic when they are unset.
+    let mut required = vec![Var::TableName, Var::Bucket, Var::KeyTemplate];
+    if !args.provision {
+        required.extend([Var::DistributionId, Var::TopicArn]);
+    }
+    config.require(&required).with_context(|| {
+        if args.provision {
+            "the PURGE_* configuration is incomplete".to_owned()
+        } else {
+            format!(
+                "the PURGE_* configuration is incomplete (--provision creates the distribution and topic and remembers them in {})",
+                provisioned_file::provisioned_path(&args.state_dir).display()
+            )
+        }
+    })?;
     let sdk = aws::sdk_config(args.endpoint_url.as_deref()).await;
     // Every request is counted and listed at the end, stream reads included.
     let calls = aws::CallCounter::new();
@@ -225,12 +297,25 @@ pub async fn run(args: Args) -> anyhow::Result<RunSummary> {
     } else {
         OutputMode::Human
     });
+    if let Some(note) = &filled_in {
+        printer.note(&format!(
+            "using {note}, provisioned earlier ({})",
+            provisioned_file::provisioned_path(&args.state_dir).display()
+        ));
+    }
     if let Some(p) = &connected.provisioned {
         printer.note(&format!(
             "provisioned: table {} (stream {}), bucket {}, distribution {}, topic {}, failure queue {}",
             p.table, p.stream_arn, p.bucket, p.distribution_id, p.topic_arn, p.queue_url
         ));
+        let saved = provisioned_file::save(&args.state_dir, p)?;
+        printer.note(&format!(
+            "remembered in {}: the next `purgeflow local` with this state dir uses them; elsewhere, set\n{}",
+            saved.display(),
+            provisioned_file::export_lines(p)
+        ));
     }
+    pin_start(&args, &connected.stream_arn, &printer)?;
     printer.note(&format!(
         "reading {} from {}; checkpoints in {}",
         connected.stream_arn,

@@ -158,11 +158,56 @@ impl StreamPoller {
 
     /// One GetRecords on `shard_id`, from `iterator` or else its checkpoint; the batch and the
     /// shard's next iterator (`None` once a closed shard is read to its end).
+    ///
+    /// Records from before the state directory's start ([`CheckpointStore::not_before`]) are
+    /// passed over: pages holding only such records are read on at once, and the batch's last
+    /// sequence number still moves the checkpoint past them.
     async fn read_shard(
         &self,
         shard_id: &str,
         iterator: Option<String>,
     ) -> anyhow::Result<(ShardBatch, Option<String>)> {
+        let not_before = self.checkpoints.not_before(&self.stream_arn);
+        let mut iterator = iterator;
+        let mut passed_over: Option<String> = None;
+        loop {
+            let (records, next) = self.get_records(shard_id, iterator.take()).await?;
+            let last_sequence_number = records
+                .iter()
+                .rev()
+                .find_map(|r| {
+                    r.dynamodb()
+                        .and_then(|d| d.sequence_number())
+                        .map(str::to_owned)
+                })
+                .or_else(|| passed_over.clone());
+            let kept: Vec<Value> = records
+                .iter()
+                .filter(|r| not_before.is_none_or(|start| !created_before(r, start)))
+                .map(|r| lambda_record(r, &self.stream_arn))
+                .collect();
+            if kept.is_empty() && !records.is_empty() && next.is_some() {
+                passed_over = last_sequence_number;
+                iterator = next;
+                continue;
+            }
+            let batch = ShardBatch {
+                shard_id: shard_id.to_owned(),
+                records: kept,
+                last_sequence_number,
+                closed: next.is_none(),
+            };
+            return Ok((batch, next));
+        }
+    }
+
+    /// One GetRecords page; a fresh iterator from the checkpoint when `iterator` is `None` or
+    /// expired (once).
+    async fn get_records(
+        &self,
+        shard_id: &str,
+        iterator: Option<String>,
+    ) -> anyhow::Result<(Vec<Record>, Option<String>)> {
         let mut iterator = iterator;
         // An iterator expires after 15 minutes: get a new one from the checkpoint, once.
         for attempt in 0..2 {
@@ -194,24 +239,10 @@ impl StreamPoller {
                     )));
                 }
             };
-            let records: Vec<Value> = output
-                .records()
-                .iter()
-                .map(|r| lambda_record(r, &self.stream_arn))
-                .collect();
-            let last_sequence_number = output.records().iter().rev().find_map(|r| {
-                r.dynamodb()
-                    .and_then(|d| d.sequence_number())
-                    .map(str::to_owned)
-            });
-            let next = output.next_shard_iterator;
-            let batch = ShardBatch {
-                shard_id: shard_id.to_owned(),
-                records,
-                last_sequence_number,
-                closed: next.is_none(),
-            };
-            return Ok((batch, next));
+            return Ok((
+                output.records.unwrap_or_default(),
+                output.next_shard_iterator,
+            ));
         }
         anyhow::bail!("shard {shard_id}: the iterator kept expiring")
     }
@@ -243,6 +274,15 @@ impl StreamPoller {
                 format!("GetShardIterator answered without an iterator for shard {shard_id}")
             })
     }
+}
+
+/// Whether the record was made before `start` (seconds since the epoch). A record without a
+/// creation time is never passed over.
+fn created_before(record: &Record, start: f64) -> bool {
+    record
+        .dynamodb()
+        .and_then(|d| d.approximate_creation_date_time())
+        .is_some_and(|time| time.as_secs_f64() < start)
 }
 
 /// A Streams API record in the Lambda event's shape.

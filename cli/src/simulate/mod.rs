@@ -30,15 +30,15 @@ pub struct Args {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Items deleted.
-    #[arg(long, default_value_t = 1_000_000)]
+    #[arg(long, default_value_t = 1_000_000, value_parser = count_in(1, usize::MAX))]
     pub deletes: usize,
     /// Seconds the deletes are spread over.
-    #[arg(long, default_value_t = 600.0)]
+    #[arg(long, default_value_t = 600.0, value_parser = seconds_in(0.001, 1e9))]
     pub duration: f64,
     #[arg(long, value_enum, default_value_t = Layout::Spread)]
     pub layout: Layout,
-    /// CDN paths per object: `/{key}`, then `/thumbs/{key}`, `/small/{key}`, ...
-    #[arg(long, default_value_t = 2)]
+    /// CDN paths per object: `/{key}`, then `/thumbs/{key}`, `/small/{key}`, ... (1-6)
+    #[arg(long, default_value_t = 2, value_parser = count_in(1, storm::MAX_PATHS_PER_OBJECT))]
     pub paths_per_object: usize,
     /// Live cached objects per deleted one, in the same directories: what wildcards
     /// invalidate besides the deletes (collateral).
@@ -48,31 +48,32 @@ pub struct Args {
     #[arg(long = "policy", value_enum)]
     pub policies: Vec<Policy>,
     /// Stream shards.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, value_parser = count_in(1, usize::from(u16::MAX)))]
     pub shards: usize,
-    /// Event source mapping batch size.
-    #[arg(long, default_value_t = 100)]
+    /// Event source mapping batch size (1-10000, as for a DynamoDB stream).
+    #[arg(long, default_value_t = 100, value_parser = count_in(1, 10_000))]
     pub batch_size: usize,
-    /// Event source mapping batching window, seconds.
-    #[arg(long, default_value_t = 5.0)]
+    /// Event source mapping batching window, seconds (0-300).
+    #[arg(long, default_value_t = 5.0, value_parser = seconds_in(0.0, 300.0))]
     pub batching_window: f64,
-    /// Event source mapping parallelization factor.
-    #[arg(long, default_value_t = 1)]
+    /// Event source mapping parallelization factor (1-10).
+    #[arg(long, default_value_t = 1, value_parser = count_in(1, 10))]
     pub parallelization_factor: usize,
-    /// PURGE_MAX_RECORDS_PER_EXECUTION.
-    #[arg(long, default_value_t = 500)]
+    /// PURGE_MAX_RECORDS_PER_EXECUTION (1-10000).
+    #[arg(long, default_value_t = 500, value_parser = count_in(1, purgeflow_tasks::config::MAX_MAX_RECORDS_PER_EXECUTION))]
     pub max_records_per_execution: usize,
-    /// PURGE_PRESSURE_MAX_LEVEL for the `purgeflow` policy.
-    #[arg(long, default_value_t = purgeflow_tasks::pressure::DEFAULT_MAX_LEVEL)]
+    /// PURGE_PRESSURE_MAX_LEVEL for the `purgeflow` policy (0-6).
+    #[arg(long, default_value_t = purgeflow_tasks::pressure::DEFAULT_MAX_LEVEL,
+          value_parser = clap::value_parser!(u32).range(0..=i64::from(purgeflow_tasks::pressure::MAX_LEVEL)))]
     pub pressure_max_level: u32,
     /// Lambda concurrency for invalidate-cache.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = count_in(1, usize::MAX))]
     pub lambda_concurrency: usize,
     /// Median seconds an invalidation stays in progress (log-normal).
-    #[arg(long, default_value_t = 60.0)]
+    #[arg(long, default_value_t = 60.0, value_parser = seconds_in(0.001, 1e9))]
     pub invalidation_median: f64,
     /// Sigma of the log-normal time in progress (0: always the median).
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = 0.5, value_parser = seconds_in(0.0, 10.0))]
     pub invalidation_sigma: f64,
     /// CreateInvalidation calls a second per account (token bucket). Unpublished: 0.5 is the
     /// figure an AWS SDK maintainer relayed in aws/aws-sdk-js#3983 (an assumption; 0: none).
@@ -109,6 +110,31 @@ pub struct Args {
     /// Write the occupancy and freshness picture here (SVG).
     #[arg(long, value_name = "FILE")]
     pub svg: Option<PathBuf>,
+}
+
+/// A whole number flag within `min..=max`: out of range is refused with the range, never
+/// clamped (a clamped flag would simulate something other than what the header prints).
+fn count_in(min: usize, max: usize) -> impl Fn(&str) -> Result<usize, String> + Clone {
+    move |text| {
+        let range = if max == usize::MAX {
+            format!("at least {min}")
+        } else {
+            format!("{min} to {max}")
+        };
+        match text.parse::<usize>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(n),
+            Ok(n) => Err(format!("{n} is out of range: allowed {range}")),
+            Err(_) => Err(format!("{text:?} is not a whole number: allowed {range}")),
+        }
+    }
+}
+
+/// A finite number flag within `min..=max`.
+fn seconds_in(min: f64, max: f64) -> impl Fn(&str) -> Result<f64, String> + Clone {
+    move |text| match text.parse::<f64>() {
+        Ok(x) if x.is_finite() && (min..=max).contains(&x) => Ok(x),
+        _ => Err(format!("{text:?} is out of range: allowed {min} to {max}")),
+    }
 }
 
 impl Args {
@@ -182,10 +208,6 @@ pub fn simulate(scenario: &Scenario, policies: &[Policy]) -> anyhow::Result<Vec<
 /// The command: the table on stdout, the picture where `--svg` says.
 pub fn run(args: &Args) -> anyhow::Result<Vec<Outcome>> {
     let scenario = args.scenario();
-    anyhow::ensure!(
-        scenario.shards <= usize::from(u16::MAX),
-        "--shards is at most 65535"
-    );
     let policies = if args.policies.is_empty() {
         Policy::ALL.to_vec()
     } else {

@@ -105,9 +105,14 @@ pub fn config(scenario: &Scenario) -> anyhow::Result<Config> {
 
 pub const DISTRIBUTION_ID: &str = "E2QWRUHEXAMPLE";
 
+/// The folders of an object's paths after `/{key}`.
+const EXTRA: [&str; 5] = ["thumbs", "small", "medium", "large", "webp"];
+
+/// The most CDN paths per object the simulation can render (`--paths-per-object`).
+pub const MAX_PATHS_PER_OBJECT: usize = EXTRA.len() + 1;
+
 /// `/{key}`, then `/thumbs/{key}`, `/small/{key}`, ... one per path an object has.
 fn path_templates(per_object: usize) -> String {
-    const EXTRA: [&str; 5] = ["thumbs", "small", "medium", "large", "webp"];
     std::iter::once("/{key}".to_owned())
         .chain(EXTRA.iter().map(|dir| format!("/{dir}/{{key}}")))
         .take(per_object.clamp(1, EXTRA.len() + 1))

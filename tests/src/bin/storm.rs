@@ -239,7 +239,15 @@ fn run_with_kills(
     loop {
         let kill = runs.len() < options.kills;
         let mut child = Command::new(&options.purgeflow)
-            .args(["local", "--once", "--json", "--virtual-time"])
+            // The records were written before the first run: read the stream from its oldest.
+            .args([
+                "local",
+                "--once",
+                "--json",
+                "--virtual-time",
+                "--start-at",
+                "oldest",
+            ])
             .args(["--batch-size", "1000", "--poll-interval-ms", "50"])
             .arg("--endpoint-url")
             .arg(endpoint)
