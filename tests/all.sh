@@ -48,6 +48,15 @@ fi
 step "delete storm: 5,000 deletes, purgeflow local killed twice (tests/storm.sh 5000 --dev)"
 bash tests/storm.sh 5000 --dev
 
+# #21: the README's `cargo install --path cli --locked` puts a working `purgeflow` on the PATH.
+# Into a folder of its own instead of ~/.cargo/bin, with --debug so the dev build above is
+# reused; after the tests, because it relinks target/debug/purgeflow, which they run.
+step "cargo install --path cli --locked (--debug, into a temporary root)"
+install_root="$(mktemp -d)"
+cargo install --path cli --locked --debug --root "$install_root" --quiet
+PATH="$install_root/bin:$PATH" purgeflow --version
+rm -rf "$install_root"
+
 step "doc tests"
 cargo test --workspace --locked --doc
 

@@ -71,7 +71,12 @@ pub fn parse_json_or_lines(text: &str) -> anyhow::Result<Value> {
         .enumerate()
         .filter(|(_, line)| !line.trim().is_empty())
         .collect();
-    if lines.len() < 2 {
+    // JSON lines only when the first line is a document of its own; otherwise the file is one
+    // (pretty-printed) document, and serde_json's line and column are the place to look.
+    let first_is_a_document = lines
+        .first()
+        .is_some_and(|(_, line)| serde_json::from_str::<serde::de::IgnoredAny>(line).is_ok());
+    if lines.len() < 2 || !first_is_a_document {
         bail!("is not valid JSON: {whole}");
     }
     let mut values = Vec::with_capacity(lines.len());
@@ -157,6 +162,11 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "is neither one JSON document nor JSON lines: line 3 is not JSON: expected value at column 7"
+        );
+        let pretty = parse_json_or_lines("{\n  \"a\": 1,\n  \"b\": }\n").expect_err("broken");
+        assert_eq!(
+            pretty.to_string(),
+            "is not valid JSON: expected value at line 3 column 8"
         );
         let lines = parse_json_or_lines("{\"a\": 1}\n{\"b\": 2}\n").expect("two lines");
         assert_eq!(lines, serde_json::json!([{"a": 1}, {"b": 2}]));

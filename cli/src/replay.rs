@@ -54,6 +54,11 @@ pub struct Args {
     /// as a local stand-in.
     #[arg(long)]
     pub virtual_time: bool,
+    /// On the local engine, the distribution and topic `purgeflow local --provision` made and
+    /// remembered here (`provisioned.json`) are used when `PURGE_DISTRIBUTION_ID` /
+    /// `PURGE_TOPIC_ARN` are unset.
+    #[arg(long, value_name = "DIR", default_value = ".local")]
+    pub state_dir: PathBuf,
 }
 
 /// One execution to run again.
@@ -117,9 +122,9 @@ pub struct Collected {
     pub duplicates: usize,
     /// Queue messages to delete once what they hold ran: (receipt handle, execution names).
     receipts: Vec<(String, Vec<String>)>,
-    /// Queue messages not understood (not JSON, not failure reports): never deleted, made
-    /// visible again when the replay is over.
-    not_understood: Vec<String>,
+    /// Receipt handles of queue messages not understood in full (not JSON, not failure
+    /// reports): never deleted, made visible again at once.
+    not_understood_receipts: Vec<String>,
 }
 
 impl Collected {
@@ -381,7 +386,7 @@ pub async fn collect_queue(
             };
             match (message.receipt_handle, names) {
                 (Some(receipt), Some(names)) => collected.receipts.push((receipt, names)),
-                (Some(receipt), None) => collected.not_understood.push(receipt),
+                (Some(receipt), None) => collected.not_understood_receipts.push(receipt),
                 (None, _) => {}
             }
         }
@@ -417,7 +422,9 @@ pub struct ReplaySummary {
     pub outcomes: Vec<ReplayOutcome>,
     pub not_replayable: usize,
     pub duplicates: usize,
-    /// Sources that are not failure reports: queue messages left on the queue.
+    /// Of `not_replayable`, the failure reports with nothing left to do.
+    pub nothing_to_do: usize,
+    /// Queue messages not understood in full, left on the queue.
     pub not_understood: usize,
 }
 
@@ -440,7 +447,7 @@ impl ReplaySummary {
             self.outcomes.len(),
             self.succeeded(),
             self.outcomes.len() - self.succeeded(),
-            self.not_replayable - self.not_understood,
+            self.nothing_to_do,
             self.duplicates
         );
         if self.not_understood > 0 {
@@ -467,7 +474,12 @@ pub async fn replay(collected: &Collected, target: &Target<'_>) -> anyhow::Resul
     let mut summary = ReplaySummary {
         not_replayable: collected.not_replayable.len(),
         duplicates: collected.duplicates,
-        not_understood: collected.not_understood().count(),
+        nothing_to_do: collected
+            .not_replayable
+            .iter()
+            .filter(|n| n.understood)
+            .count(),
+        not_understood: collected.not_understood_receipts.len(),
         ..ReplaySummary::default()
     };
     for item in &collected.inputs {
@@ -612,10 +624,15 @@ pub async fn run(args: Args) -> anyhow::Result<ReplaySummary> {
         collected.not_replayable.extend(from_queue.not_replayable);
         collected.duplicates += from_queue.duplicates;
         collected.receipts = from_queue.receipts;
-        collected.not_understood = from_queue.not_understood;
+        collected.not_understood_receipts = from_queue.not_understood_receipts;
         // Never deleted, whatever happens next: visible again for whoever can read them (a
         // redrive policy moves them aside after its maxReceiveCount).
-        release(&aws.sqs, queue_url, collected.not_understood.iter()).await?;
+        release(
+            &aws.sqs,
+            queue_url,
+            collected.not_understood_receipts.iter(),
+        )
+        .await?;
     }
     for skipped in &collected.not_replayable {
         if skipped.understood {
@@ -636,7 +653,12 @@ pub async fn run(args: Args) -> anyhow::Result<ReplaySummary> {
         let summary = ReplaySummary {
             not_replayable: collected.not_replayable.len(),
             duplicates: collected.duplicates,
-            not_understood: collected.not_understood().count(),
+            nothing_to_do: collected
+                .not_replayable
+                .iter()
+                .filter(|n| n.understood)
+                .count(),
+            not_understood: collected.not_understood_receipts.len(),
             ..ReplaySummary::default()
         };
         if let Some(queue_url) = &args.queue_url {
@@ -665,7 +687,16 @@ pub async fn run(args: Args) -> anyhow::Result<ReplaySummary> {
             .await?
         }
         None => {
-            let config = Config::from_env().context("the PURGE_* configuration is invalid")?;
+            let mut config = Config::from_env().context("the PURGE_* configuration is invalid")?;
+            if let Some(remembered) = crate::local::provisioned_file::load(&args.state_dir)?
+                && let Some(note) =
+                    crate::local::provisioned_file::fill_in(&mut config, &remembered)
+            {
+                println!(
+                    "using {note}, provisioned earlier ({})",
+                    crate::local::provisioned_file::provisioned_path(&args.state_dir).display()
+                );
+            }
             // Against a real account the engine's Retry backoffs must pass for real, or a
             // throttled replay spends its retries in milliseconds.
             let time_mode = TimeMode::decide(args.virtual_time, sdk.endpoint_url());

@@ -474,3 +474,387 @@ fn graph_prints_a_mermaid_flowchart() {
     assert!(text.starts_with("flowchart TD\n"), "{text}");
     assert!(text.contains("PickLanguage"), "{text}");
 }
+
+// ---- issue 21: commands as a new user meets them ----
+
+/// The binary with stdout on a pipe whose reading end is already closed: every write fails
+/// with EPIPE, as under `purgeflow ... | head -1` once head has exited.
+fn purgeflow_into_a_closed_pipe(args: &[&str]) -> Output {
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let child = Command::new(env!("CARGO_BIN_EXE_purgeflow"))
+        .args(args)
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the purgeflow binary runs");
+    child.wait_with_output().expect("purgeflow ends")
+}
+
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    for args in [
+        vec!["asl", "test", &path_arg("cases/passing")],
+        vec!["simulate", "--deletes", "200", "--duration", "5"],
+        vec!["graph", &path_arg("hello.asl.json")],
+    ] {
+        let out = purgeflow_into_a_closed_pipe(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(141),
+            "{args:?}: 141 as for SIGPIPE, not a panic's 101; stderr: {}",
+            stderr(&out)
+        );
+        assert_eq!(stderr(&out), "", "{args:?} says nothing");
+    }
+}
+
+#[test]
+fn a_closed_stdout_in_a_shell_pipeline_is_quiet_too() {
+    let binary = env!("CARGO_BIN_EXE_purgeflow");
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "\"{binary}\" simulate --deletes 2000 --duration 10 2>stderr.txt | head -1; cat stderr.txt"
+        ))
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("sh runs");
+    let text = stdout(&out);
+    assert!(text.starts_with("2000 deletes over 10 s"), "{text}");
+    assert!(!text.contains("panicked"), "{text}");
+    assert_eq!(
+        text.lines().count(),
+        1,
+        "head's one line, no message: {text}"
+    );
+}
+
+#[test]
+fn validate_without_substitutions_names_the_flag() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = purgeflow(&[
+        "validate",
+        &repo.join("statemachine/purge.asl.json").to_string_lossy(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(text.contains("INVALID_RESOURCE"), "{text}");
+    assert!(
+        text.contains("hint: ${...} placeholders need values: pass --substitutions FILE")
+            && text.contains("statemachine/local-substitutions.json"),
+        "{text}"
+    );
+}
+
+#[test]
+fn graph_refuses_an_invalid_definition() {
+    let out = purgeflow(&["graph", &path_arg("invalid.asl.json")]);
+    assert_eq!(out.status.code(), Some(2), "stdout: {}", stdout(&out));
+    assert_eq!(stdout(&out), "", "no partial graph");
+    assert!(
+        stderr(&out).contains("is not a valid definition, so it is not drawn")
+            && stderr(&out).contains("MISSING_TRANSITION_TARGET"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn graph_draws_purge_asl_json_without_substitutions() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = purgeflow(&[
+        "graph",
+        &repo.join("statemachine/purge.asl.json").to_string_lossy(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn run_lists_the_test_cases_and_state_machines_the_mock_config_has() {
+    let out = purgeflow(&[
+        "run",
+        &path_arg("tasks.asl.json"),
+        "--mock-config",
+        &path_arg("mock-config.json"),
+        "--test-case",
+        "NoSuchCase",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains(
+            "has no test case named \"NoSuchCase\"; its test cases: \"FetchKeepsFailing\", \"HappyPath\""
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let out = purgeflow(&[
+        "run",
+        &path_arg("tasks.asl.json"),
+        "--mock-config",
+        &path_arg("mock-config.json"),
+        "--test-case",
+        "HappyPath",
+        "--state-machine-name",
+        "Nope",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no state machine named \"Nope\"; it has \"tasks\""),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// The README's run example: purge.asl.json with the repo's own fixtures, and no
+/// --state-machine-name (the mock config's only machine is `Purge`, the file `purge`).
+#[test]
+fn run_takes_the_mock_configs_only_state_machine() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let file = |p: &str| repo.join(p).to_string_lossy().into_owned();
+    let out = purgeflow(&[
+        "run",
+        &file("statemachine/purge.asl.json"),
+        "--substitutions",
+        &file("statemachine/local-substitutions.json"),
+        "--input",
+        &file("events/executions/photo-remove.json"),
+        "--mock-config",
+        &file("tests/fixtures/purge.mock-config.json"),
+        "--test-case",
+        "HappyPathOnePhoto",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("status: SUCCEEDED\n"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn run_without_mocks_says_which_flags_give_task_results() {
+    let out = purgeflow(&["run", &path_arg("tasks.asl.json")]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("give task results with --mock-config FILE --test-case NAME"),
+        "{text}"
+    );
+    assert!(!text.contains("TaskRegistry"), "no developer API: {text}");
+}
+
+#[test]
+fn simulate_refuses_out_of_range_flags_with_the_range() {
+    for (flag, value, range) in [
+        ("--paths-per-object", "0", "allowed 1 to 6"),
+        ("--paths-per-object", "3000", "allowed 1 to 6"),
+        ("--shards", "0", "allowed 1 to 65535"),
+        ("--batch-size", "0", "allowed 1 to 10000"),
+        ("--parallelization-factor", "11", "allowed 1 to 10"),
+        ("--max-records-per-execution", "0", "allowed 1 to 10000"),
+        ("--duration", "0", "allowed 0.001 to"),
+    ] {
+        let out = purgeflow(&["simulate", flag, value]);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}");
+        assert!(
+            stderr(&out).contains(&format!("{value} is out of range: {range}"))
+                || stderr(&out).contains(&format!("\"{value}\" is out of range: {range}")),
+            "{flag} {value}: {}",
+            stderr(&out)
+        );
+        assert_eq!(stdout(&out), "", "{flag} {value}: nothing simulated");
+    }
+}
+
+#[test]
+fn asl_test_runs_test_state_cases() {
+    let out = purgeflow(&["asl", "test", &path_arg("cases/test_state"), "--verbose"]);
+    let text = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "one case is wrong on purpose: {text}"
+    );
+    assert!(text.contains("ok   pass_with_result"), "{text}");
+    assert!(
+        text.contains("FAIL succeed_wrong_expectation: /output/v: expected 2, got 1"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.trim_start().starts_with("test_state") && l.contains("1/2")),
+        "{text}"
+    );
+    assert_eq!(last_line(&text), "1 passed, 1 failed");
+}
+
+// ---- replay, from files (a dry run calls no AWS) ----
+
+fn temp_file(name: &str, contents: &[u8]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("purgeflow-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join(name);
+    std::fs::write(&file, contents).expect("write");
+    file
+}
+
+fn replay_dry_run(file: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_purgeflow"))
+        .args(["replay", "--dry-run"])
+        .arg(file)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .expect("the purgeflow binary runs")
+}
+
+fn report(replay_input: Value) -> Value {
+    json!({
+        "reportVersion": 1,
+        "executionName": "e",
+        "batchId": "b-1",
+        "part": 1,
+        "parts": 1,
+        "rejections": [],
+        "deleteFailures": [],
+        "failedInvalidations": [],
+        "replayInput": replay_input
+    })
+}
+
+fn replay_input() -> Value {
+    json!({"batchId": "b-1", "records": [], "targets": [{"bucket": "b", "key": "images/k.jpg", "paths": ["/images/k.jpg"], "eventId": "e", "tableKeys": {}}]})
+}
+
+#[test]
+fn replay_refuses_a_file_that_holds_no_report() {
+    for (name, contents) in [
+        ("not-a-report.json", json!({"hello": 1})),
+        ("empty-array.json", json!([])),
+        ("a-string.json", json!("report")),
+    ] {
+        let out = replay_dry_run(&temp_file(name, contents.to_string().as_bytes()));
+        assert_eq!(out.status.code(), Some(2), "{name}: {}", stdout(&out));
+        assert!(
+            stderr(&out).contains(name) && stderr(&out).contains("nothing was started")
+                || stderr(&out).contains("no failure report"),
+            "{name}: {}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn replay_says_a_replay_input_that_is_not_an_object() {
+    let out = replay_dry_run(&temp_file(
+        "string-input.json",
+        report(json!("batch b-1")).to_string().as_bytes(),
+    ));
+    assert_eq!(out.status.code(), Some(2));
+    let message = stderr(&out);
+    assert!(
+        message.contains("its replayInput is a string, not an execution input"),
+        "{message}"
+    );
+    assert!(!message.contains("rejected record(s) only"), "{message}");
+}
+
+#[test]
+fn replay_names_a_wrong_type_by_its_path() {
+    let mut input = replay_input();
+    input["targets"][0]["key"] = json!(5);
+    let out = replay_dry_run(&temp_file(
+        "wrong-type.json",
+        report(input).to_string().as_bytes(),
+    ));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out)
+            .contains("replayInput.targets[0].key: invalid type: integer `5`, expected a string"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn replay_names_the_bad_line_of_json_lines() {
+    let text = format!("{}\n{{\"reportVersion\": 1,\n", report(replay_input()));
+    let out = replay_dry_run(&temp_file("reports.jsonl", text.as_bytes()));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("line 2 is not JSON: EOF while parsing a value at column 20"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !stderr(&out).contains("trailing characters"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn replay_accepts_a_byte_order_mark() {
+    let mut bytes = "\u{feff}".as_bytes().to_vec();
+    bytes.extend(report(replay_input()).to_string().as_bytes());
+    let out = replay_dry_run(&temp_file("bom.json", &bytes));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("dry run: 1 execution(s) would start"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn validate_accepts_a_byte_order_mark() {
+    let definition = std::fs::read(fixture("hello.asl.json")).expect("fixture");
+    let mut bytes = "\u{feff}".as_bytes().to_vec();
+    bytes.extend(definition);
+    let file = temp_file("bom.asl.json", &bytes);
+    let out = purgeflow(&["validate", &file.to_string_lossy()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}
+
+// ---- local ----
+
+#[test]
+fn local_names_every_missing_variable_at_once() {
+    let state_dir =
+        std::env::temp_dir().join(format!("purgeflow-cli-local-{}", std::process::id()));
+    let mut command = Command::new(env!("CARGO_BIN_EXE_purgeflow"));
+    command
+        .args(["local", "--once", "--state-dir"])
+        .arg(&state_dir)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        // Nothing listens there: the configuration must be judged before any call.
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:1");
+    for (name, _) in std::env::vars() {
+        if name.starts_with("PURGE_") {
+            command.env_remove(name);
+        }
+    }
+    let out = command.output().expect("the purgeflow binary runs");
+    assert_eq!(out.status.code(), Some(2));
+    let message = stderr(&out);
+    assert!(message.contains("5 variables are not set"), "{message}");
+    for variable in [
+        "PURGE_TABLE_NAME",
+        "PURGE_BUCKET",
+        "PURGE_KEY_TEMPLATE",
+        "PURGE_DISTRIBUTION_ID",
+        "PURGE_TOPIC_ARN",
+    ] {
+        assert!(message.contains(variable), "{variable}: {message}");
+    }
+    assert!(
+        message.contains("--provision creates the distribution and topic"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("127.0.0.1:1"),
+        "no call was made: {message}"
+    );
+}

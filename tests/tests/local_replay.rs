@@ -82,6 +82,7 @@ async fn reports_from_the_queue_are_listed_then_started_once_on_a_state_machine(
         state_machine_arn: Some(state_machine_arn.clone()),
         endpoint_url: Some(env.endpoint_url.clone()),
         virtual_time: false,
+        state_dir: env.state_dir.clone(),
     };
 
     // The dry run starts nothing and leaves the messages on the queue for the real run.
