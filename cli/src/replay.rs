@@ -108,9 +108,20 @@ impl ReplayInput {
 pub struct NotReplayable {
     pub source: String,
     pub why: String,
-    /// A failure report, understood, with nothing left to do (`false`: not a report, or a
-    /// report whose `replayInput` is not an execution input; never deleted from the queue).
-    pub understood: bool,
+    pub kind: NotReplayableKind,
+}
+
+/// Why there is nothing to run, which decides what happens to the source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotReplayableKind {
+    /// A failure report with nothing left to do (rejections only): a queue message is deleted.
+    NothingToDo,
+    /// A failure report whose execution input cannot be replayed (`unreplayableInput`): a
+    /// person must fix it. Listed, never deleted from the queue (it holds the only copy).
+    NeedsAPerson,
+    /// Not a failure report, or one whose `replayInput` is not an execution input: a file is
+    /// refused; a queue message is left on the queue.
+    NotAReport,
 }
 
 /// Everything found in the sources.
@@ -139,18 +150,21 @@ impl Collected {
                         self.inputs.push(input);
                     }
                 }
-                Err(NotReplay { why, understood }) => self.not_replayable.push(NotReplayable {
-                    source,
-                    why,
-                    understood,
-                }),
+                Err(NotReplay { why, kind }) => {
+                    self.not_replayable
+                        .push(NotReplayable { source, why, kind })
+                }
             }
         }
     }
 
     /// The sources that are not failure reports (or whose replayInput is unusable).
     pub fn not_understood(&self) -> impl Iterator<Item = &NotReplayable> {
-        self.not_replayable.iter().filter(|n| !n.understood)
+        self.of_kind(NotReplayableKind::NotAReport)
+    }
+
+    fn of_kind(&self, kind: NotReplayableKind) -> impl Iterator<Item = &NotReplayable> {
+        self.not_replayable.iter().filter(move |n| n.kind == kind)
     }
 }
 
@@ -158,7 +172,7 @@ impl Collected {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct NotReplay {
     why: String,
-    understood: bool,
+    kind: NotReplayableKind,
 }
 
 impl NotReplay {
@@ -166,7 +180,15 @@ impl NotReplay {
     fn nothing_to_do(why: String) -> Self {
         NotReplay {
             why,
-            understood: true,
+            kind: NotReplayableKind::NothingToDo,
+        }
+    }
+
+    /// A report whose input a person must fix.
+    fn needs_a_person(why: String) -> Self {
+        NotReplay {
+            why,
+            kind: NotReplayableKind::NeedsAPerson,
         }
     }
 
@@ -174,7 +196,7 @@ impl NotReplay {
     fn not_understood(why: impl Into<String>) -> Self {
         NotReplay {
             why: why.into(),
-            understood: false,
+            kind: NotReplayableKind::NotAReport,
         }
     }
 }
@@ -232,7 +254,7 @@ fn replay_inputs(source: String, document: &Value) -> Vec<(String, Result<Value,
                 // it holds the only copy of that input.
                 _ if fields.contains_key("unreplayableInput") => vec![(
                     source,
-                    Err(NotReplay::not_understood(format!(
+                    Err(NotReplay::needs_a_person(format!(
                         "no replayInput: the execution's input can't be replayed ({}); the report carries it as unreplayableInput, to fix and start by hand",
                         fields["unreplayableInput"]
                             .get("detail")
@@ -364,9 +386,10 @@ pub async fn collect_queue(
             let names = match serde_json::from_str::<Value>(body) {
                 Ok(document) => {
                     let found = replay_inputs(source.clone(), &document);
-                    let understood = found
-                        .iter()
-                        .all(|(_, f)| f.as_ref().map_or_else(|n| n.understood, |_| true));
+                    let understood = found.iter().all(|(_, f)| {
+                        f.as_ref()
+                            .map_or_else(|n| n.kind == NotReplayableKind::NothingToDo, |_| true)
+                    });
                     let names: Vec<String> = found
                         .into_iter()
                         .filter_map(|(_, found)| found.ok())
@@ -379,7 +402,7 @@ pub async fn collect_queue(
                     collected.not_replayable.push(NotReplayable {
                         source,
                         why: format!("body is not JSON: {error}"),
-                        understood: false,
+                        kind: NotReplayableKind::NotAReport,
                     });
                     None
                 }
@@ -424,6 +447,8 @@ pub struct ReplaySummary {
     pub duplicates: usize,
     /// Of `not_replayable`, the failure reports with nothing left to do.
     pub nothing_to_do: usize,
+    /// Reports whose input a person must fix (`unreplayableInput`).
+    pub needs_a_person: usize,
     /// Queue messages not understood in full, left on the queue.
     pub not_understood: usize,
 }
@@ -438,7 +463,9 @@ impl ReplaySummary {
 
     /// Whether everything given was replayed, or had nothing left to do.
     pub fn all_done(&self) -> bool {
-        self.succeeded() == self.outcomes.len() && self.not_understood == 0
+        self.succeeded() == self.outcomes.len()
+            && self.not_understood == 0
+            && self.needs_a_person == 0
     }
 
     pub fn line(&self) -> String {
@@ -450,9 +477,15 @@ impl ReplaySummary {
             self.nothing_to_do,
             self.duplicates
         );
+        if self.needs_a_person > 0 {
+            line.push_str(&format!(
+                "; {} report(s) whose input a person must fix (unreplayableInput)",
+                self.needs_a_person
+            ));
+        }
         if self.not_understood > 0 {
             line.push_str(&format!(
-                "; {} message(s) not understood, left on the queue",
+                "; {} message(s) left on the queue",
                 self.not_understood
             ));
         }
@@ -474,11 +507,8 @@ pub async fn replay(collected: &Collected, target: &Target<'_>) -> anyhow::Resul
     let mut summary = ReplaySummary {
         not_replayable: collected.not_replayable.len(),
         duplicates: collected.duplicates,
-        nothing_to_do: collected
-            .not_replayable
-            .iter()
-            .filter(|n| n.understood)
-            .count(),
+        nothing_to_do: collected.of_kind(NotReplayableKind::NothingToDo).count(),
+        needs_a_person: collected.of_kind(NotReplayableKind::NeedsAPerson).count(),
         not_understood: collected.not_understood_receipts.len(),
         ..ReplaySummary::default()
     };
@@ -635,10 +665,19 @@ pub async fn run(args: Args) -> anyhow::Result<ReplaySummary> {
         .await?;
     }
     for skipped in &collected.not_replayable {
-        if skipped.understood {
-            println!("- {}: nothing to replay ({})", skipped.source, skipped.why);
-        } else {
-            println!("- {}: left on the queue: {}", skipped.source, skipped.why);
+        match skipped.kind {
+            NotReplayableKind::NothingToDo => {
+                println!("- {}: nothing to replay ({})", skipped.source, skipped.why);
+            }
+            NotReplayableKind::NeedsAPerson => {
+                println!(
+                    "- {}: not replayed, for a person: {}",
+                    skipped.source, skipped.why
+                );
+            }
+            NotReplayableKind::NotAReport => {
+                println!("- {}: not replayed: {}", skipped.source, skipped.why);
+            }
         }
     }
     if args.dry_run {
@@ -653,11 +692,8 @@ pub async fn run(args: Args) -> anyhow::Result<ReplaySummary> {
         let summary = ReplaySummary {
             not_replayable: collected.not_replayable.len(),
             duplicates: collected.duplicates,
-            nothing_to_do: collected
-                .not_replayable
-                .iter()
-                .filter(|n| n.understood)
-                .count(),
+            nothing_to_do: collected.of_kind(NotReplayableKind::NothingToDo).count(),
+            needs_a_person: collected.of_kind(NotReplayableKind::NeedsAPerson).count(),
             not_understood: collected.not_understood_receipts.len(),
             ..ReplaySummary::default()
         };
@@ -825,5 +861,11 @@ mod tests {
             why.contains("can't be replayed") && why.contains("targets[3].key"),
             "{why}"
         );
+        // Kept for a person: never deleted from the queue, and a file holding it is still read.
+        assert_eq!(
+            collected.not_replayable[0].kind,
+            NotReplayableKind::NeedsAPerson
+        );
+        assert_eq!(collected.not_understood().count(), 0);
     }
 }

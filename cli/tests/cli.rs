@@ -770,8 +770,7 @@ fn replay_names_a_wrong_type_by_its_path() {
     ));
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out)
-            .contains("replayInput.targets[0].key: invalid type: integer `5`, expected a string"),
+        stderr(&out).contains("replayInput.targets[0].key: expected a string, found integer 5"),
         "{}",
         stderr(&out)
     );
