@@ -74,6 +74,13 @@ export function propsFromContext(get: ContextLookup): Omit<PurgeFlowStackProps, 
     distributionId: text('distributionId'),
     alarmEmail: text('alarmEmail'),
     iteratorAgeAlarmThreshold: seconds('iteratorAgeAlarmSeconds'),
+    deferralAgeAlarmThreshold: seconds('deferralAgeAlarmSeconds'),
+    dispatch: {
+      reservedWildcards: integer('dispatchReservedWildcards'),
+      maxMessageAge: seconds('dispatchMaxMessageAgeSeconds'),
+      batchSize: integer('dispatchBatchSize'),
+      maxBatchingWindow: seconds('dispatchBatchingWindowSeconds'),
+    },
     stream: {
       batchSize: integer('streamBatchSize'),
       maxBatchingWindow: seconds('streamBatchingWindowSeconds'),

@@ -7,7 +7,7 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -55,6 +55,36 @@ export interface StreamProps {
    * @default lambda.StartingPosition.TRIM_HORIZON
    */
   readonly startingPosition?: lambda.StartingPosition;
+}
+
+/** The dispatcher's tuning (dispatch-invalidations, fed by the deferral queue). Every field has a default. */
+export interface DispatchProps {
+  /**
+   * Wildcard slots of CloudFront's 15 in progress the dispatcher leaves free for people.
+   *
+   * @default 2
+   */
+  readonly reservedWildcards?: number;
+  /**
+   * A deferred batch older than this is reported on the failure topic (with a replayInput) and
+   * deleted from the queue, instead of waiting longer for capacity.
+   *
+   * @default Duration.hours(1)
+   */
+  readonly maxMessageAge?: Duration;
+  /**
+   * Most deferred batches per dispatcher invocation (1 to 10000); over 10 needs a batching window.
+   *
+   * @default 10000
+   */
+  readonly batchSize?: number;
+  /**
+   * How long Lambda gathers deferred batches before invoking the dispatcher: longer windows
+   * coalesce more paths into each invalidation.
+   *
+   * @default Duration.seconds(20)
+   */
+  readonly maxBatchingWindow?: Duration;
 }
 
 /** Props of {@link PurgeFlowStack}. */
@@ -132,6 +162,17 @@ export interface PurgeFlowStackProps extends StackProps, PurgeSettings {
    */
   readonly iteratorAgeAlarmThreshold?: Duration;
 
+  /** The dispatcher's tuning. */
+  readonly dispatch?: DispatchProps;
+
+  /**
+   * The age of the deferral queue's oldest message above which the dispatcher is falling behind
+   * (CloudFront stays full, or the dispatcher fails).
+   *
+   * @default Duration.minutes(15)
+   */
+  readonly deferralAgeAlarmThreshold?: Duration;
+
   /**
    * An address subscribed to the alarms topic (it must confirm the subscription).
    *
@@ -140,8 +181,22 @@ export interface PurgeFlowStackProps extends StackProps, PurgeSettings {
   readonly alarmEmail?: string;
 }
 
-/** The placeholders of purge.asl.json and the function each one names. */
-const DEFINITION_SUBSTITUTIONS: Record<string, FunctionName> = {
+/** The functions the state machine's Task states invoke. */
+type TaskName = Exclude<FunctionName, 'purge-trigger' | 'dispatch-invalidations'>;
+
+/** The dispatcher's invocation timeout; the deferral queue's visibility timeout is six times it, as Lambda advises for SQS sources. */
+const DISPATCH_TIMEOUT = Duration.seconds(60);
+
+/**
+ * How often a deferred batch may come back (partial batch response while CloudFront stays full)
+ * before SQS moves it to the dead-letter queue: 50 receives at the 6-minute visibility timeout
+ * is ~5 hours, well past the dispatcher's own age limit (1 hour by default), so a batch reaches
+ * the dead-letter queue only when the dispatcher keeps failing on it, never for lack of capacity.
+ */
+const DEFERRAL_MAX_RECEIVE_COUNT = 50;
+
+/** The Lambda placeholders of purge.asl.json and the function each one names. */
+const DEFINITION_SUBSTITUTIONS: Record<string, TaskName> = {
   ValidateRecordsFunctionArn: 'validate-records',
   DeleteObjectsFunctionArn: 'delete-objects',
   BatchPathsFunctionArn: 'batch-paths',
@@ -173,6 +228,8 @@ export class PurgeFlowStack extends Stack {
   readonly key: kms.Key;
   readonly stateMachine: sfn.StateMachine;
   readonly failureTopic: sns.Topic;
+  readonly deferralQueue: sqs.Queue;
+  readonly deferralDeadLetterQueue: sqs.Queue;
   readonly failureQueue: sqs.Queue;
   readonly onFailureQueue: sqs.Queue;
   readonly alarmTopic: sns.Topic;
@@ -191,6 +248,20 @@ export class PurgeFlowStack extends Stack {
       displayName: 'purgeflow failure reports',
       masterKey: this.key,
       enforceSSL: true,
+    });
+
+    this.deferralDeadLetterQueue = this.keyEncryptedQueue('DeferralDeadLetterQueue', {});
+    acknowledge(
+      this.deferralDeadLetterQueue,
+      'AwsSolutions-SQS3',
+      'this queue is itself the dead-letter queue of the deferral queue; its alarm pages a human (see the README runbook)',
+    );
+    // Batches CloudFront refused, sent by the state machine (DeferBatch) and drained by the
+    // dispatcher. Encrypted with the stack's key: the state machine and the dispatcher are the
+    // only writer and reader, and both are granted the key.
+    this.deferralQueue = this.keyEncryptedQueue('DeferralQueue', {
+      visibilityTimeout: Duration.seconds(DISPATCH_TIMEOUT.toSeconds() * 6),
+      deadLetterQueue: { queue: this.deferralDeadLetterQueue, maxReceiveCount: DEFERRAL_MAX_RECEIVE_COUNT },
     });
 
     const shared = settingsEnvironment(this.settings);
@@ -249,7 +320,20 @@ export class PurgeFlowStack extends Stack {
     trigger.function.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [this.stateMachine.stateMachineArn] }),
     );
-    this.functions = { 'purge-trigger': trigger, ...tasks };
+    const dispatch = checkedDispatch(props.dispatch ?? {});
+    const dispatcher = fn(
+      'dispatch-invalidations',
+      'purgeflow: deferred batches -> invalidations coalesced into CloudFront\'s free capacity',
+      {
+        PURGE_DISTRIBUTION_ID: this.distribution.distributionId,
+        PURGE_TOPIC_ARN: this.failureTopic.topicArn,
+        PURGE_DISPATCH_RESERVED_WILDCARDS: String(dispatch.reservedWildcards ?? 2),
+        PURGE_DISPATCH_MAX_AGE_SECONDS: String((dispatch.maxMessageAge ?? Duration.hours(1)).toSeconds()),
+      },
+      DISPATCH_TIMEOUT,
+    );
+    this.connectDispatcher(dispatch, dispatcher.function);
+    this.functions = { 'purge-trigger': trigger, ...tasks, 'dispatch-invalidations': dispatcher };
 
     this.onFailureQueue = this.encryptedQueue('OnFailureQueue');
     acknowledge(
@@ -279,7 +363,11 @@ export class PurgeFlowStack extends Stack {
     if (props.alarmEmail !== undefined) {
       this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
     }
-    this.alarms = this.createAlarms(trigger.function, props.iteratorAgeAlarmThreshold ?? Duration.minutes(10));
+    this.alarms = this.createAlarms(
+      trigger.function,
+      props.iteratorAgeAlarmThreshold ?? Duration.minutes(10),
+      props.deferralAgeAlarmThreshold ?? Duration.minutes(15),
+    );
 
     this.createOutputs();
   }
@@ -287,7 +375,7 @@ export class PurgeFlowStack extends Stack {
   /** One customer-managed key for the logs and the topics, usable by the services that write them. */
   private createKey(): kms.Key {
     const key = new kms.Key(this, 'Key', {
-      description: 'purgeflow: encrypts its log groups and SNS topics',
+      description: 'purgeflow: encrypts its log groups, SNS topics and deferral queues',
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
@@ -410,7 +498,7 @@ export class PurgeFlowStack extends Stack {
   }
 
   /** Each task's own permissions, nothing shared. */
-  private grantTaskPermissions(tasks: Record<Exclude<FunctionName, 'purge-trigger'>, RustFunction>): void {
+  private grantTaskPermissions(tasks: Record<TaskName, RustFunction>): void {
     const objectsUnderPrefix = this.bucket.arnForObjects(`${this.settings.keyPrefix}*`);
     const deleteObjects = tasks['delete-objects'].function;
     // DeleteObjects (the multi-object API) is authorised per key as s3:DeleteObject.
@@ -468,15 +556,14 @@ export class PurgeFlowStack extends Stack {
 
   private createStateMachine(
     props: PurgeFlowStackProps,
-    tasks: Record<Exclude<FunctionName, 'purge-trigger'>, RustFunction>,
+    tasks: Record<TaskName, RustFunction>,
     logRetention: logs.RetentionDays,
   ): sfn.StateMachine {
-    const substitutions = Object.fromEntries(
-      Object.entries(DEFINITION_SUBSTITUTIONS).map(([placeholder, binary]) => [
-        placeholder,
-        tasks[binary as Exclude<FunctionName, 'purge-trigger'>].function.functionArn,
-      ]),
+    const substitutions: Record<string, string> = Object.fromEntries(
+      Object.entries(DEFINITION_SUBSTITUTIONS).map(([placeholder, binary]) => [placeholder, tasks[binary].function.functionArn]),
     );
+    // DeferBatch's SQS integration sends refused batches here.
+    substitutions.DeferralQueueUrl = this.deferralQueue.queueUrl;
     const definitionPath = props.definitionPath ?? DEFAULT_DEFINITION_PATH;
     const definition = loadDefinition(definitionPath, Object.keys(substitutions));
 
@@ -504,6 +591,14 @@ export class PurgeFlowStack extends Stack {
         resources: Object.values(tasks).map((task) => task.function.functionArn),
       }),
     );
+    // DeferBatch: SendMessage to the deferral queue alone, and the key it is encrypted with
+    // (SQS asks for a data key under the sender's identity).
+    stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.deferralQueue.queueArn] }),
+    );
+    stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [this.key.keyArn] }),
+    );
     acknowledge(
       stateMachine,
       'AwsSolutions-IAM5[Resource::*]',
@@ -519,6 +614,52 @@ export class PurgeFlowStack extends Stack {
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
+  }
+
+  /** A queue encrypted with the stack's key, SSL only, keeping messages 14 days. */
+  private keyEncryptedQueue(id: string, props: sqs.QueueProps): sqs.Queue {
+    return new sqs.Queue(this, id, {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: this.key,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+      ...props,
+    });
+  }
+
+  /**
+   * The dispatcher's permissions and its SQS event source mapping: at most two instances
+   * (MaximumConcurrency 2, the minimum), each unioning up to 10,000 deferred batches gathered
+   * over the batching window, and answering which batches it did not cover (partial batch
+   * response) so that only those come back. Two instances never overcommit the distribution:
+   * CloudFront's own TooManyInvalidationsInProgress arbitrates, and a refused plan's batches
+   * simply come back.
+   */
+  private connectDispatcher(dispatch: DispatchProps, dispatcher: lambda.Function): void {
+    dispatcher.addToRolePolicy(
+      new iam.PolicyStatement({
+        // ListInvalidations and GetInvalidation tell what is in progress: the free capacity.
+        actions: ['cloudfront:CreateInvalidation', 'cloudfront:GetInvalidation', 'cloudfront:ListInvalidations'],
+        resources: [this.distribution.distributionArn],
+      }),
+    );
+    // Aged batches are reported like any failure; the topic is encrypted with the stack's key.
+    dispatcher.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [this.failureTopic.topicArn] }),
+    );
+    dispatcher.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [this.key.keyArn] }),
+    );
+    // Receive, delete (and the attributes the mapping reads) on the deferral queue alone, plus
+    // kms:Decrypt on its key: granted by the event source.
+    dispatcher.addEventSource(
+      new SqsEventSource(this.deferralQueue, {
+        batchSize: dispatch.batchSize ?? 10_000,
+        maxBatchingWindow: dispatch.maxBatchingWindow ?? Duration.seconds(20),
+        maxConcurrency: 2,
+        reportBatchItemFailures: true,
+      }),
+    );
   }
 
   private connectStream(props: PurgeFlowStackProps, trigger: lambda.Function): void {
@@ -551,7 +692,11 @@ export class PurgeFlowStack extends Stack {
     );
   }
 
-  private createAlarms(trigger: lambda.Function, iteratorAgeThreshold: Duration): Record<string, cloudwatch.Alarm> {
+  private createAlarms(
+    trigger: lambda.Function,
+    iteratorAgeThreshold: Duration,
+    deferralAgeThreshold: Duration,
+  ): Record<string, cloudwatch.Alarm> {
     const period = Duration.minutes(5);
     const anyAtAll = {
       threshold: 1,
@@ -589,6 +734,22 @@ export class PurgeFlowStack extends Stack {
           ...anyAtAll,
           alarmDescription: 'stream records could not be handed to the state machine; see the README runbook',
         }),
+      deferralQueueAge: this.deferralQueue
+        .metricApproximateAgeOfOldestMessage({ period: Duration.minutes(1), statistic: 'Maximum' })
+        .createAlarm(this, 'DeferralQueueAgeAlarm', {
+          threshold: deferralAgeThreshold.toSeconds(),
+          evaluationPeriods: 5,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+          alarmDescription:
+            'deferred invalidation batches are waiting: CloudFront stays full or the dispatcher fails; see the README runbook (deferral queue)',
+        }),
+      deferralDeadLetterDepth: this.deferralDeadLetterQueue
+        .metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' })
+        .createAlarm(this, 'DeferralDeadLetterDepthAlarm', {
+          ...anyAtAll,
+          alarmDescription: 'the dispatcher kept failing on deferred batches; see the README runbook (deferral queue)',
+        }),
     };
     const action = new cloudwatchActions.SnsAction(this.alarmTopic);
     for (const alarm of Object.values(alarms)) {
@@ -608,6 +769,14 @@ export class PurgeFlowStack extends Stack {
       value: this.onFailureQueue.queueUrl,
       description: 'stream records the trigger could not hand over',
     });
+    new CfnOutput(this, 'DeferralQueueUrl', {
+      value: this.deferralQueue.queueUrl,
+      description: 'invalidation batches CloudFront refused, waiting for the dispatcher',
+    });
+    new CfnOutput(this, 'DeferralDeadLetterQueueUrl', {
+      value: this.deferralDeadLetterQueue.queueUrl,
+      description: 'deferred batches the dispatcher kept failing on',
+    });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarmTopic.topicArn });
     new CfnOutput(this, 'StateMachineConsoleUrl', {
       value: `https://${this.region}.console.aws.amazon.com/states/home?region=${this.region}#/statemachines/view/${this.stateMachine.stateMachineArn}`,
@@ -616,6 +785,19 @@ export class PurgeFlowStack extends Stack {
     new CfnOutput(this, 'DistributionId', { value: this.distribution.distributionId });
     new CfnOutput(this, 'BucketName', { value: this.bucket.bucketName });
   }
+}
+
+/** The dispatcher's props, refused with a message when CloudFront or SQS would not take them. */
+function checkedDispatch(dispatch: DispatchProps): DispatchProps {
+  const reserved = dispatch.reservedWildcards;
+  if (reserved !== undefined && (!Number.isInteger(reserved) || reserved < 0 || reserved > 14)) {
+    throw new Error(`dispatch.reservedWildcards ${reserved} must be a whole number from 0 to 14 (CloudFront holds 15 wildcards in progress)`);
+  }
+  const batchSize = dispatch.batchSize;
+  if (batchSize !== undefined && (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000)) {
+    throw new Error(`dispatch.batchSize ${batchSize} must be a whole number from 1 to 10000 (an SQS event source's limit)`);
+  }
+  return dispatch;
 }
 
 /** `purge-trigger` -> `PurgeTrigger`, for construct ids. */

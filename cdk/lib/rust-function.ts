@@ -8,7 +8,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 
-/** The six Lambda binaries of tasks/Cargo.toml, by their `[[bin]]` name. */
+/** The seven Lambda binaries of tasks/Cargo.toml, by their `[[bin]]` name. */
 export const FUNCTION_NAMES = [
   'purge-trigger',
   'validate-records',
@@ -16,6 +16,7 @@ export const FUNCTION_NAMES = [
   'batch-paths',
   'invalidate-cache',
   'report-failures',
+  'dispatch-invalidations',
 ] as const;
 
 export type FunctionName = (typeof FUNCTION_NAMES)[number];

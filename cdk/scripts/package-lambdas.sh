@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Builds the six Lambda bootstraps for arm64 (provided.al2023), synthesizes the CDK app on them,
+# Builds the seven Lambda bootstraps for arm64 (provided.al2023), synthesizes the CDK app on them,
 # and prints each function's zipped size (the Lambda limit is 50 MB; purgeflow aims at 4 MB).
 #
-#   cdk/scripts/package-lambdas.sh                    # build all six, synth, sizes
+#   cdk/scripts/package-lambdas.sh                    # build all seven, synth, sizes
 #   cdk/scripts/package-lambdas.sh report-failures    # rebuild only the named binaries
 #   SKIP_BUILD=1 cdk/scripts/package-lambdas.sh       # synth and sizes of target/lambda as it is
 #
@@ -32,8 +32,9 @@ declare -A FEATURES=(
   [batch-paths]=lambda
   [invalidate-cache]=lambda,cloudfront
   [report-failures]=lambda,sns
+  [dispatch-invalidations]=lambda,cloudfront,sns
 )
-BINARIES=(purge-trigger validate-records delete-objects batch-paths invalidate-cache report-failures)
+BINARIES=(purge-trigger validate-records delete-objects batch-paths invalidate-cache report-failures dispatch-invalidations)
 
 ensure_cargo_lambda() {
   if [[ -x "$cdk_dir/.venv/bin/cargo-lambda" ]] &&

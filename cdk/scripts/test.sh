@@ -59,7 +59,7 @@ install_node_modules() {
 # only packages the assets, so no Rust build is needed.
 make_dummy_assets() {
   local name
-  for name in purge-trigger validate-records delete-objects batch-paths invalidate-cache report-failures; do
+  for name in purge-trigger validate-records delete-objects batch-paths invalidate-cache report-failures dispatch-invalidations; do
     mkdir -p "$work/lambda/$name"
     printf '#!/bin/sh\nexit 0\n' >"$work/lambda/$name/bootstrap"
     chmod +x "$work/lambda/$name/bootstrap"

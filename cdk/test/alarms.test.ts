@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
+import { Duration } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 
 import { logicalId, templateOf } from './support';
@@ -32,13 +33,31 @@ describe('alarms, topics and outputs', () => {
     assert.equal(age.Threshold, 600_000);
   });
 
-  it('alarm on the depth of the on-failure queue', () => {
-    const depth = alarmOn('ApproximateNumberOfMessagesVisible');
-    assert.deepEqual(depth.Dimensions, [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(stack, stack.onFailureQueue), 'QueueName'] } }]);
+  it('alarm on the depth of the on-failure queue and of the deferral dead-letter queue', () => {
+    const depths = alarms
+      .filter((alarm) => alarm.Properties.MetricName === 'ApproximateNumberOfMessagesVisible')
+      .map((alarm) => alarm.Properties.Dimensions);
+    const queueDimension = (queue: Parameters<typeof logicalId>[1]) => [
+      { Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(stack, queue), 'QueueName'] } },
+    ];
+    assert.deepEqual(depths, [queueDimension(stack.onFailureQueue), queueDimension(stack.deferralDeadLetterQueue)]);
+  });
+
+  it('alarm on the age of the deferral queue\'s oldest message', () => {
+    const age = alarmOn('ApproximateAgeOfOldestMessage');
+    assert.equal(age.Namespace, 'AWS/SQS');
+    assert.deepEqual(age.Dimensions, [
+      { Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(stack, stack.deferralQueue), 'QueueName'] } },
+    ]);
+    assert.equal(age.Statistic, 'Maximum');
+    assert.equal(age.Threshold, 900);
+    assert.equal(age.ComparisonOperator, 'GreaterThanThreshold');
+    const { template: custom } = templateOf({ deferralAgeAlarmThreshold: Duration.minutes(5) });
+    custom.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateAgeOfOldestMessage', Threshold: 300 });
   });
 
   it('send every alarm to the encrypted alarm topic', () => {
-    assert.equal(alarms.length, 5);
+    assert.equal(alarms.length, 7);
     for (const alarm of alarms) {
       assert.deepEqual(alarm.Properties.AlarmActions, [{ Ref: logicalId(stack, stack.alarmTopic) }]);
     }

@@ -98,6 +98,21 @@ describe('IAM', () => {
       'batch-paths': [],
       'invalidate-cache': ['cloudfront:CreateInvalidation'],
       'report-failures': ['sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt'],
+      'dispatch-invalidations': [
+        'cloudfront:CreateInvalidation',
+        'cloudfront:GetInvalidation',
+        'cloudfront:ListInvalidations',
+        'sns:Publish',
+        'kms:GenerateDataKey',
+        'kms:Decrypt',
+        // The SQS event source mapping: receive and delete on the deferral queue, and its key.
+        'sqs:ReceiveMessage',
+        'sqs:ChangeMessageVisibility',
+        'sqs:GetQueueUrl',
+        'sqs:DeleteMessage',
+        'sqs:GetQueueAttributes',
+        'kms:Decrypt',
+      ],
     };
     for (const binary of FUNCTION_NAMES) {
       assert.deepEqual(actionsOf(stack, template, binary).sort(), [...common, ...expected[binary]].sort(), binary);
@@ -106,9 +121,14 @@ describe('IAM', () => {
 
   it('scopes each task permission to its one resource', () => {
     const statements = identityStatements(template);
+    // Every statement granting `action` names the same one resource.
     const only = (action: string) => {
       const found = statements.filter((s) => s.actions.includes(action));
-      assert.equal(found.length, 1, action);
+      assert.ok(found.length >= 1, action);
+      for (const statement of found) {
+        assert.deepEqual(statement.resources, found[0].resources, `${action} in ${statement.owner}`);
+      }
+      assert.equal(found[0].resources.length, 1, action);
       return found[0].resources;
     };
     assert.deepEqual(only('s3:DeleteObject').map(joined), [
@@ -157,7 +177,9 @@ describe('IAM', () => {
     const resourcesOf = (action: string) =>
       statements.filter((s) => s.actions.includes(action)).flatMap((s) => s.resources.map(joined));
     assert.deepEqual(resourcesOf('s3:DeleteObject'), ['arn:<{"Ref":"AWS::Partition"}>:s3:::photos-bucket/uploads/*']);
+    // invalidate-cache and the dispatcher, both on the one distribution.
     assert.deepEqual(resourcesOf('cloudfront:CreateInvalidation'), [
+      'arn:<{"Ref":"AWS::Partition"}>:cloudfront::123456789012:distribution/E2QWRUHEXAMPLE',
       'arn:<{"Ref":"AWS::Partition"}>:cloudfront::123456789012:distribution/E2QWRUHEXAMPLE',
     ]);
     for (const read of ['dynamodb:BatchGetItem', 'dynamodb:GetItem']) {

@@ -117,13 +117,14 @@ describe('the definition loader', () => {
     assert.deepEqual(names, ['A', 'B_1']);
   });
 
-  it('accepts purge.asl.json with the five function ARNs', () => {
+  it('accepts purge.asl.json with the five function ARNs and the deferral queue URL', () => {
     const text = loadDefinition(DEFAULT_DEFINITION_PATH, [
       'ValidateRecordsFunctionArn',
       'DeleteObjectsFunctionArn',
       'BatchPathsFunctionArn',
       'InvalidateCacheFunctionArn',
       'ReportFailuresFunctionArn',
+      'DeferralQueueUrl',
     ]);
     assert.equal(JSON.parse(text).QueryLanguage, 'JSONata');
   });

@@ -54,17 +54,19 @@ describe('the state machine', () => {
       InvalidateCacheFunctionArn: 'invalidate-cache',
       ReportFailuresFunctionArn: 'report-failures',
     };
-    assert.deepEqual(Object.keys(substitutions).sort(), Object.keys(expected).sort());
+    assert.deepEqual(Object.keys(substitutions).sort(), [...Object.keys(expected), 'DeferralQueueUrl'].sort());
     for (const [placeholder, binary] of Object.entries(expected)) {
       const functionId = logicalId(stack, stack.functions[binary as keyof typeof stack.functions].function);
       assert.deepEqual(substitutions[placeholder], { 'Fn::GetAtt': [functionId, 'Arn'] }, placeholder);
     }
+    // DeferBatch sends to the stack's deferral queue (its Ref is the queue URL).
+    assert.deepEqual(substitutions.DeferralQueueUrl, { Ref: logicalId(stack, stack.deferralQueue) });
 
-    // Substitute as Step Functions will, with a marker standing for each resolved ARN.
+    // Substitute as Step Functions will, with a marker standing for each resolved value.
     const resolved = (name: string) => {
-      const value = substitutions[name] as { 'Fn::GetAtt': [string, string] } | undefined;
+      const value = substitutions[name] as { 'Fn::GetAtt': [string, string] } | { Ref: string } | undefined;
       assert.ok(value, `no substitution for \${${name}}`);
-      return `arn-of:${value['Fn::GetAtt'][0]}`;
+      return 'Ref' in value ? `url-of:${value.Ref}` : `arn-of:${value['Fn::GetAtt'][0]}`;
     };
     const deployed = substitute(JSON.parse(inline), resolved);
     const file = readJson(DEFAULT_DEFINITION_PATH);

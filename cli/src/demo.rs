@@ -26,7 +26,7 @@ use serde_json::Value;
 use crate::local::aws::{AwsClients, sdk_config};
 use crate::local::moto::MotoServer;
 use crate::local::output::{OutputMode, Printer};
-use crate::local::pipeline::{Pipeline, purge_machine};
+use crate::local::pipeline::{Pipeline, purge_machine_for};
 use crate::local::runner::{RunOptions, RunSummary};
 use crate::local::{Connected, ProvisionOptions, connect, run_connected};
 use crate::replay::{Target, collect_files, replay};
@@ -253,7 +253,7 @@ pub async fn run_against(endpoint_url: &str, args: &Args) -> anyhow::Result<Demo
 
 fn replay_pipeline(aws: &AwsClients, connected: &Connected) -> anyhow::Result<Pipeline> {
     Pipeline::new(
-        purge_machine()?,
+        purge_machine_for(&connected.config)?,
         aws.task_clients(connected.config.check_superseded),
         connected.config.clone(),
     )

@@ -1,4 +1,5 @@
-//! The five state-machine task handlers, registered for purgeflow's own ASL engine: the
+//! The five state-machine task handlers, and the SQS SendMessage integration DeferBatch uses,
+//! registered for purgeflow's own ASL engine: the
 //! adapter between the task library (`purgeflow-tasks`, which knows no engine) and the engine
 //! (`purgeflow-asl`), kept here beside its users (the local runner, demo and replay, and the
 //! workspace's in-process tests), so no Lambda binary links engine code.
@@ -11,6 +12,13 @@
 //! configuration, serialise the answer. A [`TaskError`] becomes a `StatesError` named by
 //! [`TaskError::error_type`], exactly the `errorType` Lambda would report, so the definition's
 //! Retry and Catch match the same names locally and in AWS.
+//!
+//! DeferBatch's `arn:aws:states:::sqs:sendMessage` is served by [`send_message`]: a real SQS
+//! SendMessage to the configured endpoint. The engine (`purgeflow_asl::sqs`) shapes its request
+//! (the object MessageBody as JSON text) and its result as Step Functions does; SQS's errors
+//! come back under the integration's names, `SQS.AmazonSQSException` for an answer from SQS and
+//! `SQS.SdkClientException` when none came, so DeferBatch's Retry and Catch see what they would
+//! in AWS.
 //!
 //! `purge-trigger` is not registered: it starts executions, it is not a state of one.
 
@@ -54,6 +62,8 @@ pub struct Clients {
     pub s3: aws_sdk_s3::Client,
     pub cloudfront: aws_sdk_cloudfront::Client,
     pub sns: aws_sdk_sns::Client,
+    /// For DeferBatch's SendMessage to the deferral queue.
+    pub sqs: aws_sdk_sqs::Client,
     /// For ValidateRecords' supersede check: required when `PURGE_CHECK_SUPERSEDED` is on
     /// (the default), ignored when it is `false`.
     pub dynamodb: Option<aws_sdk_dynamodb::Client>,
@@ -144,6 +154,14 @@ pub fn register_handlers(
             }
         }),
     );
+    let sqs = clients.sqs;
+    registry.register(
+        purgeflow_asl::sqs::SEND_MESSAGE,
+        Arc::new(move |request: Value| {
+            let sqs = sqs.clone();
+            async move { send_message(&sqs, &request).await }
+        }),
+    );
     let sns = clients.sns;
     registry.register(
         functions::REPORT_FAILURES,
@@ -153,6 +171,103 @@ pub fn register_handlers(
         }),
     );
     Ok(())
+}
+
+/// The SQS integration's error for an answer from SQS, and for none (a request that could not
+/// be built or sent, or an answer that could not be read).
+pub const SQS_SERVICE_ERROR: &str = "SQS.AmazonSQSException";
+pub const SQS_CLIENT_ERROR: &str = "SQS.SdkClientException";
+
+/// SendMessage for `arn:aws:states:::sqs:sendMessage`: `request` is what the engine passes on
+/// (SendMessage's parameters, MessageBody already text); the answer is SQS's, with its request
+/// id, for the engine to wrap as the integration's result.
+pub async fn send_message(
+    sqs: &aws_sdk_sqs::Client,
+    request: &Value,
+) -> Result<Value, StatesError> {
+    use aws_sdk_sqs::operation::RequestId;
+    use aws_sdk_sqs::types::MessageAttributeValue;
+    use aws_smithy_types::error::display::DisplayErrorContext;
+    use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+    let text = |name: &str| request.get(name).and_then(Value::as_str).map(str::to_owned);
+    let client_error =
+        |cause: String| StatesError::new(SQS_CLIENT_ERROR, format!("SendMessage: {cause}"));
+    let delay_seconds = match request.get("DelaySeconds") {
+        None | Some(Value::Null) => None,
+        Some(value) => Some(
+            value
+                .as_i64()
+                .and_then(|n| i32::try_from(n).ok())
+                .ok_or_else(|| client_error(format!("DelaySeconds {value} is not an integer")))?,
+        ),
+    };
+    let mut send = sqs
+        .send_message()
+        .set_queue_url(text("QueueUrl"))
+        .set_message_body(text("MessageBody"))
+        .set_delay_seconds(delay_seconds)
+        .set_message_group_id(text("MessageGroupId"))
+        .set_message_deduplication_id(text("MessageDeduplicationId"));
+    for (name, attribute) in request
+        .get("MessageAttributes")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        // String and Number attributes; binary ones would need base64 decoding nothing here uses.
+        let Some(string_value) = attribute.get("StringValue").and_then(Value::as_str) else {
+            return Err(client_error(format!(
+                "message attribute {name} has no StringValue (binary attributes are not supported here)"
+            )));
+        };
+        let value = MessageAttributeValue::builder()
+            .set_data_type(
+                attribute
+                    .get("DataType")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+            )
+            .string_value(string_value)
+            .build()
+            .map_err(|e| client_error(format!("message attribute {name}: {e}")))?;
+        send = send.message_attributes(name, value);
+    }
+    let answer = send.send().await.map_err(|error| {
+        let status = error
+            .raw_response()
+            .map_or_else(|| "unknown".to_owned(), |r| r.status().as_u16().to_string());
+        match error.as_service_error() {
+            Some(service) => StatesError::new(
+                SQS_SERVICE_ERROR,
+                format!(
+                    "{} (Service: AmazonSQS; Status Code: {status}; Error Code: {}; Request ID: {})",
+                    service.message().unwrap_or("no message"),
+                    service.code().unwrap_or("Unknown"),
+                    service.request_id().unwrap_or("unknown"),
+                ),
+            ),
+            None => client_error(DisplayErrorContext(&error).to_string()),
+        }
+    })?;
+    let mut result = serde_json::Map::new();
+    for (name, value) in [
+        ("MessageId", answer.message_id()),
+        ("MD5OfMessageBody", answer.md5_of_message_body()),
+        ("MD5OfMessageAttributes", answer.md5_of_message_attributes()),
+        ("SequenceNumber", answer.sequence_number()),
+    ] {
+        if let Some(value) = value {
+            result.insert(name.to_owned(), Value::from(value));
+        }
+    }
+    if let Some(request_id) = answer.request_id() {
+        result.insert(
+            "SdkResponseMetadata".to_owned(),
+            serde_json::json!({"RequestId": request_id}),
+        );
+    }
+    Ok(Value::Object(result))
 }
 
 /// Wraps a typed task function as an engine handler: JSON in, JSON out, errors by name.
@@ -240,8 +355,106 @@ mod tests {
             s3: mock_client!(aws_sdk_s3, [&get]),
             cloudfront: mock_client!(aws_sdk_cloudfront, [&invalidation]),
             sns: mock_client!(aws_sdk_sns, [&publish]),
+            sqs: sqs_client(),
             dynamodb: None,
         }
+    }
+
+    const QUEUE_URL: &str = "https://sqs.us-east-1.amazonaws.com/000000000000/purgeflow-deferred";
+
+    /// SQS answering SendMessage to [`QUEUE_URL`] with a compact JSON body; any other request
+    /// matches no rule and fails the test.
+    fn sqs_client() -> aws_sdk_sqs::Client {
+        use aws_sdk_sqs::operation::send_message::{SendMessageError, SendMessageOutput};
+        let sent = mock!(aws_sdk_sqs::Client::send_message)
+            .match_requests(|r| {
+                r.queue_url() == Some(QUEUE_URL)
+                    && r.message_body()
+                        == Some(r#"{"batch":{"paths":["/a.jpg"]},"error":"PurgeFlow.Throttled"}"#)
+            })
+            .then_output(|| {
+                SendMessageOutput::builder()
+                    .message_id("5fea7756-0ea4-451a-a703-a558b933e274")
+                    .md5_of_message_body("fafb00f5732ab283681e124bf8747ed1")
+                    .build()
+            });
+        let missing = mock!(aws_sdk_sqs::Client::send_message)
+            .match_requests(|r| r.queue_url().is_some_and(|u| u.ends_with("/gone")))
+            .then_error(|| {
+                SendMessageError::QueueDoesNotExist(
+                    aws_sdk_sqs::types::error::QueueDoesNotExist::builder()
+                        .message("The specified queue does not exist.")
+                        .meta(
+                            aws_smithy_types::error::ErrorMetadata::builder()
+                                .code("AWS.SimpleQueueService.NonExistentQueue")
+                                .message("The specified queue does not exist.")
+                                .build(),
+                        )
+                        .build(),
+                )
+            });
+        mock_client!(
+            aws_sdk_sqs,
+            aws_smithy_mocks::RuleMode::MatchAny,
+            [&sent, &missing]
+        )
+    }
+
+    #[tokio::test]
+    async fn deferbatch_sends_the_message_body_as_json_text_and_gets_the_integrations_result() {
+        let registry = registry();
+        let out = registry
+            .invoke(
+                "DeferBatch",
+                purgeflow_asl::sqs::SEND_MESSAGE,
+                json!({"QueueUrl": QUEUE_URL,
+                       "MessageBody": {"batch": {"paths": ["/a.jpg"]}, "error": "PurgeFlow.Throttled"}}),
+            )
+            .await
+            .expect("SQS took it");
+        assert_eq!(
+            out["MessageId"],
+            json!("5fea7756-0ea4-451a-a703-a558b933e274")
+        );
+        assert_eq!(
+            out["MD5OfMessageBody"],
+            json!("fafb00f5732ab283681e124bf8747ed1")
+        );
+        assert_eq!(out["SdkHttpMetadata"]["HttpStatusCode"], json!(200));
+    }
+
+    #[tokio::test]
+    async fn sqs_errors_come_back_under_the_integrations_names() {
+        let registry = registry();
+        let err = registry
+            .invoke(
+                "DeferBatch",
+                purgeflow_asl::sqs::SEND_MESSAGE,
+                json!({"QueueUrl": "https://sqs.us-east-1.amazonaws.com/000000000000/gone", "MessageBody": "x"}),
+            )
+            .await
+            .expect_err("no such queue");
+        assert_eq!(err.error, SQS_SERVICE_ERROR);
+        assert!(
+            err.cause
+                .starts_with("The specified queue does not exist. (Service: AmazonSQS;")
+                && err
+                    .cause
+                    .contains("Error Code: AWS.SimpleQueueService.NonExistentQueue"),
+            "{}",
+            err.cause
+        );
+        // A DelaySeconds that is no integer never reaches SQS: no answer came.
+        let err = registry
+            .invoke(
+                "DeferBatch",
+                purgeflow_asl::sqs::SEND_MESSAGE,
+                json!({"QueueUrl": QUEUE_URL, "MessageBody": "x", "DelaySeconds": "soon"}),
+            )
+            .await
+            .expect_err("a bad delay");
+        assert_eq!(err.error, SQS_CLIENT_ERROR);
+        assert!(err.cause.contains("DelaySeconds"), "{}", err.cause);
     }
 
     fn registry() -> TaskRegistry {
@@ -253,7 +466,10 @@ mod tests {
     #[test]
     fn every_state_machine_function_is_registered_and_resolves_from_its_arn() {
         let debug = format!("{:?}", registry());
-        for name in functions::ALL {
+        for name in functions::ALL
+            .into_iter()
+            .chain([purgeflow_asl::sqs::SEND_MESSAGE])
+        {
             assert!(debug.contains(name), "{name} missing from {debug}");
         }
         assert!(

@@ -23,7 +23,7 @@ use purgeflow_tasks::contract::ExecutionInput;
 use crate::files::read_json_or_lines;
 use crate::local::aws::{AwsClients, sdk_config};
 use crate::local::output::human_line;
-use crate::local::pipeline::{Pipeline, TimeMode, purge_machine};
+use crate::local::pipeline::{Pipeline, TimeMode, purge_machine_for};
 
 /// Above this many inputs a progress bar is shown (on a terminal).
 const PROGRESS_FROM: usize = 5;
@@ -733,12 +733,15 @@ pub async fn run(args: Args) -> anyhow::Result<ReplaySummary> {
                     crate::local::provisioned_file::provisioned_path(&args.state_dir).display()
                 );
             }
+            if config.deferral_queue_url.is_none() {
+                config.deferral_queue_url = Some(crate::local::find_deferral_queue(&aws).await?);
+            }
             // Against a real account the engine's Retry backoffs must pass for real, or a
             // throttled replay spends its retries in milliseconds.
             let time_mode = TimeMode::decide(args.virtual_time, sdk.endpoint_url());
             println!("replaying on the local engine, {}", time_mode.describe());
             let pipeline = Pipeline::new(
-                purge_machine()?,
+                purge_machine_for(&config)?,
                 aws.task_clients(config.check_superseded),
                 config,
             )?

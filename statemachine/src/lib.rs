@@ -21,6 +21,7 @@ pub mod machine;
 pub mod mock;
 pub mod model;
 pub mod random;
+pub mod sqs;
 pub mod task;
 pub mod test_state;
 pub mod validate;

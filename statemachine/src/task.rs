@@ -9,6 +9,7 @@ use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
 use crate::error::{StatesError, names};
+use crate::sqs;
 
 /// Runs a Task state's work.
 pub trait TaskInvoker: Send + Sync + std::fmt::Debug {
@@ -44,8 +45,9 @@ pub const LAMBDA_INVOKE: &str = "arn:aws:states:::lambda:invoke";
 /// In-process handlers registered by function name or ARN.
 ///
 /// Resolves plain Lambda ARNs (`arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`), bare
-/// function names, and `arn:aws:states:::lambda:invoke` with the function in the payload's
-/// `FunctionName`. An unregistered resource is a `States.Runtime` error (which `States.ALL` does
+/// function names, `arn:aws:states:::lambda:invoke` with the function in the payload's
+/// `FunctionName`, and `arn:aws:states:::sqs:sendMessage` (registered under that resource; the
+/// registry shapes its request and result as AWS does, see [`crate::sqs`]). An unregistered resource is a `States.Runtime` error (which `States.ALL` does
 /// not catch), never a silent pass-through.
 #[derive(Default, Clone)]
 pub struct TaskRegistry {
@@ -153,6 +155,25 @@ impl TaskInvoker for TaskRegistry {
                 let inner = payload.get("Payload").cloned().unwrap_or_else(|| json!({}));
                 return handler.call(inner).await.map(lambda_invoke_response);
             }
+            if sqs::is_send_message(resource) {
+                // The handler makes the SendMessage call; what AWS does around it (which
+                // parameters reach SQS, the body as JSON text, the result's shape) happens here.
+                let handler = self
+                    .handlers
+                    .get(resource)
+                    .ok_or_else(|| Self::unregistered(state_name, resource))?;
+                let request = sqs::send_message_request(state_name, payload)?;
+                return handler.call(request).await.map(sqs::send_message_result);
+            }
+            if sqs::is_unsupported_send_message_pattern(resource) {
+                return Err(StatesError::new(
+                    names::RUNTIME,
+                    format!(
+                        "Task state '{state_name}' uses {resource}: only the request/response pattern ({}) runs on this engine",
+                        sqs::SEND_MESSAGE
+                    ),
+                ));
+            }
             let handler =
                 if resource.starts_with("arn:aws:lambda:") || !resource.starts_with("arn:") {
                     self.resolve(resource)
@@ -259,6 +280,41 @@ mod tests {
         assert!(
             err.cause
                 .contains("no handler registered for function nope")
+        );
+    }
+
+    #[test]
+    fn send_message_gets_the_request_and_result_aws_shapes() {
+        let registry = echo_registry(sqs::SEND_MESSAGE);
+        let out = block_on(registry.invoke(
+            "Defer",
+            sqs::SEND_MESSAGE,
+            json!({"QueueUrl": "q", "MessageBody": {"a": 1}, "Unknown": true}),
+        ))
+        .expect("registered");
+        // The handler saw the request SQS gets: the body as JSON text, unknown fields dropped.
+        assert_eq!(
+            out["echo"],
+            json!({"QueueUrl": "q", "MessageBody": "{\"a\":1}"})
+        );
+        assert_eq!(out["SdkHttpMetadata"]["HttpStatusCode"], json!(200));
+
+        let err = block_on(registry.invoke(
+            "Defer",
+            "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+            json!({}),
+        ))
+        .expect_err("no callbacks here");
+        assert_eq!(err.error, names::RUNTIME);
+        assert!(err.cause.contains("request/response"), "{}", err.cause);
+
+        let err = block_on(TaskRegistry::new().invoke("Defer", sqs::SEND_MESSAGE, json!({})))
+            .expect_err("unregistered");
+        assert!(
+            err.cause
+                .contains("no handler registered for arn:aws:states:::sqs:sendMessage"),
+            "{}",
+            err.cause
         );
     }
 

@@ -147,6 +147,7 @@ pub const DISPATCH_FOLDED_PATHS: &str = "PURGE_DISPATCH_FOLDED_PATHS";
 pub const DEFAULT_DISPATCH_MAX_AGE_SECONDS: u64 = 3600;
 /// The longest `PURGE_DISPATCH_MAX_AGE_SECONDS`: SQS keeps a message at most 14 days.
 pub const MAX_DISPATCH_MAX_AGE_SECONDS: u64 = 14 * 24 * 3600;
+pub const DEFERRAL_QUEUE_URL: &str = "PURGE_DEFERRAL_QUEUE_URL";
 
 /// `PURGE_PATH_TEMPLATES` when unset.
 pub const DEFAULT_PATH_TEMPLATES: &str = "/{key}";
@@ -183,6 +184,9 @@ pub struct Config {
     pub pressure: PressurePolicy,
     /// How the dispatcher drains the deferral queue.
     pub dispatch: DispatchSettings,
+    /// The deferral queue's URL (`PURGE_DEFERRAL_QUEUE_URL`), for `purgeflow local`, whose
+    /// engine sends refused batches there; in AWS the state machine's definition names the queue.
+    pub deferral_queue_url: Option<String>,
 }
 
 /// The dispatcher's `PURGE_DISPATCH_*` settings (see `dispatch/`).
@@ -326,6 +330,17 @@ impl Config {
                     0..=crate::paths::CLOUDFRONT_MAX_PATHS_PER_BATCH,
                 )?
                 .unwrap_or(crate::dispatch::DEFAULT_FOLDED_PATHS),
+            },
+            deferral_queue_url: match get(DEFERRAL_QUEUE_URL) {
+                None => None,
+                Some(v) if is_queue_url(&v) => Some(v),
+                Some(v) => {
+                    return Err(invalid(
+                        DEFERRAL_QUEUE_URL,
+                        &v,
+                        "an SQS queue URL, e.g. https://sqs.us-east-1.amazonaws.com/123456789012/purgeflow-deferred",
+                    ));
+                }
             },
         })
     }
@@ -556,6 +571,21 @@ fn is_distribution_id(v: &str) -> bool {
 }
 
 /// `arn:<partition>:<service>:...` with non-empty partition.
+/// `http(s)://HOST/ACCOUNT/NAME` (a local endpoint may be plain http).
+fn is_queue_url(v: &str) -> bool {
+    let Some(rest) = v
+        .strip_prefix("https://")
+        .or_else(|| v.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let parts: Vec<&str> = rest.split('/').collect();
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && !p.contains(char::is_whitespace))
+}
+
 fn is_arn(v: &str, service: &str) -> bool {
     let mut parts = v.splitn(6, ':');
     parts.next() == Some("arn")
@@ -569,6 +599,35 @@ fn is_arn(v: &str, service: &str) -> bool {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    #[test]
+    fn the_deferral_queue_url_must_be_a_queue_url() {
+        let read = |value: &str| {
+            Config::from_lookup(|name| (name == DEFERRAL_QUEUE_URL).then(|| value.to_owned()))
+        };
+        for url in [
+            "https://sqs.us-east-1.amazonaws.com/123456789012/purgeflow-deferred",
+            "http://127.0.0.1:5000/000000000000/purgeflow-deferred",
+        ] {
+            assert_eq!(
+                read(url)
+                    .expect("a queue URL")
+                    .deferral_queue_url
+                    .as_deref(),
+                Some(url)
+            );
+        }
+        for bad in [
+            "purgeflow-deferred",
+            "arn:aws:sqs:us-east-1:123456789012:purgeflow-deferred",
+            "https://sqs.us-east-1.amazonaws.com/purgeflow-deferred",
+            "ftp://host/1/q",
+        ] {
+            let err = read(bad).expect_err(bad);
+            assert!(err.to_string().contains(DEFERRAL_QUEUE_URL), "{err}");
+        }
+        assert_eq!(read("").expect("empty is unset").deferral_queue_url, None);
+    }
 
     const SM_ARN: &str = "arn:aws:states:eu-west-1:123456789012:stateMachine:purge";
 

@@ -1,7 +1,8 @@
 //! A small fake of the AWS the purge tasks call, behind aws-smithy-mocks clients: the real task
 //! handlers send real SDK requests, and the rules here answer them from one shared [`World`]
 //! and record them, so a test can assert exactly which DeleteObjects, CreateInvalidation and
-//! Publish calls were made with which arguments.
+//! Publish calls were made with which arguments, and which batches DeferBatch sent to the deferral
+//! queue.
 //!
 //! CloudFront is modelled where idempotency matters: a CreateInvalidation with a
 //! CallerReference already used for the same paths returns the existing invalidation (no new
@@ -20,6 +21,8 @@ use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_s3::operation::delete_objects::DeleteObjectsOutput;
 use aws_sdk_sns::operation::publish::PublishOutput;
+use aws_sdk_sqs::operation::send_message::{SendMessageError, SendMessageOutput};
+use aws_sdk_sqs::types::error::KmsAccessDenied;
 use aws_smithy_mocks::{MockResponse, RuleMode, mock, mock_client};
 use aws_smithy_types::error::ErrorMetadata;
 use purgeflow_cli::in_process::Clients;
@@ -55,11 +58,17 @@ pub struct World {
     pub removed: Vec<(String, String)>,
     /// Answer this many coming CreateInvalidation calls with TooManyInvalidationsInProgress.
     pub too_many_invalidations: usize,
+    /// Then answer this many with CloudFront's call-rate throttling (`Throttling`).
+    pub throttled_invalidations: usize,
     pub invalidation_requests: Vec<InvalidationRequest>,
     /// CloudFront's invalidations by (distribution, CallerReference): id and paths. Each entry
     /// is one invalidation paid for.
     pub invalidations: BTreeMap<(String, String), (String, Vec<String>)>,
     pub published: Vec<Published>,
+    /// Each SendMessage to the deferral queue: queue URL and message body, as sent.
+    pub deferred: Vec<(String, String)>,
+    /// Answer this many coming SendMessage calls with an SQS error (KMS access denied).
+    pub send_message_failures: usize,
     /// Items in the table, for the supersede check's consistent reads.
     pub items: Vec<HashMap<String, AttributeValue>>,
     /// The keys of each read request (BatchGetItem, or GetItem with one key).
@@ -128,6 +137,7 @@ impl FakeAws {
             s3: self.s3(),
             cloudfront: self.cloudfront(),
             sns: self.sns(),
+            sqs: self.sqs(),
             dynamodb: Some(self.dynamodb()),
         }
     }
@@ -219,6 +229,12 @@ impl FakeAws {
                         .build(),
                 ));
             }
+            if world.throttled_invalidations > 0 {
+                world.throttled_invalidations -= 1;
+                return MockResponse::Error(CreateInvalidationError::generic(
+                    ErrorMetadata::builder().code("Throttling").message("Rate exceeded").build(),
+                ));
+            }
             let key = (call.distribution_id.clone(), call.caller_reference.clone());
             let next_id = format!("I{:013}", world.invalidations.len() + 1);
             let (id, paths) = world.invalidations.entry(key).or_insert_with(|| (next_id, call.paths.clone())).clone();
@@ -256,6 +272,44 @@ impl FakeAws {
         });
         mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&publish], |conf| conf
             .retry_config(aws_sdk_sns::config::retry::RetryConfig::disabled()))
+    }
+}
+
+impl FakeAws {
+    fn sqs(&self) -> aws_sdk_sqs::Client {
+        let world = Arc::clone(&self.world);
+        let send = mock!(aws_sdk_sqs::Client::send_message).then_compute_response(move |request| {
+            let mut world = world
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if world.send_message_failures > 0 {
+                world.send_message_failures -= 1;
+                return MockResponse::Error(SendMessageError::KmsAccessDenied(
+                    KmsAccessDenied::builder()
+                        .message("the deferral queue's KMS key refused GenerateDataKey")
+                        .meta(
+                            ErrorMetadata::builder()
+                                .code("KMS.AccessDeniedException")
+                                .build(),
+                        )
+                        .build(),
+                ));
+            }
+            let body = request.message_body().unwrap_or_default().to_owned();
+            world.deferred.push((
+                request.queue_url().unwrap_or_default().to_owned(),
+                body.clone(),
+            ));
+            MockResponse::Output(
+                SendMessageOutput::builder()
+                    .message_id(format!("deferred-{}", world.deferred.len()))
+                    // MD5's shape (32 hex digits); nothing here checks it against the body.
+                    .md5_of_message_body(format!("{:032x}", world.deferred.len()))
+                    .build(),
+            )
+        });
+        mock_client!(aws_sdk_sqs, RuleMode::MatchAny, [&send], |conf| conf
+            .retry_config(aws_sdk_sqs::config::retry::RetryConfig::disabled()))
     }
 }
 

@@ -47,7 +47,8 @@ pub fn machine() -> StateMachine {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskState {
     pub name: String,
-    /// The Lambda function's name, from the ARN the Resource resolves to.
+    /// The Lambda function's name, from the ARN the Resource resolves to; for a service
+    /// integration (DeferBatch's SQS SendMessage), the Resource itself.
     pub function: String,
     pub definition: Value,
 }
@@ -101,7 +102,8 @@ fn collect_tasks(machine: &Value, found: &mut Vec<TaskState>) {
     }
 }
 
-/// The output schema of a task Lambda, by function name.
+/// The output schema of a task Lambda, by function name (or of DeferBatch's SQS integration, by
+/// its resource).
 pub fn output_schema(function: &str) -> Option<&'static str> {
     Some(match function {
         "validate-records" => "validate-records.output.schema.json",
@@ -109,6 +111,7 @@ pub fn output_schema(function: &str) -> Option<&'static str> {
         "batch-paths" => "batch-paths.output.schema.json",
         "invalidate-cache" => "invalidate-cache.output.schema.json",
         "report-failures" => "report-failures.output.schema.json",
+        purgeflow_asl::sqs::SEND_MESSAGE => "defer-batch.output.schema.json",
         _ => return None,
     })
 }
@@ -121,6 +124,7 @@ pub fn input_schema(function: &str) -> Option<&'static str> {
         "batch-paths" => "batch-paths.input.schema.json",
         "invalidate-cache" => "invalidate-cache.input.schema.json",
         "report-failures" => "report-failures.input.schema.json",
+        purgeflow_asl::sqs::SEND_MESSAGE => "defer-batch.input.schema.json",
         _ => return None,
     })
 }

@@ -8,7 +8,7 @@ use purgeflow_asl::validate::validate_definition;
 use purgeflow_tasks::batch_paths::batch_paths;
 use purgeflow_tasks::config::MAX_PATHS_PER_EXECUTION;
 use purgeflow_tasks::contract::{BatchPathsInput, ExecutionInput};
-use purgeflow_tasks::error::names::RETRYABLE;
+use purgeflow_tasks::error::names::{RETRYABLE, THROTTLED, TOO_MANY_INVALIDATIONS, TRANSIENT};
 use purgeflow_tasks::paths::{CLOUDFRONT_MAX_PATHS_PER_BATCH, CLOUDFRONT_MAX_WILDCARD_PATHS};
 use purgeflow_tests::purge::{self, task_states};
 use purgeflow_tests::samples::LargestShape;
@@ -48,11 +48,21 @@ fn the_local_substitutions_fill_exactly_the_definitions_placeholders() {
         .collect();
     let substitutions: BTreeSet<String> = purge::local_substitutions().keys().cloned().collect();
     assert_eq!(placeholders, substitutions);
-    for (name, arn) in purge::local_substitutions() {
-        let arn = arn.as_str().unwrap_or_default();
+    for (name, value) in purge::local_substitutions() {
+        let value = value.as_str().unwrap_or_default();
+        if name == "DeferralQueueUrl" {
+            // `purgeflow local` replaces it with the queue it provisions (or
+            // PURGE_DEFERRAL_QUEUE_URL); the default names the queue of the same name.
+            assert!(
+                value.starts_with("https://sqs.") && value.ends_with("/purgeflow-deferred"),
+                "{name} must be an SQS queue URL: {value}"
+            );
+            continue;
+        }
         assert!(
-            arn.starts_with("arn:aws:lambda:us-east-1:000000000000:function:"),
-            "{name} must be a plain local Lambda ARN (results are then not wrapped in Payload): {arn}"
+            name.ends_with("FunctionArn")
+                && value.starts_with("arn:aws:lambda:us-east-1:000000000000:function:"),
+            "{name} must be a plain local Lambda ARN (results are then not wrapped in Payload): {value}"
         );
     }
 }
@@ -69,9 +79,10 @@ fn every_task_retries_transient_errors_with_full_jitter_and_a_delay_cap() {
             "delete-objects",
             "batch-paths",
             "invalidate-cache",
+            purgeflow_asl::sqs::SEND_MESSAGE,
             "report-failures"
         ],
-        "one Task per task Lambda"
+        "one Task per task Lambda, and DeferBatch's SQS integration"
     );
     for task in &tasks {
         let retriers = task.definition["Retry"]
@@ -83,7 +94,30 @@ fn every_task_retries_transient_errors_with_full_jitter_and_a_delay_cap() {
             .flat_map(|r| r["ErrorEquals"].as_array().into_iter().flatten())
             .filter_map(Value::as_str)
             .collect();
-        for name in LAMBDA_TRANSIENT.iter().chain(RETRYABLE.iter()) {
+        let must_retry: Vec<&str> = match task.name.as_str() {
+            // CloudFront's refusals are deferred at once (the Catch to DeferBatch), not retried.
+            "CreateInvalidation" => {
+                for refusal in [TOO_MANY_INVALIDATIONS, THROTTLED] {
+                    assert!(
+                        !retried.contains(refusal),
+                        "CreateInvalidation must defer {refusal}, not retry it"
+                    );
+                }
+                LAMBDA_TRANSIENT
+                    .iter()
+                    .copied()
+                    .chain([TRANSIENT])
+                    .collect()
+            }
+            // The SQS integration's error names vary; every task failure gets a few retries.
+            "DeferBatch" => vec!["States.TaskFailed"],
+            _ => LAMBDA_TRANSIENT
+                .iter()
+                .chain(RETRYABLE.iter())
+                .copied()
+                .collect(),
+        };
+        for name in must_retry {
             assert!(
                 retried.contains(name),
                 "{} does not retry {name}",
@@ -121,8 +155,23 @@ fn every_task_but_report_failures_catches_everything_and_report_failures_catches
         match task.name.as_str() {
             // Reporting failing must fail the execution with its own error, not loop.
             "ReportFailures" => assert!(catchers.is_empty(), "ReportFailures must not catch"),
-            // Inside the Map iteration: an exhausted batch becomes a FailedInvalidation there.
+            // Inside the Map iteration: CloudFront's refusals defer the batch; anything else
+            // makes it a FailedInvalidation there.
             "CreateInvalidation" => {
+                assert_eq!(catchers.len(), 2);
+                assert_eq!(
+                    catchers[0]["ErrorEquals"],
+                    serde_json::json!([TOO_MANY_INVALIDATIONS, THROTTLED])
+                );
+                assert_eq!(catchers[0]["Next"], "DeferBatch");
+                assert_eq!(
+                    catchers[1]["ErrorEquals"],
+                    serde_json::json!(["States.ALL"])
+                );
+                assert_eq!(catchers[1]["Next"], "BatchNotInvalidated");
+            }
+            // A batch that can be neither invalidated nor deferred is reported, never lost.
+            "DeferBatch" => {
                 assert_eq!(catchers.len(), 1);
                 assert_eq!(
                     catchers[0]["ErrorEquals"],
@@ -399,9 +448,14 @@ fn every_mocked_return_matches_its_tasks_output_schema() {
                     checked += 1;
                 } else {
                     let error = entry["Throw"]["Error"].as_str().unwrap_or_default();
+                    let plausible = if functions[state] == purgeflow_asl::sqs::SEND_MESSAGE {
+                        error.starts_with("SQS.")
+                    } else {
+                        error.starts_with("Lambda.") || error.starts_with("PurgeFlow.")
+                    };
                     assert!(
-                        error.starts_with("Lambda.") || error.starts_with("PurgeFlow."),
-                        "{name}[{invocations}] throws {error:?}, which no task Lambda throws"
+                        plausible,
+                        "{name}[{invocations}] throws {error:?}, which {state} can't throw"
                     );
                 }
             }

@@ -4,10 +4,11 @@
 //! and Publish calls were made, and that every task input and output matches its schema.
 
 use purgeflow_asl::ExecutionStatus;
+use purgeflow_tasks::contract::{DeferralCause, DeferredBatch};
 use purgeflow_tasks::paths::caller_reference;
-use purgeflow_tasks::pressure::Budget;
 use purgeflow_tests::fake_aws::{FakeAws, InvalidationRequest};
 use purgeflow_tests::purge::{self, contract_violations, describe, largest_data};
+use purgeflow_tests::repo;
 use purgeflow_tests::samples::{
     self, BUCKET, DISTRIBUTION_ID, IMAGE_KEY_TEMPLATE, LargestShape, SAMPLES, Sample, TOPIC_ARN,
 };
@@ -46,7 +47,7 @@ async fn one_photo_is_deleted_and_its_path_invalidated() {
     assert_eq!(
         result.output,
         Some(
-            json!({"batchId": batch_id(&input), "deleted": 1, "superseded": 0, "ignored": 0, "paths": 1, "invalidations": 1})
+            json!({"batchId": batch_id(&input), "deleted": 1, "superseded": 0, "ignored": 0, "paths": 1, "invalidations": 1, "deferred": 0})
         )
     );
     let world = aws.world();
@@ -160,7 +161,7 @@ async fn a_re_created_item_is_superseded_and_nothing_is_deleted() {
     assert_eq!(
         result.output,
         Some(
-            json!({"batchId": batch_id(&input), "deleted": 0, "superseded": 1, "ignored": 0, "paths": 0, "invalidations": 0})
+            json!({"batchId": batch_id(&input), "deleted": 0, "superseded": 1, "ignored": 0, "paths": 0, "invalidations": 0, "deferred": 0})
         )
     );
     let world = aws.world();
@@ -222,8 +223,9 @@ enum Failure {
     /// S3 refuses every key: every target comes back as a DeleteFailure and goes to
     /// ReportFailures.
     EveryDelete,
-    /// Every delete succeeds and CloudFront answers TooManyInvalidationsInProgress until the
-    /// retries run out: every batch, with every encoded path, goes to ReportFailures.
+    /// Every delete succeeds, CloudFront answers TooManyInvalidationsInProgress, and every
+    /// SendMessage to the deferral queue fails: every batch, with every encoded path, goes
+    /// through DeferBatch and then to ReportFailures.
     EveryInvalidation,
 }
 
@@ -236,7 +238,11 @@ async fn largest_input_stays_under_the_limit(shape: LargestShape, failure: Failu
     let aws = FakeAws::new();
     match failure {
         Failure::EveryDelete => aws.world().denied_keys.extend(aws_keys(&input, shape)),
-        Failure::EveryInvalidation => aws.world().too_many_invalidations = usize::MAX,
+        Failure::EveryInvalidation => {
+            let mut world = aws.world();
+            world.too_many_invalidations = usize::MAX;
+            world.send_message_failures = usize::MAX;
+        }
     }
     let (result, recording) = aws
         .run(shape.config(), input.clone(), &batch_id(&input))
@@ -268,6 +274,11 @@ async fn largest_input_stays_under_the_limit(shape: LargestShape, failure: Failu
         Failure::EveryInvalidation => {
             assert!(world.invalidations.is_empty(), "{shape:?}");
             assert!(!world.invalidation_requests.is_empty(), "{shape:?}");
+            assert!(world.deferred.is_empty(), "{shape:?}");
+            assert!(
+                recording.inputs_of("DeferBatch").len() >= 4,
+                "{shape:?}: every batch went through DeferBatch's attempts"
+            );
         }
     }
 }
@@ -341,13 +352,12 @@ fn describe_short(result: &purgeflow_asl::ExecutionResult) -> String {
     )
 }
 
-/// Under a full distribution, each retry sends the batch folded harder, and the execution
-/// succeeds once CloudFront takes it: no batch is reported, every planned path is covered by
-/// what was sent, no wildcard reaches outside what PURGE_KEY_PREFIX lets purgeflow purge.
+/// Under a full distribution, the batch is deferred at the first refusal: sent once to
+/// CloudFront, then to the deferral queue exactly as BatchPaths made it (never a folded one),
+/// and the execution succeeds with it counted as deferred; nothing is reported.
 #[tokio::test]
-async fn a_full_distribution_gets_the_batch_folded_harder_on_each_retry_and_nothing_is_reported() {
-    // 400 uploads, one photo each in its own directory under images/: 400 paths, which level 1
-    // (750) takes as they are and level 2 (187) must fold.
+async fn a_full_distribution_gets_the_batch_deferred_as_planned_and_nothing_is_reported() {
+    // 400 uploads, one photo each in its own directory under images/: 400 paths in one batch.
     let records: Vec<Value> = (0..400)
         .map(|i| {
             let upload = format!("u-{i:06}");
@@ -365,8 +375,7 @@ async fn a_full_distribution_gets_the_batch_folded_harder_on_each_retry_and_noth
     assert_eq!(inputs.len(), 1);
     let input = inputs[0].clone();
     let aws = FakeAws::new();
-    // The first request and the level-1 retry are refused; level 2 is taken.
-    aws.world().too_many_invalidations = 2;
+    aws.world().too_many_invalidations = 1;
     let (result, recording) = aws.run(config, input.clone(), &batch_id(&input)).await;
     assert_eq!(
         result.status,
@@ -377,42 +386,59 @@ async fn a_full_distribution_gets_the_batch_folded_harder_on_each_retry_and_noth
     assert_eq!(contract_violations(&recording), Vec::<String>::new());
     let world = aws.world();
     assert!(world.published.is_empty(), "{:?}", world.published);
-
+    assert!(world.invalidations.is_empty(), "CloudFront took nothing");
     let requests = &world.invalidation_requests;
-    assert_eq!(requests.len(), 3, "planned, level 1, level 2: {requests:?}");
-    let planned = &requests[0].paths;
-    let budget = Budget::at_level(2);
-    assert!(
-        (budget.paths + 1..=Budget::at_level(1).paths).contains(&planned.len()),
-        "a batch level 1 takes as it is and level 2 must fold: {}",
-        planned.len()
-    );
+    assert_eq!(requests.len(), 1, "refused once, not retried: {requests:?}");
+    assert_eq!(requests[0].paths.len(), 400);
+
+    // The deferral queue got one message: the DeferredBatch, as JSON text, holding the batch
+    // exactly as it was sent the first time.
+    assert_eq!(world.deferred.len(), 1);
+    let (queue_url, body) = &world.deferred[0];
     assert_eq!(
-        requests[1], requests[0],
-        "within level 1's budget: resent as planned"
+        queue_url,
+        "https://sqs.us-east-1.amazonaws.com/000000000000/purgeflow-deferred"
     );
-    let sent = &requests[2].paths;
-    let wildcards: Vec<&String> = sent.iter().filter(|p| p.ends_with('*')).collect();
-    assert!(wildcards.len() <= budget.wildcards, "{sent:?}");
-    assert!(sent.len() - wildcards.len() <= budget.paths, "{sent:?}");
-    assert!(
-        !sent.contains(&"/*".to_owned()),
-        "never the whole distribution"
-    );
-    for path in planned {
-        assert!(
-            sent.contains(path)
-                || wildcards
-                    .iter()
-                    .any(|w| path.starts_with(w.trim_end_matches('*'))),
-            "{path} is not covered by what was sent: {sent:?}"
-        );
-    }
-    // The folded batch has its own CallerReference, and only the taken one was created.
-    assert_ne!(requests[2].caller_reference, requests[0].caller_reference);
-    assert_eq!(world.invalidations.len(), 1);
+    let message: DeferredBatch = serde_json::from_str(body).expect("a DeferredBatch");
+    assert_eq!(message.error, DeferralCause::TooManyInvalidationsInProgress);
+    assert_eq!(message.batch.paths, requests[0].paths);
+    assert_eq!(message.batch.caller_reference, requests[0].caller_reference);
+    assert_eq!(message.batch.distribution_id, requests[0].distribution_id);
+    assert_eq!(Value::from(message.batch_id), input["batchId"]);
+    assert_eq!(Value::from(message.execution_name), input["batchId"]);
+    purgeflow_tests::schemas::check(
+        "deferred-batch.schema.json",
+        &serde_json::from_str::<Value>(body).expect("JSON"),
+    )
+    .unwrap_or_else(|report| panic!("{report}"));
     assert_eq!(
-        result.output.as_ref().map(|o| o["invalidations"].clone()),
-        Some(json!(1))
+        result
+            .output
+            .as_ref()
+            .map(|o| (o["invalidations"].clone(), o["deferred"].clone())),
+        Some((json!(0), json!(1)))
     );
+}
+
+/// A throttled CreateInvalidation is deferred the same way, named as throttling.
+#[tokio::test]
+async fn a_throttled_invalidation_is_deferred_too() {
+    let input = repo::read_json("events/executions/photo-remove.json");
+    let aws = FakeAws::new();
+    aws.world().throttled_invalidations = 1;
+    let config = Sample::by_file("photo-remove.json").config(&[]);
+    let (result, recording) = aws.run(config, input.clone(), &batch_id(&input)).await;
+    assert_eq!(
+        result.status,
+        ExecutionStatus::Succeeded,
+        "{}",
+        describe(&result)
+    );
+    assert_eq!(contract_violations(&recording), Vec::<String>::new());
+    let world = aws.world();
+    assert_eq!(world.invalidation_requests.len(), 1);
+    assert_eq!(world.deferred.len(), 1);
+    let message: DeferredBatch = serde_json::from_str(&world.deferred[0].1).expect("JSON");
+    assert_eq!(message.error, DeferralCause::Throttled);
+    assert_eq!(message.batch.paths, world.invalidation_requests[0].paths);
 }

@@ -90,6 +90,8 @@ struct CaseRun {
     problems: Vec<String>,
     simulated: Duration,
     largest: (usize, String),
+    /// Every task call, for the contract check after the timed run.
+    recording: Arc<Recording>,
 }
 
 /// Runs one case and checks it against its expectations.
@@ -255,6 +257,7 @@ async fn run_case(config: &MockConfig, name: &str, case: &Value) -> CaseRun {
         problems,
         simulated: result.duration,
         largest,
+        recording,
     }
 }
 
@@ -268,6 +271,7 @@ async fn every_fixture_case_behaves_as_expected_on_the_virtual_clock() {
     let mut failures = Vec::new();
     let mut simulated = Duration::ZERO;
     let mut largest = (0, String::new());
+    let mut recordings = Vec::new();
     for (name, case) in &cases {
         let run = run_case(&config, name, case).await;
         simulated += run.simulated;
@@ -277,8 +281,18 @@ async fn every_fixture_case_behaves_as_expected_on_the_virtual_clock() {
         if !run.problems.is_empty() {
             failures.push(format!("{name}:\n  {}", run.problems.join("\n  ")));
         }
+        recordings.push((name, run.recording));
     }
     let elapsed = started.elapsed();
+    // What each task was given and answered keeps to the contract's schemas, DeferBatch's
+    // message (a DeferredBatch) included. Checked outside the timed run: compiling the schemas
+    // in a debug build is slower than the executions.
+    for (name, recording) in recordings {
+        let violations = purge::contract_violations(&recording);
+        if !violations.is_empty() {
+            failures.push(format!("{name}:\n  {}", violations.join("\n  ")));
+        }
+    }
     println!(
         "{} purge fixture cases ran in {elapsed:?} of real time ({simulated:?} simulated, retries and backoff included); \
          largest state data {} bytes ({})",

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use aws_sdk_s3::types::{ObjectLockLegalHold, ObjectLockLegalHoldStatus};
 use purgeflow_cli::local::output::{OutputMode, Printer};
-use purgeflow_cli::local::pipeline::{Pipeline, purge_machine};
+use purgeflow_cli::local::pipeline::{Pipeline, purge_machine_for};
 use purgeflow_cli::local::runner::RunOptions;
 use purgeflow_cli::local::{ProvisionOptions, connect, run_connected};
 use purgeflow_cli::replay::{Target, collect_files, replay};
@@ -198,7 +198,7 @@ async fn deletes_purge_objects_invalidate_paths_report_bad_records_and_replay_co
     let collected = collect_files(std::slice::from_ref(&file)).expect("read the reports");
     assert_eq!(collected.inputs.len(), 1);
     let pipeline = Pipeline::new(
-        purge_machine().expect("definition"),
+        purge_machine_for(&connected.config).expect("definition"),
         env.aws.task_clients(true),
         connected.config.clone(),
     )

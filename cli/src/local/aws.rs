@@ -108,6 +108,7 @@ impl AwsClients {
             s3: self.s3.clone(),
             cloudfront: self.cloudfront.clone(),
             sns: self.sns.clone(),
+            sqs: self.sqs.clone(),
             dynamodb: check_superseded.then(|| self.dynamodb.clone()),
         }
     }

@@ -29,19 +29,22 @@ use crate::local::aws::AwsClients;
 use crate::local::checkpoints::CheckpointStore;
 use crate::local::cloudfront_limits::CloudFrontLimits;
 use crate::local::output::{OutputMode, Printer};
-use crate::local::pipeline::{Pipeline, TimeMode, purge_machine};
+use crate::local::pipeline::{Pipeline, TimeMode, purge_machine_for};
 use crate::local::provision::{Provisioned, Wanted, provision, topic_name};
 use crate::local::runner::{RunOptions, RunSummary, run_stream};
 use crate::local::stream::StreamPoller;
 
 /// The topic created by `--provision` when `PURGE_TOPIC_ARN` is unset.
 pub const DEFAULT_TOPIC_NAME: &str = "purgeflow-failures";
+/// The deferral queue `--provision` creates, and a run without `PURGE_DEFERRAL_QUEUE_URL` uses.
+pub const DEFAULT_DEFERRAL_QUEUE_NAME: &str = "purgeflow-deferred";
 
 /// `purgeflow local`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// Create whatever is missing first: the table (with a NEW_AND_OLD_IMAGES stream), the
-    /// bucket, a distribution, the topic and a failure queue subscribed to it. Safe to repeat.
+    /// bucket, a distribution, the topic, a failure queue subscribed to it, and the deferral
+    /// queue (`purgeflow-deferred`, unless PURGE_DEFERRAL_QUEUE_URL names one). Safe to repeat.
     #[arg(long)]
     pub provision: bool,
     /// Drain what is in the stream, wait for every execution to finish, and exit.
@@ -160,6 +163,9 @@ pub async fn connect(
                     "table {table} has no stream; --provision enables a NEW_AND_OLD_IMAGES stream"
                 )
             })?;
+        if config.deferral_queue_url.is_none() {
+            config.deferral_queue_url = Some(find_deferral_queue(aws).await?);
+        }
         return Ok(Connected {
             config,
             stream_arn,
@@ -179,15 +185,40 @@ pub async fn connect(
             .unwrap_or(DEFAULT_TOPIC_NAME)
             .to_owned(),
         queue_name: options.queue_name.clone(),
+        deferral_queue_name: config
+            .deferral_queue_url
+            .as_deref()
+            .and_then(|url| url.rsplit('/').next())
+            .unwrap_or(DEFAULT_DEFERRAL_QUEUE_NAME)
+            .to_owned(),
     };
     let provisioned = provision(aws, &wanted).await?;
     config.distribution_id = Some(provisioned.distribution_id.clone());
     config.topic_arn = Some(provisioned.topic_arn.clone());
+    config.deferral_queue_url = Some(provisioned.deferral_queue_url.clone());
     Ok(Connected {
         config,
         stream_arn: provisioned.stream_arn.clone(),
         provisioned: Some(provisioned),
     })
+}
+
+/// The URL of the queue named [`DEFAULT_DEFERRAL_QUEUE_NAME`], for a run that neither names a
+/// deferral queue nor provisions one: without it, a batch CloudFront refuses could not be deferred.
+pub async fn find_deferral_queue(aws: &AwsClients) -> anyhow::Result<String> {
+    aws.sqs
+        .get_queue_url()
+        .queue_name(DEFAULT_DEFERRAL_QUEUE_NAME)
+        .send()
+        .await
+        .with_context(|| {
+            format!(
+                "no deferral queue: set PURGE_DEFERRAL_QUEUE_URL, or run with --provision to create {DEFAULT_DEFERRAL_QUEUE_NAME} at {}",
+                aws.endpoint()
+            )
+        })?
+        .queue_url
+        .context("GetQueueUrl answered without a QueueUrl")
 }
 
 /// The checkpoints file inside a state directory.
@@ -206,7 +237,7 @@ pub async fn run_connected(
     printer: &Printer,
 ) -> anyhow::Result<RunSummary> {
     let pipeline = Pipeline::new(
-        purge_machine()?,
+        purge_machine_for(&connected.config)?,
         aws.task_clients(connected.config.check_superseded),
         connected.config.clone(),
     )?
@@ -305,8 +336,8 @@ pub async fn run(args: Args) -> anyhow::Result<RunSummary> {
     }
     if let Some(p) = &connected.provisioned {
         printer.note(&format!(
-            "provisioned: table {} (stream {}), bucket {}, distribution {}, topic {}, failure queue {}",
-            p.table, p.stream_arn, p.bucket, p.distribution_id, p.topic_arn, p.queue_url
+            "provisioned: table {} (stream {}), bucket {}, distribution {}, topic {}, failure queue {}, deferral queue {}",
+            p.table, p.stream_arn, p.bucket, p.distribution_id, p.topic_arn, p.queue_url, p.deferral_queue_url
         ));
         let saved = provisioned_file::save(&args.state_dir, p)?;
         printer.note(&format!(

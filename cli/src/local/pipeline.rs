@@ -46,6 +46,26 @@ pub fn purge_machine() -> anyhow::Result<StateMachine> {
     machine_from(&definition, &substitutions)
 }
 
+/// The purge definition with the local substitutions applied, its `DeferralQueueUrl` replaced by
+/// `config`'s deferral queue (`PURGE_DEFERRAL_QUEUE_URL`, or the queue `--provision` made) when
+/// it names one, so DeferBatch sends to the queue this run really uses.
+pub fn purge_machine_for(config: &Config) -> anyhow::Result<StateMachine> {
+    let definition: Value = serde_json::from_str(PURGE_DEFINITION)
+        .context("statemachine/purge.asl.json is not valid JSON")?;
+    let mut substitutions: Map<String, Value> = serde_json::from_str(LOCAL_SUBSTITUTIONS)
+        .context("statemachine/local-substitutions.json is not a JSON object")?;
+    if let Some(url) = &config.deferral_queue_url {
+        substitutions.insert(
+            DEFERRAL_QUEUE_URL_SUBSTITUTION.to_owned(),
+            Value::from(url.as_str()),
+        );
+    }
+    machine_from(&definition, &substitutions)
+}
+
+/// The DefinitionSubstitution naming the deferral queue DeferBatch sends refused batches to.
+pub const DEFERRAL_QUEUE_URL_SUBSTITUTION: &str = "DeferralQueueUrl";
+
 /// A definition with `substitutions` applied, parsed and validated.
 pub fn machine_from(
     definition: &Value,

@@ -2,8 +2,9 @@
 //!
 //! Every step looks before it creates, so running it twice changes nothing: the table (with a
 //! NEW_AND_OLD_IMAGES stream), the bucket, the distribution (found again by its comment), the
-//! topic, and the failure queue subscribed to the topic with raw message delivery, so each
-//! queue message is one failure report as ReportFailures published it.
+//! topic, the failure queue subscribed to the topic with raw message delivery, so each
+//! queue message is one failure report as ReportFailures published it, and the deferral queue
+//! the state machine sends batches CloudFront refused to.
 
 use anyhow::{Context, bail};
 use aws_sdk_cloudfront::types::{
@@ -30,6 +31,8 @@ pub struct Wanted {
     pub distribution_id: Option<String>,
     pub topic_name: String,
     pub queue_name: String,
+    /// The deferral queue: found or created by this name.
+    pub deferral_queue_name: String,
 }
 
 /// What exists after provisioning.
@@ -41,6 +44,7 @@ pub struct Provisioned {
     pub distribution_id: String,
     pub topic_arn: String,
     pub queue_url: String,
+    pub deferral_queue_url: String,
 }
 
 /// Creates what is missing, in dependency order.
@@ -71,6 +75,16 @@ pub async fn provision(aws: &AwsClients, wanted: &Wanted) -> anyhow::Result<Prov
         .topic_arn
         .context("CreateTopic answered without a TopicArn")?;
     let queue_url = failure_queue(aws, &wanted.queue_name, &topic_arn).await?;
+    // CreateQueue returns the existing queue's URL when its attributes match (none are set).
+    let deferral_queue_url = aws
+        .sqs
+        .create_queue()
+        .queue_name(&wanted.deferral_queue_name)
+        .send()
+        .await
+        .with_context(|| format!("cannot create or find queue {}", wanted.deferral_queue_name))?
+        .queue_url
+        .context("CreateQueue answered without a QueueUrl")?;
     Ok(Provisioned {
         table: wanted.table.clone(),
         stream_arn,
@@ -78,6 +92,7 @@ pub async fn provision(aws: &AwsClients, wanted: &Wanted) -> anyhow::Result<Prov
         distribution_id,
         topic_arn,
         queue_url,
+        deferral_queue_url,
     })
 }
 
