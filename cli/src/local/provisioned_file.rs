@@ -24,6 +24,9 @@ pub struct ProvisionedFile {
     pub distribution_id: String,
     pub topic_arn: String,
     pub queue_url: String,
+    /// Absent from files written before the deferral queue existed.
+    #[serde(default)]
+    pub deferral_queue_url: Option<String>,
 }
 
 impl From<&Provisioned> for ProvisionedFile {
@@ -35,6 +38,7 @@ impl From<&Provisioned> for ProvisionedFile {
             distribution_id: p.distribution_id.clone(),
             topic_arn: p.topic_arn.clone(),
             queue_url: p.queue_url.clone(),
+            deferral_queue_url: Some(p.deferral_queue_url.clone()),
         }
     }
 }
@@ -93,6 +97,12 @@ pub fn fill_in(config: &mut Config, remembered: &ProvisionedFile) -> Option<Stri
         config.topic_arn = Some(remembered.topic_arn.clone());
         filled.push(format!("topic {}", remembered.topic_arn));
     }
+    if config.deferral_queue_url.is_none()
+        && let Some(url) = &remembered.deferral_queue_url
+    {
+        config.deferral_queue_url = Some(url.clone());
+        filled.push(format!("deferral queue {url}"));
+    }
     (!filled.is_empty()).then(|| filled.join(", "))
 }
 
@@ -117,6 +127,7 @@ mod tests {
             distribution_id: "E2QWRUHEXAMPLE".into(),
             topic_arn: "arn:aws:sns:us-east-1:000000000000:purgeflow-failures".into(),
             queue_url: "http://127.0.0.1:1/000000000000/purgeflow-failures".into(),
+            deferral_queue_url: "http://127.0.0.1:1/000000000000/purgeflow-deferred".into(),
         }
     }
 
