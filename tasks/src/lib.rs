@@ -1,4 +1,4 @@
-//! purgeflow's task library: plain functions behind the six Lambdas.
+//! purgeflow's task library: plain functions behind the seven Lambdas.
 //!
 //! Everything here is testable without a Lambda runtime; the binaries in `src/bin/` only set up
 //! tracing and clients and call into this crate.

@@ -251,6 +251,26 @@ impl LocalEnv {
     }
 
     /// Receives and deletes every message on the queue: the failure reports, parsed.
+    /// Messages on a queue, visible or in flight (SQS's approximate counts).
+    pub async fn queue_depth(&self, queue_url: &str) -> u64 {
+        let attributes = self
+            .aws
+            .sqs
+            .get_queue_attributes()
+            .queue_url(queue_url)
+            .attribute_names("ApproximateNumberOfMessages".into())
+            .attribute_names("ApproximateNumberOfMessagesNotVisible".into())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GetQueueAttributes: {e:?}"))
+            .attributes
+            .unwrap_or_default();
+        attributes
+            .values()
+            .filter_map(|v| v.parse::<u64>().ok())
+            .sum()
+    }
+
     pub async fn drain_reports(&self, queue_url: &str) -> Vec<Value> {
         let mut reports = Vec::new();
         loop {

@@ -160,8 +160,12 @@ impl LocalDispatcher {
     ) -> anyhow::Result<DispatchTotals> {
         let mut totals = DispatchTotals::default();
         loop {
-            let outcome = self.round().await;
-            match outcome {
+            // Asked to stop: once nothing is left (not even a message waiting out its
+            // visibility timeout), without a last long poll.
+            if *stop.borrow() && self.backlog().await? == 0 {
+                return Ok(totals);
+            }
+            match self.round().await {
                 Ok(Some(outcome)) => {
                     totals.rounds += 1;
                     totals.invalidations += usize::from(outcome.invalidation.is_some());
@@ -182,17 +186,34 @@ impl LocalDispatcher {
                         "refused": outcome.refused,
                     }));
                 }
-                Ok(None) => {
-                    if *stop.borrow() && self.backlog().await? == 0 {
-                        return Ok(totals);
-                    }
-                    tokio::time::sleep(pause).await;
-                }
+                Ok(None) => tokio::time::sleep(pause).await,
                 Err(err) => {
                     printer.note(&format!("dispatcher: {err:#}"));
                     tokio::time::sleep(pause).await;
                 }
             }
         }
+    }
+}
+
+/// The dispatcher running beside the stream's executions.
+#[derive(Debug)]
+pub struct Running {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<anyhow::Result<DispatchTotals>>,
+}
+
+impl Running {
+    /// Starts `dispatcher`'s rounds on a task of its own, printing to `printer`.
+    pub fn start(dispatcher: LocalDispatcher, printer: Printer, pause: Duration) -> Running {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(async move { dispatcher.run(&printer, stopped, pause).await });
+        Running { stop, task }
+    }
+
+    /// Lets the rounds go on until the deferral queue is empty, then ends them.
+    pub async fn drain(self) -> anyhow::Result<DispatchTotals> {
+        let _ = self.stop.send(true);
+        self.task.await.context("the dispatcher task")?
     }
 }

@@ -28,11 +28,13 @@ use purgeflow_tasks::config::{Config, Var};
 use crate::local::aws::AwsClients;
 use crate::local::checkpoints::CheckpointStore;
 use crate::local::cloudfront_limits::CloudFrontLimits;
+use crate::local::dispatcher::{LocalDispatcher, Running};
 use crate::local::output::{OutputMode, Printer};
 use crate::local::pipeline::{Pipeline, TimeMode, purge_machine_for};
 use crate::local::provision::{Provisioned, Wanted, provision, topic_name};
 use crate::local::runner::{RunOptions, RunSummary, run_stream};
 use crate::local::stream::StreamPoller;
+use purgeflow_tasks::dispatch::Dispatcher;
 
 /// The topic created by `--provision` when `PURGE_TOPIC_ARN` is unset.
 pub const DEFAULT_TOPIC_NAME: &str = "purgeflow-failures";
@@ -250,7 +252,30 @@ pub async fn run_connected(
         checkpoints,
         batch_size,
     );
-    run_stream(&mut poller, &pipeline, options, printer).await
+    // The dispatcher drains the deferral queue beside the executions, as its Lambda does in
+    // AWS; with --once it goes on until the queue is empty, so a run ends with nothing deferred.
+    let dispatching = match &connected.config.deferral_queue_url {
+        Some(queue_url) => Some(Running::start(
+            LocalDispatcher {
+                aws: aws.clone(),
+                queue_url: queue_url.clone(),
+                dispatcher: Dispatcher::from_config(&connected.config)
+                    .context("the dispatcher needs PURGE_DISTRIBUTION_ID and PURGE_TOPIC_ARN")?,
+            },
+            *printer,
+            options.poll_interval,
+        )),
+        None => None,
+    };
+    let summary = run_stream(&mut poller, &pipeline, options, printer).await?;
+    if let Some(dispatching) = dispatching {
+        let totals = dispatching.drain().await?;
+        printer.note(&format!(
+            "dispatcher: {} round(s), {} invalidation(s) covering {} deferred batch(es), {} refused by CloudFront, {} reported as too old, {} malformed",
+            totals.rounds, totals.invalidations, totals.covered, totals.refused, totals.expired, totals.malformed
+        ));
+    }
+    Ok(summary)
 }
 
 /// On a state directory new to this stream, pins where reading starts (`--start-at`).

@@ -68,8 +68,10 @@ pub async fn in_progress(
             _ => break,
         }
     }
-    let counts: Vec<(usize, usize)> = stream::iter(ids.iter())
-        .map(|id| paths_of(client, distribution_id, id))
+    // Owned ids: a borrowing closure would make the future not Send (the local runner spawns
+    // the dispatcher on a task of its own).
+    let counts: Vec<(usize, usize)> = stream::iter(ids)
+        .map(|id| async move { paths_of(client, distribution_id, &id).await })
         .buffer_unordered(CONCURRENT_GETS)
         .try_collect()
         .await?;

@@ -7,8 +7,12 @@
 //! Steps: start moto; provision a table (stream on), bucket, distribution, topic and failure
 //! queue; upload `deletes + kept` small objects with their items; delete `deletes` items through
 //! the DynamoDB API; run `purgeflow local --once` at the default configuration (supersede check
-//! on), SIGKILL it `--kills` times once it has finished some executions, and restart it from its
-//! checkpoints until a run drains the stream and exits by itself. Then it checks:
+//! on) with CloudFront's limits enforced in front of moto (`--cloudfront-limits`: an
+//! invalidation stays in progress `--invalidation-seconds`, 3,000 file paths and 15 wildcards at
+//! most), so batches CloudFront refuses are deferred to the deferral queue and drained by the
+//! dispatcher; SIGKILL it `--kills` times once it has finished some executions, and restart it
+//! from its checkpoints until a run drains the stream and the deferral queue and exits by
+//! itself. Then it checks:
 //! - every deleted item's object is gone and every kept one is still there (ListObjectsV2);
 //! - every deleted object's CDN path is covered by some invalidation (ListInvalidations,
 //!   GetInvalidation; a `/prefix*` wildcard covers what it starts);
@@ -16,7 +20,10 @@
 //!   gets the same name) hold every deleted record once, all succeeded, and delete exactly the
 //!   deleted objects; a record is purged twice only when its batch was in flight at a SIGKILL
 //!   (at-least-once, like the event source mapping), and that is counted and printed;
-//! - nothing is reported: the failure queue is empty.
+//! - nothing is reported: the failure queue is empty;
+//! - nothing is left deferred: the deferral queue is empty, and with the limits on and more
+//!   than 3,000 paths deleted, the dispatcher created at least one invalidation (the storm really
+//!   went through deferral and dispatch).
 //!
 //! It prints the throughput (deletes per second of runner wall time, restarts included), the
 //! runner's peak resident memory (VmHWM, sampled from /proc) and its AWS requests by operation
@@ -36,12 +43,19 @@ use serde_json::Value;
 
 const TABLE: &str = "storm";
 const TOPIC_ARN: &str = "arn:aws:sns:us-east-1:123456789012:storm-failures";
+/// How long an invalidation stays in progress under the storm's CloudFront limits: shorter
+/// than CloudFront's (AWS's P95 is 25 s), so CI's storm stays within minutes, yet long enough
+/// that at 5,000 deletes the executions pass 3,000 paths in progress (at 5 s they did not:
+/// nothing was deferred).
+const DEFAULT_INVALIDATION_SECONDS: u64 = 20;
 
 #[derive(Debug)]
 struct Options {
     deletes: usize,
     kept: usize,
     kills: usize,
+    /// `None`: CloudFront's limits off (moto as it is).
+    invalidation_seconds: Option<u64>,
     purgeflow: PathBuf,
 }
 
@@ -50,6 +64,7 @@ fn options() -> Result<Options, String> {
         deletes: 100_000,
         kept: 0,
         kills: 2,
+        invalidation_seconds: Some(DEFAULT_INVALIDATION_SECONDS),
         purgeflow: PathBuf::new(),
     };
     let mut kept = None;
@@ -61,6 +76,11 @@ fn options() -> Result<Options, String> {
             "--kept" => kept = Some(number(&value("--kept")?)?),
             "--kills" => options.kills = number(&value("--kills")?)?,
             "--purgeflow" => options.purgeflow = PathBuf::from(value("--purgeflow")?),
+            "--invalidation-seconds" => {
+                let seconds = number(&value("--invalidation-seconds")?)?;
+                options.invalidation_seconds = Some(u64::try_from(seconds).unwrap_or(u64::MAX));
+            }
+            "--no-limits" => options.invalidation_seconds = None,
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -79,7 +99,9 @@ fn number(text: &str) -> Result<usize, String> {
 
 fn main() {
     let options = options().unwrap_or_else(|e| {
-        eprintln!("storm: {e}\nusage: storm --purgeflow PATH [--deletes N] [--kept N] [--kills N]");
+        eprintln!(
+            "storm: {e}\nusage: storm --purgeflow PATH [--deletes N] [--kept N] [--kills N] [--invalidation-seconds N | --no-limits]"
+        );
         std::process::exit(2);
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -197,6 +219,22 @@ async fn storm(options: &Options) -> Vec<String> {
             reports[0]
         ));
     }
+    let deferred_left = env.queue_depth(&provisioned.deferral_queue_url).await;
+    if deferred_left > 0 {
+        failures.push(format!(
+            "{deferred_left} deferred batch(es) are still on the deferral queue"
+        ));
+    }
+    let dispatched = runs
+        .iter()
+        .flat_map(|r| &r.dispatches)
+        .filter(|(covered, ..)| *covered > 0)
+        .count();
+    if options.invalidation_seconds.is_some() && options.deletes > 3000 && dispatched == 0 {
+        failures.push(
+            "more than 3,000 paths were deleted under CloudFront's limits, yet the dispatcher created no invalidation: deferral was not exercised".into(),
+        );
+    }
     report(options, &runs, &invalidations);
     failures
 }
@@ -222,6 +260,8 @@ struct Run {
     executions: Vec<(String, u64, String, u64)>,
     calls: BTreeMap<String, u64>,
     summary: Option<Value>,
+    /// `dispatch` lines: (messages covered, paths sent, wildcards sent, refused).
+    dispatches: Vec<(u64, u64, u64, bool)>,
 }
 
 /// Runs `purgeflow local --once` until a run drains the stream, killing the first
@@ -238,7 +278,8 @@ fn run_with_kills(
     let mut runs = Vec::new();
     loop {
         let kill = runs.len() < options.kills;
-        let mut child = Command::new(&options.purgeflow)
+        let mut command = Command::new(&options.purgeflow);
+        command
             // The records were written before the first run: read the stream from its oldest.
             .args([
                 "local",
@@ -248,7 +289,14 @@ fn run_with_kills(
                 "--start-at",
                 "oldest",
             ])
-            .args(["--batch-size", "1000", "--poll-interval-ms", "50"])
+            .args(["--batch-size", "1000", "--poll-interval-ms", "50"]);
+        if let Some(seconds) = options.invalidation_seconds {
+            command
+                .arg("--cloudfront-limits")
+                .arg("--invalidation-seconds")
+                .arg(seconds.to_string());
+        }
+        let mut child = command
             .arg("--endpoint-url")
             .arg(endpoint)
             .arg("--state-dir")
@@ -335,6 +383,12 @@ fn record_line(line: &str, run: &mut Run) {
             run.calls = serde_json::from_value(event["calls"].clone()).unwrap_or_default();
         }
         Some("summary") => run.summary = Some(event),
+        Some("dispatch") => run.dispatches.push((
+            event["covered"].as_u64().unwrap_or(0),
+            event["sent"].as_u64().unwrap_or(0),
+            event["wildcards"].as_u64().unwrap_or(0),
+            !event["refused"].is_null(),
+        )),
         _ => {}
     }
 }
@@ -414,6 +468,21 @@ fn report(options: &Options, runs: &[Run], invalidations: &[Vec<String>]) {
         "  {} invalidation(s) holding {paths} path(s) for {} deleted object(s)",
         invalidations.len(),
         options.deletes
+    );
+    let dispatches: Vec<&(u64, u64, u64, bool)> = runs.iter().flat_map(|r| &r.dispatches).collect();
+    let sent: Vec<&&(u64, u64, u64, bool)> =
+        dispatches.iter().filter(|d| d.1 > 0 && !d.3).collect();
+    println!(
+        "  CloudFront limits: {}; dispatcher: {} round(s), {} invalidation(s) created ({} path(s), {} of them wildcards) covering {} deferred batch(es), {} refused",
+        options
+            .invalidation_seconds
+            .map_or("off".to_owned(), |s| format!("on, {s} s in progress")),
+        dispatches.len(),
+        sent.len(),
+        sent.iter().map(|d| d.1).sum::<u64>(),
+        sent.iter().map(|d| d.2).sum::<u64>(),
+        dispatches.iter().map(|d| d.0).sum::<u64>(),
+        dispatches.iter().filter(|d| d.3).count()
     );
     if let Some(calls) = calls {
         let listed: Vec<String> = calls.iter().map(|(op, n)| format!("{op} {n}")).collect();
