@@ -117,6 +117,18 @@ export function resolveSettings(settings: PurgeSettings): ResolvedSettings {
       `keyPrefix ${JSON.stringify(keyPrefix)} is invalid; expected a plain S3 key prefix without a leading "/", "..", "*", "?" or control characters`,
     );
   }
+  // As the Lambdas' PURGE_KEY_PREFIX check (tasks/src/config.rs): without the trailing "/",
+  // "images" also matches "images-other/..." and "images.jpg", in the IAM policy too.
+  if (keyPrefix !== '' && !keyPrefix.endsWith('/')) {
+    throw new SettingsError(
+      `keyPrefix ${JSON.stringify(keyPrefix)} is invalid; expected a prefix that ends with "/", such as ${JSON.stringify(`${keyPrefix}/`)}, or "" for the whole bucket`,
+    );
+  }
+  if (/%[0-9A-Fa-f]{2}/.test(keyPrefix) || keyPrefix.includes('//') || /(^|\/)\.{1,2}\//.test(keyPrefix)) {
+    throw new SettingsError(
+      `keyPrefix ${JSON.stringify(keyPrefix)} is invalid; expected literal segments: no percent-escape, no empty, "." or ".." segment`,
+    );
+  }
 
   const pathTemplates = settings.pathTemplates ?? ['/{key}'];
   if (pathTemplates.length === 0) {
@@ -127,6 +139,11 @@ export function resolveSettings(settings: PurgeSettings): ResolvedSettings {
     if (!template.startsWith('/') || template.includes(',') || CONTROL.test(template)) {
       throw new SettingsError(
         `pathTemplates entry ${JSON.stringify(template)} is invalid; expected a path starting with "/" without commas, such as "/{key}"`,
+      );
+    }
+    if (/[*?#]/.test(template)) {
+      throw new SettingsError(
+        `pathTemplates entry ${JSON.stringify(template)} is invalid; remove "*" (a CloudFront wildcard), "?" (a query string) or "#" (a fragment)`,
       );
     }
   }

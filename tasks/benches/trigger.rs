@@ -32,13 +32,13 @@ static GLOBAL: &PeakMemAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
 
 const RECORDS: usize = 10_000;
 
-/// A photo table's trigger, as deployed: keys like `p-20261101-00042.jpeg`, under the `p-`
-/// prefix, each invalidated at two CDN paths.
+/// A photo table's trigger, as deployed: keys like `p-20261101-00042.jpeg` at the top of the
+/// bucket (a prefix must end with `/`, so `p-` is not one), each invalidated at two CDN paths.
 fn photo_config() -> Config {
     let vars = [
         ("PURGE_BUCKET", "photo-bucket"),
         ("PURGE_KEY_TEMPLATE", "{photo_id}.{type|subtype}"),
-        ("PURGE_KEY_PREFIX", "p-"),
+        ("PURGE_KEY_PREFIX", ""),
         ("PURGE_PATH_TEMPLATES", "/{key},/thumbs/{key}"),
         (
             "PURGE_STATE_MACHINE_ARN",

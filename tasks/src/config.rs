@@ -6,8 +6,8 @@
 //! | `PURGE_TABLE_NAME` | the DynamoDB table (supersede check) | required by validate-records when `PURGE_CHECK_SUPERSEDED=true` |
 //! | `PURGE_BUCKET` | the S3 bucket objects are deleted from | required by validate-records |
 //! | `PURGE_KEY_TEMPLATE` | key template, e.g. `{photo_id}.{type\|subtype}` or `{image_key}` | required by purge-trigger and validate-records |
-//! | `PURGE_KEY_PREFIX` | the only prefix purgeflow may delete under | empty: the whole bucket |
-//! | `PURGE_PATH_TEMPLATES` | comma-separated CDN path templates over `{key}` | `/{key}` |
+//! | `PURGE_KEY_PREFIX` | the only prefix purgeflow may delete under: ends with `/`, literal, safe segments | empty: the whole bucket |
+//! | `PURGE_PATH_TEMPLATES` | comma-separated CDN path templates over `{key}`, without `*`, `?` or `#` | `/{key}` |
 //! | `PURGE_DISTRIBUTION_ID` | the CloudFront distribution | required by batch-paths / invalidate-cache |
 //! | `PURGE_TOPIC_ARN` | the SNS topic for failure reports | required by report-failures |
 //! | `PURGE_STATE_MACHINE_ARN` | the purge state machine | required by purge-trigger |
@@ -374,6 +374,23 @@ impl Config {
             .max(1)
     }
 
+    /// The variables `purgeflow local` needs from the environment before it touches anything:
+    /// the table it reads, and everything the five task handlers need, less what `--provision`
+    /// creates when it is unset (the distribution and the topic).
+    pub fn local_requirements(provisioning: bool) -> &'static [Var] {
+        if provisioning {
+            &[Var::TableName, Var::Bucket, Var::KeyTemplate]
+        } else {
+            &[
+                Var::TableName,
+                Var::Bucket,
+                Var::KeyTemplate,
+                Var::DistributionId,
+                Var::TopicArn,
+            ]
+        }
+    }
+
     /// Fails unless every variable in `required` is set: [`ConfigError::Missing`] for one
     /// unset variable, [`ConfigError::MissingSeveral`] naming all of them for more.
     pub fn require(&self, required: &[Var]) -> Result<(), ConfigError> {
@@ -518,33 +535,76 @@ fn parse_path_templates(value: &str) -> Result<Vec<Template>, ConfigError> {
             if !one.starts_with('/') || fields != ["key"] {
                 return Err(invalid(PATH_TEMPLATES, value, expected));
             }
+            // To CloudFront `*` is a wildcard (it would invalidate more than the object), `?`
+            // starts a query string and `#` a fragment: the path would not be the object's.
+            if one.contains(['*', '?', '#']) {
+                return Err(invalid(
+                    PATH_TEMPLATES,
+                    value,
+                    &format!(
+                        "path templates without `*` (a CloudFront wildcard), `?` (a query \
+                         string) or `#` (a fragment): remove it from `{one}`"
+                    ),
+                ));
+            }
             Ok(template)
         })
         .collect()
 }
 
-/// The prefix is compared byte for byte with computed keys, so it must itself be a safe key
-/// fragment: no leading `/` (S3 keys have none), no `..`, wildcards or control characters.
+/// The prefix is compared byte for byte with computed keys, and it bounds every CDN wildcard
+/// purgeflow sends, so a prefix that can only hurt is refused with its fix:
+/// - it must end with `/`: `images` also matches `images-other/x.jpg` and `images.jpg`;
+/// - it is literal: a percent-escape (`%2e`, `%2F`) would be one name to S3 and another to a CDN
+///   or origin that decodes it;
+/// - each of its segments must be one a key may have (`key_safety`'s rules, all of them): no
+///   empty, `.` or `..` segment in any form a client, CDN or origin could normalise it to, no
+///   leading `/`, wildcards or control characters.
 fn check_key_prefix(prefix: &str) -> Result<(), ConfigError> {
     if prefix.is_empty() {
         return Ok(());
     }
-    let bad = prefix.starts_with('/')
-        || prefix.len() > 1024
-        || prefix
-            .split('/')
-            .any(|segment| segment == ".." || segment == ".")
-        || prefix
-            .chars()
-            .any(|c| c.is_control() || c == '*' || c == '?');
-    if bad {
+    let Some(directory) = prefix.strip_suffix('/') else {
         return Err(invalid(
             KEY_PREFIX,
             prefix,
-            "an S3 key prefix such as `images/` (no leading `/`, `..`, `*`, `?` or control characters), or empty for the whole bucket",
+            &format!(
+                "a prefix that ends with `/`, such as `{prefix}/`: without it, `{prefix}` also \
+                 matches `{prefix}-other/...` and `{prefix}.jpg`; or empty for the whole bucket"
+            ),
+        ));
+    };
+    if has_percent_escape(prefix) {
+        return Err(invalid(
+            KEY_PREFIX,
+            prefix,
+            "a literal prefix: write each character itself, not a percent-escape such as `%2e` \
+             or `%2F` (S3 compares keys literally, CDNs and origins decode them)",
         ));
     }
-    Ok(())
+    crate::key_safety::check_key(directory, "").map_err(|err| {
+        let why = match err {
+            crate::key_safety::KeySafetyError::UnsafeKey { why, .. } => why,
+            crate::key_safety::KeySafetyError::KeyOutsidePrefix { .. } => "outside itself",
+        };
+        invalid(
+            KEY_PREFIX,
+            prefix,
+            &format!(
+                "an S3 key prefix such as `images/` whose segments are all safe key segments \
+                 (this one {why}: no leading `/`, no empty, `.` or `..` segment, no `*`, `?` or \
+                 control characters), or empty for the whole bucket"
+            ),
+        )
+    })
+}
+
+/// `%` followed by two hex digits anywhere in `value`.
+fn has_percent_escape(value: &str) -> bool {
+    value
+        .as_bytes()
+        .windows(3)
+        .any(|w| w[0] == b'%' && w[1].is_ascii_hexdigit() && w[2].is_ascii_hexdigit())
 }
 
 fn is_bucket_name(v: &str) -> bool {
@@ -909,6 +969,77 @@ mod tests {
                 .ok()
                 .as_deref(),
             Some("images/")
+        );
+    }
+
+    /// Each of these was accepted and could only hurt; each is refused with a message that
+    /// names the variable and the fix.
+    #[test]
+    fn a_prefix_that_can_only_hurt_is_refused_with_its_fix() {
+        // Without the trailing `/`, `images` purges `images-other/x.jpg` and `images.jpg`.
+        assert_eq!(
+            message(&[(KEY_PREFIX, "images")]),
+            "PURGE_KEY_PREFIX=\"images\" is invalid; expected a prefix that ends with `/`, such \
+             as `images/`: without it, `images` also matches `images-other/...` and \
+             `images.jpg`; or empty for the whole bucket"
+        );
+        for (bad, fix) in [
+            ("images//", "has an empty segment"),
+            ("/images/", "starts with `/`"),
+            ("a/./b/", "has a `.` segment"),
+            ("images/../", "has a `..` segment"),
+            ("./", "has a `.` segment"),
+            ("../", "has a `..` segment"),
+            ("images/.../", "made only of dots"),
+            ("images/\u{FF0E}\u{FF0E}/", "NFKC"),
+            ("images/%2e%2e/", "a literal prefix"),
+            ("images%2F", "a literal prefix"),
+            ("images%2f/", "a literal prefix"),
+            ("im%41ges/", "a literal prefix"),
+            ("img*/", "`*` or `?`"),
+            ("a\nb/", "control character"),
+        ] {
+            let m = message(&[(KEY_PREFIX, bad)]);
+            assert!(m.starts_with("PURGE_KEY_PREFIX="), "{bad}: {m}");
+            assert!(m.contains(fix), "{bad}: {m}");
+        }
+        for good in ["images/", "a/b/", "100%/", "photos/2026/"] {
+            assert_eq!(
+                config(&[(KEY_PREFIX, good)]).map(|c| c.key_prefix).ok(),
+                Some(good.to_owned())
+            );
+        }
+    }
+
+    #[test]
+    fn path_templates_with_wildcards_queries_or_fragments_are_refused() {
+        for (bad, one) in [
+            ("/{key}*", "/{key}*"),
+            ("/{key},/thumbs/*/{key}", "/thumbs/*/{key}"),
+            ("/{key}?v=1", "/{key}?v=1"),
+            ("/{key}#top", "/{key}#top"),
+        ] {
+            let m = message(&[(PATH_TEMPLATES, bad)]);
+            assert!(m.starts_with("PURGE_PATH_TEMPLATES="), "{bad}: {m}");
+            assert!(m.contains(&format!("remove it from `{one}`")), "{bad}: {m}");
+        }
+    }
+
+    #[test]
+    fn local_runs_need_the_handlers_variables_less_what_provision_creates() {
+        assert_eq!(
+            Config::local_requirements(true),
+            [Var::TableName, Var::Bucket, Var::KeyTemplate]
+        );
+        assert_eq!(
+            Config::local_requirements(false),
+            [
+                Var::TableName,
+                Var::Bucket,
+                Var::KeyTemplate,
+                Var::DistributionId,
+                Var::TopicArn
+            ]
         );
     }
 

@@ -147,6 +147,8 @@ pub async fn connect(
     mut config: Config,
     provision_options: Option<&ProvisionOptions>,
 ) -> anyhow::Result<Connected> {
+    // Every variable the run needs is checked before anything is described or created.
+    config.require(Config::local_requirements(provision_options.is_some()))?;
     let table = config.table_name()?.to_owned();
     let Some(options) = provision_options else {
         let endpoint = aws.endpoint();
@@ -427,7 +429,17 @@ mod tests {
     #[tokio::test]
     async fn a_broken_endpoint_is_named_with_what_to_check() {
         let aws = unreachable_endpoint().await;
-        let error = connect(&aws, config(&[("PURGE_TABLE_NAME", "photos")]), None)
+        let complete = config(&[
+            ("PURGE_TABLE_NAME", "photos"),
+            ("PURGE_BUCKET", "photo-bucket"),
+            ("PURGE_KEY_TEMPLATE", "{image_key}"),
+            ("PURGE_DISTRIBUTION_ID", "E2QWRUHEXAMPLE"),
+            (
+                "PURGE_TOPIC_ARN",
+                "arn:aws:sns:us-east-1:000000000000:purge-failures",
+            ),
+        ]);
+        let error = connect(&aws, complete, None)
             .await
             .expect_err("nothing listens there");
         let message = format!("{error:#}");
@@ -445,6 +457,60 @@ mod tests {
             .expect_err("no table");
         assert!(
             format!("{error:#}").contains("PURGE_TABLE_NAME"),
+            "{error:#}"
+        );
+    }
+
+    /// `--provision` used to create the table, bucket, distribution, topic and queue, and only
+    /// then fail on a missing key template. Nothing listens on the endpoint here: an error that
+    /// names the variable proves no call was tried.
+    #[tokio::test]
+    async fn provision_checks_every_required_variable_before_creating_anything() {
+        let aws = unreachable_endpoint().await;
+        let options = ProvisionOptions {
+            partition_key: "image_key".to_owned(),
+            queue_name: "purge-failures".to_owned(),
+            object_lock: false,
+        };
+        for (vars, missing) in [
+            (
+                &[
+                    ("PURGE_TABLE_NAME", "photos"),
+                    ("PURGE_BUCKET", "photo-bucket"),
+                ][..],
+                "PURGE_KEY_TEMPLATE",
+            ),
+            (
+                &[
+                    ("PURGE_TABLE_NAME", "photos"),
+                    ("PURGE_KEY_TEMPLATE", "{image_key}"),
+                ][..],
+                "PURGE_BUCKET",
+            ),
+        ] {
+            let error = connect(&aws, config(vars), Some(&options))
+                .await
+                .expect_err("a variable is missing");
+            let message = format!("{error:#}");
+            assert!(
+                message.contains(&format!("{missing} is not set")),
+                "{message}"
+            );
+        }
+        // Without --provision the distribution and the topic are needed too, before any call.
+        let error = connect(
+            &aws,
+            config(&[
+                ("PURGE_TABLE_NAME", "photos"),
+                ("PURGE_BUCKET", "photo-bucket"),
+                ("PURGE_KEY_TEMPLATE", "{image_key}"),
+            ]),
+            None,
+        )
+        .await
+        .expect_err("no distribution");
+        assert!(
+            format!("{error:#}").contains("PURGE_DISTRIBUTION_ID is not set"),
             "{error:#}"
         );
     }

@@ -426,7 +426,7 @@ fn photo_config() -> Config {
 fn photo_config_with_paths(path_templates: &str) -> Config {
     config_with(&[
         ("PURGE_KEY_TEMPLATE", "{photo_id}.{type|subtype}"),
-        ("PURGE_KEY_PREFIX", "p"),
+        ("PURGE_KEY_PREFIX", ""),
         ("PURGE_PATH_TEMPLATES", path_templates),
     ])
 }
