@@ -15,12 +15,17 @@
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 
+use std::collections::BTreeMap;
+
+use percent_encoding::percent_decode_str;
+
 use crate::TaskError;
 use crate::contract::{BatchPathsInput, BatchPathsOutput, DroppedBatch, InvalidationBatch};
+use crate::key_safety::{KeySafetyError, check_key};
 use crate::key_template::Template;
 use crate::paths::{
     BatchPlan, CLOUDFRONT_MAX_PATHS_PER_BATCH, CLOUDFRONT_MAX_WILDCARD_PATHS, FoldPolicy,
-    is_wildcard, plan_batches,
+    encode_path, is_wildcard, plan_batches,
 };
 
 /// Runs BatchPaths for one execution. `distribution_id` is the CloudFront distribution
@@ -35,10 +40,11 @@ pub fn batch_paths(
             "the CloudFront distribution id is empty".to_owned(),
         ));
     }
-    let Screened { accepted, dropped } = screen_replayed(input.batches, distribution_id, policy);
+    let mut screened = screen_replayed(input.batches, distribution_id, policy);
 
     // Replayed wildcards count against CloudFront's 15-wildcard limit too.
-    let wildcards_in_use = accepted
+    let wildcards_in_use = screened
+        .accepted
         .iter()
         .flat_map(|batch| &batch.paths)
         .filter(|path| is_wildcard(path))
@@ -57,6 +63,26 @@ pub fn batch_paths(
         .map(String::as_str);
     let (new_batches, path_count) = plan_batches(raw_paths, &plan);
 
+    // A replayed batch that takes the CallerReference of one of this execution's own batches
+    // with other paths would make CloudFront return it in place of the real one: the real one
+    // is sent, the replayed one refused.
+    let (clashing, accepted): (Vec<_>, Vec<_>) = std::mem::take(&mut screened.accepted)
+        .into_iter()
+        .partition(|replayed| {
+            new_batches.iter().any(|new| {
+                new.caller_reference == replayed.caller_reference
+                    && new.paths.iter().collect::<BTreeSet<_>>()
+                        != replayed.paths.iter().collect::<BTreeSet<_>>()
+            })
+        });
+    for batch in clashing {
+        screened.drop(
+            batch,
+            "reuses the CallerReference of one of this execution's own batches with other paths"
+                .to_owned(),
+        );
+    }
+    let dropped = screened.dropped;
     // A replayed batch first (it is older work), then the new ones; a new batch identical to a
     // replayed one (same CallerReference) is sent once.
     let mut seen: BTreeSet<String> = accepted
@@ -108,16 +134,32 @@ fn screen_replayed(
         accepted: Vec::new(),
         dropped: Vec::new(),
     };
-    let mut seen: BTreeSet<String> = BTreeSet::new();
+    // The paths of each (distribution, CallerReference) seen so far, sorted.
+    let mut seen: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
     let mut wildcards = 0usize;
     for batch in replayed {
-        if !seen.insert(format!(
-            "{}\n{}",
-            batch.distribution_id, batch.caller_reference
-        )) {
-            continue;
+        let key = (
+            batch.distribution_id.clone(),
+            batch.caller_reference.clone(),
+        );
+        let paths: BTreeSet<String> = batch.paths.iter().cloned().collect();
+        // The same batch twice (a report delivered twice) is sent once. The same
+        // CallerReference with other paths is not the same batch: CloudFront would refuse it
+        // (InvalidationBatchAlreadyExists), or, sent first, it would stand in for the real one.
+        let conflict = match seen.get(&key) {
+            Some(earlier) if *earlier == paths => continue,
+            Some(_) => true,
+            None => {
+                seen.insert(key, paths);
+                false
+            }
+        };
+        let verdict = if conflict {
+            Err("reuses the CallerReference of an earlier replayed batch with other paths".to_owned())
+        } else {
+            check_replayed(&batch, distribution_id, policy)
         }
-        let verdict = check_replayed(&batch, distribution_id, policy).and_then(|()| {
+        .and_then(|()| {
             let in_batch = batch.paths.iter().filter(|p| is_wildcard(p)).count();
             if wildcards + in_batch > CLOUDFRONT_MAX_WILDCARD_PATHS {
                 Err(format!(
@@ -131,24 +173,29 @@ fn screen_replayed(
         });
         match verdict {
             Ok(()) => screened.accepted.push(batch),
-            Err(reason) => {
-                tracing::warn!(
-                    distribution_id = %batch.distribution_id,
-                    caller_reference = %batch.caller_reference,
-                    paths = batch.paths.len(),
-                    %reason,
-                    "replayed invalidation batch dropped: not sent"
-                );
-                screened.dropped.push(DroppedBatch {
-                    path_count: u32::try_from(batch.paths.len()).unwrap_or(u32::MAX),
-                    distribution_id: batch.distribution_id,
-                    caller_reference: batch.caller_reference,
-                    reason,
-                });
-            }
+            Err(reason) => screened.drop(batch, reason),
         }
     }
     screened
+}
+
+impl Screened {
+    /// Refuses `batch`: logged, and listed for the report.
+    fn drop(&mut self, batch: InvalidationBatch, reason: String) {
+        tracing::warn!(
+            distribution_id = %batch.distribution_id,
+            caller_reference = %batch.caller_reference,
+            paths = batch.paths.len(),
+            %reason,
+            "replayed invalidation batch dropped: not sent"
+        );
+        self.dropped.push(DroppedBatch {
+            path_count: u32::try_from(batch.paths.len()).unwrap_or(u32::MAX),
+            distribution_id: batch.distribution_id,
+            caller_reference: batch.caller_reference,
+            reason,
+        });
+    }
 }
 
 /// The rules one replayed batch must meet on its own; the error says which one it breaks.
@@ -194,18 +241,44 @@ fn is_caller_reference(reference: &str) -> bool {
     })
 }
 
-/// One replayed path: an encoded path as BatchPaths itself would emit, inside the policy's area.
+/// One replayed path: something BatchPaths itself could have emitted for this configuration,
+/// inside the policy's area. It is decoded the way BatchPaths encodes ([`encode_path`]), and
+/// what it decodes to must pass the key rules (`key_safety`, every one of them: control and
+/// invisible characters, `.`/`..`/empty segments split on `/` and `\`, their NFKC look-alikes
+/// and every further level of percent-encoding) and encode back to exactly the replayed path.
+/// So multi-level encoding (`%252e`), an encoded `/` or `\`, `;` parameters on a dot segment,
+/// look-alikes and control characters are refused, by name, instead of reaching CloudFront
+/// (which would refuse a control character with an error that was retried as `Transient` and
+/// reported again forever).
 fn check_replayed_path(path: &str, policy: &FoldPolicy) -> Result<(), &'static str> {
     if !path.starts_with('/') {
         return Err("does not start with `/`");
+    }
+    if path.chars().any(char::is_control) {
+        return Err("contains a control character");
     }
     // CloudFront only honours `*` as the last character; `?` would start a query string.
     let literal = path.strip_suffix('*').unwrap_or(path);
     if literal.contains(['*', '?']) {
         return Err("has a `*` before its end or a `?`");
     }
-    if literal.split('/').any(is_dot_segment) {
-        return Err("has a `.` or `..` segment");
+    let Ok(raw) = percent_decode_str(literal).decode_utf8() else {
+        return Err("is not UTF-8 once percent-decoded");
+    };
+    // A wildcard's fixed part is the start of a key: give it an end so the rules see a key.
+    let key = match &raw[1..] {
+        "" => Cow::Borrowed("x"),
+        start if is_wildcard(path) => Cow::Owned(format!("{start}x")),
+        whole => Cow::Borrowed(whole),
+    };
+    if let Err(KeySafetyError::UnsafeKey { why, .. }) = check_key(&key, "") {
+        return Err(why);
+    }
+    if encode_path(&raw) != literal {
+        return Err(
+            "is not encoded as BatchPaths encodes paths (an escape BatchPaths never writes: an \
+             encoded `/`, lowercase hex, an escape of a plain character or a second level)",
+        );
     }
     if let Some(prefixes) = &policy.within
         && !prefixes
@@ -222,12 +295,6 @@ fn check_replayed_path(path: &str, policy: &FoldPolicy) -> Result<(), &'static s
         }
     }
     Ok(())
-}
-
-/// `.` or `..`, also percent-encoded (`%2e`), which CloudFront may resolve.
-fn is_dot_segment(segment: &str) -> bool {
-    let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
-    decoded == "." || decoded == ".."
 }
 
 /// The raw path prefixes purgeflow may purge under: each path template rendered with
@@ -425,11 +492,11 @@ mod tests {
             ),
             (
                 replayed_batch("E1", vec!["/images/u1-/../u2-a.jpg".into()]),
-                "path \"/images/u1-/../u2-a.jpg\" has a `.` or `..` segment",
+                "path \"/images/u1-/../u2-a.jpg\" has a `..` segment",
             ),
             (
                 replayed_batch("E1", vec!["/images/u1-/%2E%2e/x".into()]),
-                "path \"/images/u1-/%2E%2e/x\" has a `.` or `..` segment",
+                "path \"/images/u1-/%2E%2e/x\" has a `..` segment",
             ),
             (
                 replayed_batch("E1", vec!["/images/u1-*/x".into()]),
@@ -458,6 +525,135 @@ mod tests {
             assert_eq!(dropped.caller_reference, batch.caller_reference);
             assert_eq!(dropped.path_count as usize, batch.paths.len());
         }
+    }
+
+    /// Each of these used to be sent to CloudFront: only a whole-segment `%2e` was decoded.
+    /// Each is refused by name now, because BatchPaths could never have produced it.
+    #[test]
+    fn a_replayed_path_batch_paths_could_not_have_produced_is_refused_by_name() {
+        let policy = purge_area_policy();
+        for (path, why) in [
+            // Multi-level percent-encoding of `..`.
+            ("/images/u1-/%252e%252e/x", "percent-encoded"),
+            ("/images/u1-/%25252e%25252e/x", "percent-encoded"),
+            // An encoded `/` or `\` making a `..` segment.
+            ("/images/u1-%2F..%2Fu2-a.jpg", "has a `..` segment"),
+            ("/images/u1-%5C..%5Cu2-a.jpg", "has a `..` segment"),
+            // NFKC look-alikes of `..` (U+FF0E), encoded as BatchPaths would encode them.
+            ("/images/u1-/%EF%BC%8E%EF%BC%8E/x", "NFKC"),
+            // A NUL or another control character, encoded or not.
+            ("/images/u1-a%00.jpg", "control character"),
+            ("/images/u1-a\u{0}.jpg", "control character"),
+            ("/images/u1-a\u{7}.jpg", "control character"),
+            ("/images/u1-a%0A.jpg", "control character"),
+            // Escapes BatchPaths never writes: of a plain character, in lowercase hex, of `/`.
+            ("/images/u1-%41.jpg", "not encoded as BatchPaths encodes"),
+            (
+                "/images/u1-%e6%97%a5.jpg",
+                "not encoded as BatchPaths encodes",
+            ),
+            ("/images/u1-a%2Fb.jpg", "not encoded as BatchPaths encodes"),
+            // Not UTF-8 once decoded (an overlong `.`).
+            ("/images/u1-/%C0%AE%C0%AE/x", "not UTF-8"),
+        ] {
+            let batch = replayed_batch("E1", vec![path.to_owned()]);
+            let output = batch_paths(replay_input(vec![batch]), "E1", &policy)
+                .expect("a bad replayed batch is dropped, not fatal");
+            assert!(output.batches.is_empty(), "{path:?} was sent");
+            assert_eq!(output.dropped_batches.len(), 1, "{path:?}");
+            let reason = &output.dropped_batches[0].reason;
+            assert!(reason.contains(why), "{path:?}: {reason}");
+        }
+        // What BatchPaths itself produces still goes through, encoded or not.
+        for path in [
+            "/images/u1-a.jpg",
+            "/thumbs/images/u1-%E6%97%A5%20x.jpg",
+            "/images/u1-100%25.jpg",
+            "/images/u1-dir/*",
+        ] {
+            let batch = replayed_batch("E1", vec![path.to_owned()]);
+            let output =
+                batch_paths(replay_input(vec![batch.clone()]), "E1", &policy).expect("passes");
+            assert_eq!(output.batches, [batch], "{path:?}: {output:?}");
+        }
+        // A path BatchPaths made of a real key is one a replay accepts.
+        let key = "images/u1-日本 #1.jpg";
+        let made = batch_paths(
+            BatchPathsInput {
+                batch_id: "b".into(),
+                deleted: vec![target(key, &[&format!("/{key}")])],
+                batches: vec![],
+            },
+            "E1",
+            &policy,
+        )
+        .expect("plans");
+        let replayed =
+            batch_paths(replay_input(made.batches.clone()), "E1", &policy).expect("replays");
+        assert_eq!(replayed.batches, made.batches);
+        assert!(replayed.dropped_batches.is_empty());
+    }
+
+    #[test]
+    fn one_caller_reference_with_other_paths_is_refused_and_reported() {
+        let policy = purge_area_policy();
+        let first = replayed_batch("E1", vec!["/images/u1-a.jpg".into()]);
+        let mut other = first.clone();
+        other.paths = vec!["/images/u1-b.jpg".into()];
+        let output = batch_paths(
+            replay_input(vec![first.clone(), first.clone(), other]),
+            "E1",
+            &policy,
+        )
+        .expect("goes on");
+        assert_eq!(
+            output.batches,
+            [first.clone()],
+            "the same batch twice is sent once"
+        );
+        assert_eq!(output.dropped_batches.len(), 1, "{output:?}");
+        assert_eq!(
+            output.dropped_batches[0].caller_reference,
+            first.caller_reference
+        );
+        assert!(
+            output.dropped_batches[0]
+                .reason
+                .contains("reuses the CallerReference of an earlier replayed batch"),
+            "{}",
+            output.dropped_batches[0].reason
+        );
+
+        // A replayed batch with the CallerReference this execution gives its own batch, but
+        // other paths, would have stood in for it: the execution's own batch is sent.
+        let input = BatchPathsInput {
+            batch_id: "b".into(),
+            deleted: vec![target("images/u1-c.jpg", &["/images/u1-c.jpg"])],
+            batches: vec![],
+        };
+        let own = batch_paths(input.clone(), "E1", &policy)
+            .expect("plans")
+            .batches;
+        let mut impostor = own[0].clone();
+        impostor.paths = vec!["/images/u1-d.jpg".into()];
+        let output = batch_paths(
+            BatchPathsInput {
+                batches: vec![impostor],
+                ..input
+            },
+            "E1",
+            &policy,
+        )
+        .expect("goes on");
+        assert_eq!(output.batches, own);
+        assert_eq!(output.dropped_batches.len(), 1, "{output:?}");
+        assert!(
+            output.dropped_batches[0]
+                .reason
+                .contains("this execution's own batches"),
+            "{}",
+            output.dropped_batches[0].reason
+        );
     }
 
     #[test]
