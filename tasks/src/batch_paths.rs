@@ -608,7 +608,7 @@ mod tests {
         .expect("goes on");
         assert_eq!(
             output.batches,
-            [first.clone()],
+            std::slice::from_ref(&first),
             "the same batch twice is sent once"
         );
         assert_eq!(output.dropped_batches.len(), 1, "{output:?}");
