@@ -564,6 +564,14 @@ fn check_key_prefix(prefix: &str) -> Result<(), ConfigError> {
     if prefix.is_empty() {
         return Ok(());
     }
+    if has_percent_escape(prefix) {
+        return Err(invalid(
+            KEY_PREFIX,
+            prefix,
+            "a literal prefix: write each character itself, not a percent-escape such as `%2e` \
+             or `%2F` (S3 compares keys literally, CDNs and origins decode them)",
+        ));
+    }
     let Some(directory) = prefix.strip_suffix('/') else {
         return Err(invalid(
             KEY_PREFIX,
@@ -574,14 +582,6 @@ fn check_key_prefix(prefix: &str) -> Result<(), ConfigError> {
             ),
         ));
     };
-    if has_percent_escape(prefix) {
-        return Err(invalid(
-            KEY_PREFIX,
-            prefix,
-            "a literal prefix: write each character itself, not a percent-escape such as `%2e` \
-             or `%2F` (S3 compares keys literally, CDNs and origins decode them)",
-        ));
-    }
     crate::key_safety::check_key(directory, "").map_err(|err| {
         let why = match err {
             crate::key_safety::KeySafetyError::UnsafeKey { why, .. } => why,
