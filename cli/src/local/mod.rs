@@ -509,9 +509,10 @@ mod tests {
         )
         .await
         .expect_err("no distribution");
+        let message = format!("{error:#}");
         assert!(
-            format!("{error:#}").contains("PURGE_DISTRIBUTION_ID is not set"),
-            "{error:#}"
+            message.contains("PURGE_DISTRIBUTION_ID") && message.contains("PURGE_TOPIC_ARN"),
+            "{message}"
         );
     }
 
