@@ -35,8 +35,10 @@ pub struct Wanted {
     pub deferral_queue_name: String,
 }
 
-/// What exists after provisioning.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What exists after provisioning; also what `provisioned.json` remembers
+/// ([`super::provisioned_file`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Provisioned {
     pub table: String,
     pub stream_arn: String,

@@ -10,38 +10,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use purgeflow_tasks::config::Config;
-use serde::{Deserialize, Serialize};
 
 use crate::local::provision::Provisioned;
-
-/// The file's contents: [`Provisioned`], on disk.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ProvisionedFile {
-    pub table: String,
-    pub stream_arn: String,
-    pub bucket: String,
-    pub distribution_id: String,
-    pub topic_arn: String,
-    pub queue_url: String,
-    /// Absent from files written before the deferral queue existed.
-    #[serde(default)]
-    pub deferral_queue_url: Option<String>,
-}
-
-impl From<&Provisioned> for ProvisionedFile {
-    fn from(p: &Provisioned) -> Self {
-        ProvisionedFile {
-            table: p.table.clone(),
-            stream_arn: p.stream_arn.clone(),
-            bucket: p.bucket.clone(),
-            distribution_id: p.distribution_id.clone(),
-            topic_arn: p.topic_arn.clone(),
-            queue_url: p.queue_url.clone(),
-            deferral_queue_url: Some(p.deferral_queue_url.clone()),
-        }
-    }
-}
 
 /// `STATE_DIR/provisioned.json`.
 pub fn provisioned_path(state_dir: &Path) -> PathBuf {
@@ -53,7 +23,7 @@ pub fn save(state_dir: &Path, provisioned: &Provisioned) -> anyhow::Result<PathB
     let path = provisioned_path(state_dir);
     std::fs::create_dir_all(state_dir)
         .with_context(|| format!("cannot create {}", state_dir.display()))?;
-    let text = serde_json::to_string_pretty(&ProvisionedFile::from(provisioned))
+    let text = serde_json::to_string_pretty(provisioned)
         .context("cannot serialise what was provisioned")?;
     let temporary = path.with_extension("json.tmp");
     std::fs::write(&temporary, text + "\n")
@@ -64,7 +34,7 @@ pub fn save(state_dir: &Path, provisioned: &Provisioned) -> anyhow::Result<PathB
 }
 
 /// The remembered resources, if the state directory has any.
-pub fn load(state_dir: &Path) -> anyhow::Result<Option<ProvisionedFile>> {
+pub fn load(state_dir: &Path) -> anyhow::Result<Option<Provisioned>> {
     let path = provisioned_path(state_dir);
     match std::fs::read_to_string(&path) {
         Ok(text) => serde_json::from_str(&text).map(Some).with_context(|| {
@@ -82,7 +52,7 @@ pub fn load(state_dir: &Path) -> anyhow::Result<Option<ProvisionedFile>> {
 
 /// Fills `config`'s unset distribution and topic from `remembered` when it was made for the
 /// same table and bucket; returns what was filled in, for a note (`None`: nothing).
-pub fn fill_in(config: &mut Config, remembered: &ProvisionedFile) -> Option<String> {
+pub fn fill_in(config: &mut Config, remembered: &Provisioned) -> Option<String> {
     let same_resources = config.table_name.as_deref() == Some(remembered.table.as_str())
         && config.bucket.as_deref() == Some(remembered.bucket.as_str());
     if !same_resources {
@@ -97,21 +67,19 @@ pub fn fill_in(config: &mut Config, remembered: &ProvisionedFile) -> Option<Stri
         config.topic_arn = Some(remembered.topic_arn.clone());
         filled.push(format!("topic {}", remembered.topic_arn));
     }
-    if config.deferral_queue_url.is_none()
-        && let Some(url) = &remembered.deferral_queue_url
-    {
-        config.deferral_queue_url = Some(url.clone());
-        filled.push(format!("deferral queue {url}"));
+    if config.deferral_queue_url.is_none() {
+        config.deferral_queue_url = Some(remembered.deferral_queue_url.clone());
+        filled.push(format!("deferral queue {}", remembered.deferral_queue_url));
     }
     (!filled.is_empty()).then(|| filled.join(", "))
 }
 
 /// The `export` lines that set what `--provision` found or made, for a shell or another tool.
 pub fn export_lines(provisioned: &Provisioned) -> String {
-    use purgeflow_tasks::config::{DISTRIBUTION_ID, TOPIC_ARN};
+    use purgeflow_tasks::config::{DEFERRAL_QUEUE_URL, DISTRIBUTION_ID, TOPIC_ARN};
     format!(
-        "export {DISTRIBUTION_ID}={}\nexport {TOPIC_ARN}={}",
-        provisioned.distribution_id, provisioned.topic_arn
+        "export {DISTRIBUTION_ID}={}\nexport {TOPIC_ARN}={}\nexport {DEFERRAL_QUEUE_URL}={}",
+        provisioned.distribution_id, provisioned.topic_arn, provisioned.deferral_queue_url
     )
 }
 
@@ -185,7 +153,7 @@ mod tests {
     fn export_lines_set_the_variables() {
         assert_eq!(
             export_lines(&provisioned()),
-            "export PURGE_DISTRIBUTION_ID=E2QWRUHEXAMPLE\nexport PURGE_TOPIC_ARN=arn:aws:sns:us-east-1:000000000000:purgeflow-failures"
+            "export PURGE_DISTRIBUTION_ID=E2QWRUHEXAMPLE\nexport PURGE_TOPIC_ARN=arn:aws:sns:us-east-1:000000000000:purgeflow-failures\nexport PURGE_DEFERRAL_QUEUE_URL=http://127.0.0.1:1/000000000000/purgeflow-deferred"
         );
     }
 }
