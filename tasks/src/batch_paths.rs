@@ -250,20 +250,20 @@ fn is_caller_reference(reference: &str) -> bool {
 /// look-alikes and control characters are refused, by name, instead of reaching CloudFront
 /// (which would refuse a control character with an error that was retried as `Transient` and
 /// reported again forever).
-fn check_replayed_path(path: &str, policy: &FoldPolicy) -> Result<(), &'static str> {
+fn check_replayed_path(path: &str, policy: &FoldPolicy) -> Result<(), Cow<'static, str>> {
     if !path.starts_with('/') {
-        return Err("does not start with `/`");
+        return Err(Cow::Borrowed("does not start with `/`"));
     }
     if path.chars().any(char::is_control) {
-        return Err("contains a control character");
+        return Err(Cow::Borrowed("contains a control character"));
     }
     // CloudFront only honours `*` as the last character; `?` would start a query string.
     let literal = path.strip_suffix('*').unwrap_or(path);
     if literal.contains(['*', '?']) {
-        return Err("has a `*` before its end or a `?`");
+        return Err(Cow::Borrowed("has a `*` before its end or a `?`"));
     }
     let Ok(raw) = percent_decode_str(literal).decode_utf8() else {
-        return Err("is not UTF-8 once percent-decoded");
+        return Err(Cow::Borrowed("is not UTF-8 once percent-decoded"));
     };
     // A wildcard's fixed part is the start of a key: give it an end so the rules see a key.
     let key = match &raw[1..] {
@@ -272,26 +272,30 @@ fn check_replayed_path(path: &str, policy: &FoldPolicy) -> Result<(), &'static s
         whole => Cow::Borrowed(whole),
     };
     if let Err(KeySafetyError::UnsafeKey { why, .. }) = check_key(&key, "") {
-        return Err(why);
+        return Err(Cow::Owned(why));
     }
     if encode_path(&raw) != literal {
-        return Err(
+        return Err(Cow::Borrowed(
             "is not encoded as BatchPaths encodes paths (an escape BatchPaths never writes: an \
              encoded `/`, lowercase hex, an escape of a plain character or a second level)",
-        );
+        ));
     }
     if let Some(prefixes) = &policy.within
         && !prefixes
             .iter()
             .any(|prefix| literal.starts_with(prefix.as_str()))
     {
-        return Err("is outside the purge area (the paths PURGE_KEY_PREFIX maps to)");
+        return Err(Cow::Borrowed(
+            "is outside the purge area (the paths PURGE_KEY_PREFIX maps to)",
+        ));
     }
     if is_wildcard(path) {
         // The same floor folding uses: `/*` (depth 0) would invalidate the whole distribution.
         let depth = literal.matches('/').count().saturating_sub(1);
         if depth < policy.min_depth {
-            return Err("is a wildcard shallower than the fold policy allows");
+            return Err(Cow::Borrowed(
+                "is a wildcard shallower than the fold policy allows",
+            ));
         }
     }
     Ok(())
@@ -592,6 +596,32 @@ mod tests {
             batch_paths(replay_input(made.batches.clone()), "E1", &policy).expect("replays");
         assert_eq!(replayed.batches, made.batches);
         assert!(replayed.dropped_batches.is_empty());
+    }
+
+    /// A replayed path is held to the key rules (`key_safety::check_key`) on its decoded form:
+    /// a segment an origin, proxy or OS could normalise to `.` or `..` is refused even when it
+    /// is encoded exactly as BatchPaths encodes (all of these were sent before).
+    #[test]
+    fn a_replayed_path_with_a_segment_that_normalises_to_dots_is_refused() {
+        let policy = purge_area_policy();
+        for (raw, why) in [
+            ("/images/u1-/..;jsessionid=x/u2-a.jpg", "`;` path parameter"),
+            ("/images/u1-/.. /u2-a.jpg", "whitespace"),
+            ("/images/u1-/..\u{A0}/u2-a.jpg", "whitespace"),
+            ("/images/u1-/. ./u2-a.jpg", "Windows"),
+            ("/images/u1-/.\u{301}./u2-a.jpg", "combining marks"),
+            ("/images/u1-/..\u{3164}/u2-a.jpg", "default-ignorable"),
+            ("/images/u1-/%u002e%u002e/u2-a.jpg", "percent-encoded"),
+            ("/images/u1-/%c0%ae%c0%ae/u2-a.jpg", "percent-encoded"),
+        ] {
+            let path = encode_path(raw);
+            let batch = replayed_batch("E1", vec![path.clone()]);
+            let output = batch_paths(replay_input(vec![batch]), "E1", &policy)
+                .expect("a bad replayed batch is dropped, not fatal");
+            assert!(output.batches.is_empty(), "{path:?} was sent");
+            let reason = &output.dropped_batches[0].reason;
+            assert!(reason.contains(why), "{path:?}: {reason}");
+        }
     }
 
     #[test]

@@ -585,7 +585,9 @@ fn check_key_prefix(prefix: &str) -> Result<(), ConfigError> {
     crate::key_safety::check_key(directory, "").map_err(|err| {
         let why = match err {
             crate::key_safety::KeySafetyError::UnsafeKey { why, .. } => why,
-            crate::key_safety::KeySafetyError::KeyOutsidePrefix { .. } => "outside itself",
+            crate::key_safety::KeySafetyError::KeyOutsidePrefix { .. } => {
+                "outside itself".to_owned()
+            }
         };
         invalid(
             KEY_PREFIX,

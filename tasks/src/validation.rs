@@ -8,7 +8,7 @@
 //! | `MissingOldImage` | the record has no old image (a KEYS_ONLY or NEW_IMAGE stream) |
 //! | `MissingAttribute` | the key template names an attribute the old image does not have |
 //! | `WrongAttributeType` | a template attribute is not S or N, or `\|subtype` meets a value that is not `type/subtype` |
-//! | `UnsafeKey` | empty, over 1024 bytes, leading `/`, a `.`/`..`/empty segment, `*` or `?`, control or invisible characters, or any of these percent-encoded or as Unicode look-alikes (see [`crate::key_safety`]) |
+//! | `UnsafeKey` | empty, over 1024 bytes, leading `/`, `*` or `?`, control or invisible characters, or a segment that an origin, proxy or OS could normalise to `.`, `..` or nothing (`;` parameters, whitespace, trailing dots, combining marks, default-ignorables, NFKC, lenient percent-decoding; see [`crate::key_safety`]) |
 //! | `KeyOutsidePrefix` | the key is not under `PURGE_KEY_PREFIX`, or a replayed target names another bucket than `PURGE_BUCKET` |
 //! | `SupersedeUnchecked` | the supersede check's BatchGetItem still left the key unprocessed after its retries (see [`crate::supersede`]): the object is kept |
 //!
