@@ -114,6 +114,12 @@ pub struct ExecutionInput {
     /// unchanged, so they keep their CallerReference.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub batches: Vec<InvalidationBatch>,
+    /// Records the trigger could not hand over as they are, already rejected by name: a record
+    /// too large for any execution input can never succeed, so instead of a batch item failure
+    /// that the stream would retry until the record expires, it travels as its rejection.
+    /// ValidateRecords reports them with its own; they delete nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rejections: Vec<Rejection>,
 }
 
 /// Who removed the item.
@@ -171,6 +177,10 @@ pub enum RejectionReason {
     /// The supersede check could not read the item (DynamoDB left its key unprocessed past the
     /// retry budget), so it is not known whether the item was re-created: the object is kept.
     SupersedeUnchecked,
+    /// The record is too large for any execution input (its projected attributes, or what they
+    /// become downstream, pass the trigger's 200 KiB budget) although no other rule rejects it:
+    /// it was not handed over, so its object is kept.
+    RecordTooLarge,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

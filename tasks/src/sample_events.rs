@@ -65,6 +65,7 @@ async fn run(file: &str, config: &Config) -> (RecordCounts, Vec<ExecutionInput>,
         records: Vec::new(),
         targets: Vec::new(),
         batches: Vec::new(),
+        rejections: Vec::new(),
     });
     let output = validate_records(input, config, None)
         .await

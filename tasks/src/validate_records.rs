@@ -21,7 +21,7 @@ use crate::validation::{Rules, Verdict, recheck_target, validate_record};
 /// The supersede check runs when `config.check_superseded` is on and a client is given (the
 /// Lambda builds one exactly when the check is on); with `dynamodb: None` it is skipped.
 pub async fn validate_records(
-    input: ExecutionInput,
+    mut input: ExecutionInput,
     config: &Config,
     dynamodb: Option<&aws_sdk_dynamodb::Client>,
 ) -> Result<ValidationOutput, TaskError> {
@@ -35,7 +35,8 @@ pub async fn validate_records(
     };
 
     let mut candidates: Vec<PurgeTarget> = Vec::new();
-    let mut rejections = Vec::new();
+    // The trigger's own rejections (records too large to hand over) are reported with the rest.
+    let mut rejections = std::mem::take(&mut input.rejections);
     let mut ignored = Vec::new();
     for record in &input.records {
         match validate_record(record, &rules) {
@@ -212,6 +213,7 @@ mod tests {
                 record("7", DeleteKind::User, Some(json!({"id": {"S": "7"}}))),
                 key_record("8", "images/c.jpg"),
             ],
+            rejections: vec![],
             targets: Vec::new(),
             batches: vec![InvalidationBatch {
                 distribution_id: "E2QWRUHEXAMPLE".into(),
@@ -253,6 +255,31 @@ mod tests {
         assert_eq!(output.ignored[0].event_id, "5");
         assert_eq!(output.batches.len(), 1, "replayed batches pass through");
         assert!(output.superseded.is_empty());
+    }
+
+    /// The trigger's rejections (records too large to hand over) are reported first, with
+    /// ValidateRecords' own, and delete nothing.
+    #[tokio::test]
+    async fn the_triggers_rejections_are_reported_with_the_rest() {
+        let mut input = input();
+        input.rejections = vec![Rejection {
+            event_id: "0".into(),
+            keys: serde_json::from_value(json!({"id": {"S": "0"}})).expect("keys"),
+            reason: RejectionReason::UnsafeKey,
+            detail: "longer than 1024 bytes".into(),
+        }];
+        let output = validate_records(input, &config(false), None)
+            .await
+            .expect("validates");
+        check_schema(&output);
+        let reasons: Vec<(&str, RejectionReason)> = output
+            .rejections
+            .iter()
+            .map(|r| (r.event_id.as_str(), r.reason))
+            .collect();
+        assert_eq!(reasons[0], ("0", RejectionReason::UnsafeKey));
+        assert_eq!(reasons.len(), 6, "{reasons:?}");
+        assert!(output.targets.iter().all(|t| t.event_id != "0"));
     }
 
     #[tokio::test]

@@ -87,6 +87,9 @@ pub fn build_messages(
     );
     items.extend(input.dropped_batches.iter().map(Item::DroppedBatch));
     if let Some(original) = &whole_replay {
+        // The trigger's own rejections (records too large to hand over) are reported here:
+        // the task that failed never passed them on, and a replay must not carry them again.
+        items.extend(original.rejections.iter().map(Item::Rejection));
         items.extend(original.records.iter().map(Item::Record));
         items.extend(original.targets.iter().map(Item::Target));
         items.extend(original.batches.iter().map(Item::Batch));
@@ -303,6 +306,7 @@ fn build_message(
         records: vec![],
         targets: vec![],
         batches: vec![],
+        rejections: vec![],
     };
     for item in items {
         match *item {

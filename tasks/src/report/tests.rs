@@ -226,6 +226,7 @@ fn a_caught_error_replays_a_mixed_original_input_one_kind_per_part() {
         records: vec![],
         targets: vec![target("a.jpg")],
         batches: vec![failed_invalidation(7).batch],
+        rejections: vec![],
     };
     let mut input = report_input();
     input.caught = Some(CaughtError {
@@ -272,6 +273,7 @@ fn a_caught_task_error_replays_the_original_input() {
         }],
         targets: vec![],
         batches: vec![],
+        rejections: vec![],
     };
     let mut input = report_input();
     input.caught = Some(CaughtError {
@@ -297,6 +299,46 @@ fn a_caught_task_error_replays_the_original_input() {
         "{}",
         summary(&input)
     );
+}
+
+/// A task failed before the trigger's rejections (records too large to hand over) reached the
+/// report's lists: they are reported from the original input, and not carried into the replay,
+/// which would report them again.
+#[test]
+fn a_caught_task_error_reports_the_triggers_rejections_without_replaying_them() {
+    let rejection = Rejection {
+        event_id: "e2".into(),
+        keys: attribute_map(json!({"photo_id": {"S": "p2"}})),
+        reason: RejectionReason::UnsafeKey,
+        detail: "longer than 1024 bytes".into(),
+    };
+    let record = RemovedRecord {
+        event_id: "e1".into(),
+        sequence_number: "100".into(),
+        delete_kind: DeleteKind::User,
+        keys: attribute_map(json!({"photo_id": {"S": "p1"}})),
+        old_image: None,
+    };
+    let original = ExecutionInput {
+        batch_id: "batch-1".into(),
+        records: vec![record.clone()],
+        targets: vec![],
+        batches: vec![],
+        rejections: vec![rejection.clone()],
+    };
+    let mut input = report_input();
+    input.caught = Some(CaughtError {
+        error: "PurgeFlow.Throttled".into(),
+        cause: "slow down".into(),
+    });
+    input.original_input = Some(serde_json::to_value(&original).expect("serialises"));
+    let messages = build_messages(&input, SNS_MAX_MESSAGE_BYTES).expect("builds");
+    assert_eq!(messages.len(), 1);
+    check(&messages[0]);
+    assert_eq!(messages[0].report.rejections, vec![rejection]);
+    let replay = messages[0].report.replay_input.as_ref().expect("replayable");
+    assert_eq!(replay.records, vec![record]);
+    assert!(replay.rejections.is_empty(), "{replay:?}");
 }
 
 #[test]

@@ -14,10 +14,16 @@
 //!    to the end of the batch, so the stream retries exactly from there. Nothing before it is
 //!    retried, nothing after it is skipped.
 //!
-//! A record too large to fit in any execution even alone (a template attribute of ~200 KB) stops the
-//! packing there with [`PackError::RecordTooLarge`]: it and every later record are returned as
+//! A record too large to fit in any execution even alone (a template attribute of ~200 KB) can
+//! never succeed as it is: retried, it would block its shard until the stream drops it. It is
+//! handed over as its rejection instead (the input's `rejections`, named by ValidateRecords'
+//! own rules: such a key is `UnsafeKey`, longer than S3's 1,024 bytes; else `RecordTooLarge`),
+//! and reported with the execution's other rejections. Only a record whose rejection itself
+//! could not fit (table keys over the budget, which DynamoDB never writes) stops the packing
+//! there with [`PackError::RecordTooLarge`]: it and every later record are returned as
 //! failures, so the event source mapping's bisect, retry limit and on-failure queue isolate and
-//! keep it; nothing is dropped.
+//! keep it; nothing is dropped. StartExecution's failures (throttling, a service error) are
+//! transient and stay batch item failures.
 //!
 //! A structurally broken record (see [`crate::records`]) is counted and logged as malformed
 //! instead: no retry could ever fix it, and retrying would block the shard.
@@ -36,6 +42,7 @@ pub use pack::{MAX_INPUT_BYTES, PackError, PackLimits, PackedExecution, Packing}
 #[cfg(feature = "sfn")]
 pub use start::{handle_stream_event, start_executions};
 
+use crate::contract::Rejection;
 use crate::records::{ClassifiedRecord, Projection, RecordCounts, StreamEvent, classify_event};
 
 /// Everything the trigger will do with one stream batch.
@@ -44,6 +51,9 @@ pub struct Plan {
     /// Every record's outcome, in event order (for sequence numbers and counts).
     pub records: Vec<ClassifiedRecord>,
     pub executions: Vec<PackedExecution>,
+    /// Records too large for any execution, handed over as their rejection instead (in the
+    /// input's `rejections`), by index: they are reported by name, not retried.
+    pub rejected: Vec<(usize, Rejection)>,
     /// Where and why packing stopped early; records from this index on are not handed over.
     pub stopped: Option<(usize, PackError)>,
     pub counts: RecordCounts,
@@ -60,11 +70,12 @@ pub fn plan<'a>(
 ) -> Plan {
     let records = classify_event(event, projection);
     let counts = RecordCounts::of(&records);
-    let (executions, stopped) = pack::pack(&records, &packing.into());
+    let packed = pack::pack(&records, &packing.into());
     Plan {
         records,
-        executions,
-        stopped,
+        executions: packed.executions,
+        rejected: packed.rejected,
+        stopped: packed.stopped,
         counts,
     }
 }

@@ -3,10 +3,12 @@
 
 use thiserror::Error;
 
-use super::cost::DownstreamCost;
+use super::cost::{DownstreamCost, json_len};
 use super::name::{BatchNamer, MAX_NAME_CHARS};
 use crate::config::Config;
+use crate::contract::{Rejection, RejectionReason};
 use crate::records::{Classified, ClassifiedRecord, HandedOver};
+use crate::validation::{Verdict, validate_record};
 
 /// The byte budget of one execution's records. Step Functions limits every piece of state
 /// data (a state's input and output, a task's arguments and result, the variables one `Assign`
@@ -73,13 +75,71 @@ impl Packing<'_> {
             None => record.json.len(),
         }
     }
+
+    /// A record too large for any execution, as the rejection it travels as instead. It can
+    /// never succeed as it is, so retrying it would only block its shard until the stream drops
+    /// it. The name is ValidateRecords' own verdict when that is a rejection (a 200 KB
+    /// `image_key` is `UnsafeKey`: longer than S3's 1,024 bytes; a list is
+    /// `WrongAttributeType`), else `RecordTooLarge`.
+    fn too_large(&self, record: &HandedOver, cost: usize, limit: usize) -> Rejection {
+        let parsed = record.record().ok();
+        let verdict = match (&self.downstream, &parsed) {
+            (Some(downstream), Some(parsed)) => Some(validate_record(parsed, &downstream.rules)),
+            _ => None,
+        };
+        let not_handed_over = format!(
+            "the record may become {cost} bytes of state data, more than the {limit}-byte budget of one execution, so the trigger did not hand it over"
+        );
+        let mut rejection = match verdict {
+            Some(Verdict::Rejected(mut rejection)) => {
+                rejection.detail = format!("{} ({not_handed_over})", rejection.detail);
+                rejection
+            }
+            other => {
+                let kept = match other {
+                    Some(Verdict::Target(target)) => {
+                        format!("; its object {} is kept: delete it by hand", target.key)
+                    }
+                    _ => String::new(),
+                };
+                Rejection {
+                    event_id: record.event_id.clone(),
+                    keys: parsed.map(|parsed| parsed.keys).unwrap_or_default(),
+                    reason: RejectionReason::RecordTooLarge,
+                    detail: format!("{not_handed_over}{kept}"),
+                }
+            }
+        };
+        rejection.detail = bounded_detail(&rejection.detail);
+        rejection
+    }
+}
+
+/// The most a rejection's detail made by the trigger holds, in bytes: every rule's message
+/// fits (key_safety already shortens a long key), and the rejection stays small whatever the
+/// record held.
+pub const MAX_REJECTION_DETAIL_BYTES: usize = 1000;
+
+/// `detail` cut to [`MAX_REJECTION_DETAIL_BYTES`] at a character boundary.
+fn bounded_detail(detail: &str) -> String {
+    if detail.len() <= MAX_REJECTION_DETAIL_BYTES {
+        return detail.to_owned();
+    }
+    const CUT: &str = "...";
+    let mut end = MAX_REJECTION_DETAIL_BYTES - CUT.len();
+    while !detail.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{CUT}", &detail[..end])
 }
 
 /// Why packing stopped before the end of the batch.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum PackError {
+    /// Too large for any execution even as its rejection: only a record whose table keys alone
+    /// pass the budget, which DynamoDB's key limits (2,048 + 1,024 bytes) never allow.
     #[error(
-        "record {event_id} may become {bytes} bytes of state data, more than the {limit}-byte budget of one execution; \
+        "record {event_id} may become {bytes} bytes of state data, more than the {limit}-byte budget of one execution, even as its rejection; \
          it is returned as a batch item failure for the on-failure queue"
     )]
     RecordTooLarge {
@@ -101,16 +161,18 @@ pub struct PackedExecution {
     pub record_count: usize,
 }
 
-/// Serialised size of the input around its records, with the longest possible name:
-/// `{"batchId":"<name>","records":[` … `]}`.
-const ENVELOPE_BYTES: usize = r#"{"batchId":"","records":[]}"#.len() + MAX_NAME_CHARS;
+/// Serialised size of the input around its records and rejections, with the longest possible
+/// name: `{"batchId":"<name>","records":[` … `],"rejections":[` … `]}`.
+const ENVELOPE_BYTES: usize =
+    r#"{"batchId":"","records":[],"rejections":[]}"#.len() + MAX_NAME_CHARS;
 
-/// The execution being filled: its records' JSON, comma-separated, the sum of their costs, and
-/// its name so far.
+/// The execution being filled: its records' JSON and its rejections' JSON, comma-separated, the
+/// sum of their costs, and its name so far.
 struct Pending {
     first_record: usize,
     count: usize,
     body: String,
+    rejections: String,
     cost: usize,
     name: BatchNamer,
 }
@@ -121,6 +183,7 @@ impl Pending {
             first_record,
             count: 0,
             body: String::new(),
+            rejections: String::new(),
             cost: 0,
             name: BatchNamer::default(),
         }
@@ -132,11 +195,23 @@ impl Pending {
     }
 
     fn push(&mut self, record: &HandedOver, cost: usize) {
-        if self.count > 0 {
+        if !self.body.is_empty() {
             self.body.push(',');
         }
         self.cost += cost;
         self.body.push_str(&record.json);
+        self.name.add(&record.event_id, &record.sequence_number);
+        self.count += 1;
+    }
+
+    /// A record handed over as its rejection; `json` is the serialised [`Rejection`].
+    fn push_rejection(&mut self, record: &HandedOver, json: &str, cost: usize) {
+        if !self.rejections.is_empty() {
+            self.rejections.push(',');
+        }
+        self.cost += cost;
+        self.rejections.push_str(json);
+        // Named with the records, in stream order: a redelivered batch gets the same name.
         self.name.add(&record.event_id, &record.sequence_number);
         self.count += 1;
     }
@@ -150,6 +225,10 @@ impl Pending {
         input.push_str(&name);
         input.push_str(r#"","records":["#);
         input.push_str(&self.body);
+        if !self.rejections.is_empty() {
+            input.push_str(r#"],"rejections":["#);
+            input.push_str(&self.rejections);
+        }
         input.push_str("]}");
         PackedExecution {
             name,
@@ -163,10 +242,10 @@ impl Pending {
 pub(super) fn pack(
     records: &[ClassifiedRecord],
     packing: &Packing<'_>,
-) -> (Vec<PackedExecution>, Option<(usize, PackError)>) {
+) -> Packed {
     let limits = packing.limits;
     let max_records = limits.max_records.max(1);
-    let mut executions = Vec::new();
+    let mut packed = Packed::default();
     let mut pending: Option<Pending> = None;
     for (index, classified) in records.iter().enumerate() {
         let Classified::Removed(record) = &classified.outcome else {
@@ -175,24 +254,51 @@ pub(super) fn pack(
         // A record's cost counts its separating comma and is never below its input bytes, so
         // the budget bounds the input's size too.
         let cost = packing.cost(record).max(record.json.len() + 1);
-        if ENVELOPE_BYTES + cost > limits.max_bytes {
-            let error = PackError::RecordTooLarge {
-                event_id: record.event_id.clone(),
-                bytes: cost,
-                limit: limits.max_bytes,
-            };
-            executions.extend(pending.take().map(Pending::finish));
-            return (executions, Some((index, error)));
-        }
+        let mut rejected = None;
+        let cost = if ENVELOPE_BYTES + cost > limits.max_bytes {
+            let rejection = packing.too_large(record, cost, limits.max_bytes);
+            // A rejection is in each state's data at most once, as the record would have been.
+            let rejection_cost = json_len(&rejection) + 1;
+            if ENVELOPE_BYTES + rejection_cost > limits.max_bytes {
+                let error = PackError::RecordTooLarge {
+                    event_id: record.event_id.clone(),
+                    bytes: cost,
+                    limit: limits.max_bytes,
+                };
+                packed.executions.extend(pending.take().map(Pending::finish));
+                packed.stopped = Some((index, error));
+                return packed;
+            }
+            rejected = Some(rejection);
+            rejection_cost
+        } else {
+            cost
+        };
         if let Some(current) = &pending
             && (current.cost_with(cost) > limits.max_bytes || current.count >= max_records)
         {
-            executions.extend(pending.take().map(Pending::finish));
+            packed.executions.extend(pending.take().map(Pending::finish));
         }
-        pending
-            .get_or_insert_with(|| Pending::new(index))
-            .push(record, cost);
+        let current = pending.get_or_insert_with(|| Pending::new(index));
+        match rejected {
+            None => current.push(record, cost),
+            Some(rejection) => {
+                // Contract types always serialise.
+                let json = serde_json::to_string(&rejection).unwrap_or_default();
+                current.push_rejection(record, &json, cost);
+                packed.rejected.push((index, rejection));
+            }
+        }
     }
-    executions.extend(pending.map(Pending::finish));
-    (executions, None)
+    packed.executions.extend(pending.map(Pending::finish));
+    packed
+}
+
+/// What [`pack`] made of a batch.
+#[derive(Debug, Default)]
+pub(super) struct Packed {
+    pub(super) executions: Vec<PackedExecution>,
+    /// Records handed over as their rejection (too large for any execution), by index.
+    pub(super) rejected: Vec<(usize, Rejection)>,
+    pub(super) stopped: Option<(usize, PackError)>,
 }

@@ -15,6 +15,15 @@ pub async fn start_executions(
     state_machine_arn: &str,
 ) -> DynamoDbEventResponse {
     let mut not_handed_over = plan.stopped.as_ref().map(|(index, _)| *index);
+    for (index, rejection) in &plan.rejected {
+        tracing::error!(
+            record_index = index,
+            event_id = %rejection.event_id,
+            reason = ?rejection.reason,
+            detail = %rejection.detail,
+            "record too large for any execution; handed over as its rejection, to be reported"
+        );
+    }
     if let Some((index, error)) = &plan.stopped {
         tracing::error!(record_index = index, %error, "packing stopped");
     }

@@ -133,10 +133,178 @@ fn packs_within_the_byte_limit() {
     inputs(&plan);
 }
 
+/// The trigger's configuration for the too-large tests: `{image_key}`, under `images/`.
+fn image_key_config() -> Config {
+    config_with(&[
+        ("PURGE_KEY_TEMPLATE", "{image_key}"),
+        ("PURGE_KEY_PREFIX", "images/"),
+    ])
+}
+
+/// The rejections an execution input carries, as (event id, reason).
+fn rejections_of(inputs: &[ExecutionInput]) -> Vec<(String, crate::contract::RejectionReason)> {
+    inputs
+        .iter()
+        .flat_map(|i| i.rejections.iter())
+        .map(|r| (r.event_id.clone(), r.reason))
+        .collect()
+}
+
+/// A key of 210,000 bytes can never be an S3 key (1,024 at most), and no execution can carry
+/// its record (200 KiB). It used to stop the packing: the records after it became batch item
+/// failures that the stream would retry until they expired. Now it is handed over as its
+/// `UnsafeKey` rejection, named as ValidateRecords would, and the rest of the batch goes on.
 #[test]
-fn a_record_too_large_alone_stops_packing_by_name() {
+fn an_oversized_key_is_handed_over_as_its_unsafe_key_rejection() {
+    use crate::contract::RejectionReason;
+    let config = image_key_config();
+    let huge = remove_with_key(3, &format!("images/{}.jpg", "k".repeat(210_000)));
+    let records = vec![
+        remove_with_key(1, "images/1.jpg"),
+        remove_with_key(2, "images/2.jpg"),
+        huge,
+        remove_with_key(4, "images/4.jpg"),
+    ];
+    let plan = plan(
+        &event(records),
+        &projection(),
+        PackLimits::from_config(&config),
+    );
+    assert_eq!(plan.stopped, None, "nothing is left for the stream to retry");
+    let inputs = inputs(&plan);
+    let handed_over: Vec<String> = inputs
+        .iter()
+        .flat_map(|i| i.records.iter().map(|r| r.event_id.clone()))
+        .collect();
+    assert_eq!(
+        handed_over,
+        [1, 2, 4].map(|i| format!("evt-{i:021}")),
+        "every other record is handed over"
+    );
+    assert_eq!(
+        rejections_of(&inputs),
+        [(format!("evt-{:021}", 3), RejectionReason::UnsafeKey)]
+    );
+    let rejection = &inputs[0].rejections[0];
+    assert!(
+        rejection.detail.contains("longer than 1024 bytes")
+            && rejection.detail.contains("did not hand it over"),
+        "{}",
+        rejection.detail
+    );
+    assert!(rejection.detail.len() <= MAX_REJECTION_DETAIL_BYTES);
+    assert_eq!(rejection.keys["upload_id"], json!({"S": "u-000003"}));
+    assert_eq!(plan.rejected.len(), 1);
+    assert_eq!(plan.rejected[0].0, 2, "by its index in the batch");
+    assert_eq!(
+        plan.executions
+            .iter()
+            .map(|e| e.record_count)
+            .sum::<usize>(),
+        4,
+        "the rejected record counts as handed over"
+    );
+    assert!(plan.executions.iter().all(|e| e.input.len() <= MAX_INPUT_BYTES));
+    // A redelivery of the same batch gets the same executions (names and inputs).
+    let again = super::plan(
+        &event(vec![
+            remove_with_key(1, "images/1.jpg"),
+            remove_with_key(2, "images/2.jpg"),
+            remove_with_key(3, &format!("images/{}.jpg", "k".repeat(210_000))),
+            remove_with_key(4, "images/4.jpg"),
+        ]),
+        &projection(),
+        PackLimits::from_config(&config),
+    );
+    assert_eq!(again.executions, plan.executions);
+}
+
+/// Every permanent fault of a record too large to hand over gets its own name; only one no
+/// rule rejects is `RecordTooLarge`, and its detail names the object that is kept.
+#[test]
+fn a_too_large_record_is_rejected_by_the_rule_it_breaks_else_as_record_too_large() {
+    use crate::contract::RejectionReason;
+    let big = "x".repeat(210_000);
+    let typed = |seq: usize, image: Value| {
+        stream_record(
+            "REMOVE",
+            &format!("{seq:021}"),
+            json!({"photo_id": {"S": format!("p{seq}")}}),
+            Some(image),
+        )
+    };
+    let config = config_with(&[("PURGE_KEY_TEMPLATE", "{photo_id}.{type|subtype}")]);
+    let projection = Projection::for_template(config.key_template().expect("template"));
+    let records = vec![
+        // A media type whose subtype is short: the key `p1.jpeg` is fine, the record is not.
+        typed(1, json!({"photo_id": {"S": "p1"}, "type": {"S": format!("{big}/jpeg")}})),
+        // A list where a string belongs.
+        typed(2, json!({"photo_id": {"S": "p2"}, "type": {"L": [{"S": big}]}})),
+        // Not a media type at all.
+        typed(3, json!({"photo_id": {"S": "p3"}, "type": {"S": big}})),
+        typed(4, json!({"photo_id": {"S": "p4"}, "type": {"S": "image/png"}})),
+    ];
+    let plan = plan(&event(records), &projection, PackLimits::from_config(&config));
+    assert_eq!(plan.stopped, None);
+    let inputs = inputs(&plan);
+    assert_eq!(
+        rejections_of(&inputs),
+        [
+            (format!("evt-{:021}", 1), RejectionReason::RecordTooLarge),
+            (format!("evt-{:021}", 2), RejectionReason::WrongAttributeType),
+            (format!("evt-{:021}", 3), RejectionReason::WrongAttributeType),
+        ]
+    );
+    let too_large = &inputs[0].rejections[0];
+    assert!(
+        too_large.detail.contains("its object p1.jpeg is kept"),
+        "{}",
+        too_large.detail
+    );
+    for rejection in inputs.iter().flat_map(|i| &i.rejections) {
+        assert!(
+            rejection.detail.len() <= MAX_REJECTION_DETAIL_BYTES,
+            "{}",
+            rejection.detail.len()
+        );
+    }
+    let handed_over: Vec<&str> = inputs
+        .iter()
+        .flat_map(|i| i.records.iter().map(|r| r.event_id.as_str()))
+        .collect();
+    assert_eq!(handed_over, [format!("evt-{:021}", 4)]);
+}
+
+/// Without a configuration to judge it by (bare limits), a record too large to hand over is
+/// still a rejection, named `RecordTooLarge`.
+#[test]
+fn without_rules_a_too_large_record_is_record_too_large() {
+    use crate::contract::RejectionReason;
     let mut huge = remove(3);
     huge["dynamodb"]["OldImage"]["image_key"] = json!({"S": "k".repeat(5_000)});
+    let plan = plan(
+        &event(vec![remove(1), huge, remove(4)]),
+        &projection(),
+        PackLimits {
+            max_bytes: 4_000,
+            max_records: 500,
+        },
+    );
+    assert_eq!(plan.stopped, None);
+    assert_eq!(
+        rejections_of(&inputs(&plan)),
+        [(format!("evt-{:021}", 3), RejectionReason::RecordTooLarge)]
+    );
+}
+
+/// Only a record too large even as its rejection (table keys over the budget, which DynamoDB
+/// never writes) still stops the packing: it and every later record are batch item failures,
+/// for the event source mapping's bisect and on-failure queue.
+#[test]
+fn a_record_too_large_even_as_its_rejection_stops_packing_by_name() {
+    let mut huge = remove(3);
+    huge["dynamodb"]["Keys"]["id"] = json!({"S": "k".repeat(5_000)});
+    huge["dynamodb"]["OldImage"]["id"] = json!({"S": "k".repeat(5_000)});
     let records = vec![remove(1), remove(2), huge, remove(4)];
     let plan = plan(
         &event(records),
@@ -677,6 +845,52 @@ mod with_sfn {
             rule.num_calls(),
             2,
             "the byte budget splits the batch in two"
+        );
+    }
+
+    /// A record that can never succeed is no batch item failure: the handler starts its
+    /// rejection with the rest, and the stream retries nothing.
+    #[tokio::test]
+    async fn an_oversized_record_is_started_as_its_rejection_not_retried() {
+        let inputs = Arc::new(Mutex::new(Vec::new()));
+        let seen = inputs.clone();
+        let rule = mock!(Client::start_execution).then_compute_output(move |req| {
+            let input: ExecutionInput =
+                serde_json::from_str(req.input().unwrap_or_default()).expect("input");
+            seen.lock().expect("lock").push(input);
+            StartExecutionOutput::builder()
+                .execution_arn("arn:x")
+                .start_date(aws_smithy_types::DateTime::from_secs(0))
+                .build()
+                .expect("complete output")
+        });
+        let sfn = mock_client!(aws_sdk_sfn, RuleMode::MatchAny, &[&rule], |conf| conf
+            .retry_config(RetryConfig::disabled()));
+        let records = vec![
+            remove(1),
+            remove_with_key(2, &"k".repeat(210_000)),
+            remove(3),
+        ];
+        let response = handle_stream_event(event(records), &config("500"), &sfn)
+            .await
+            .expect("handled");
+        assert!(
+            response.batch_item_failures.is_empty(),
+            "{:?}",
+            response.batch_item_failures
+        );
+        let inputs = inputs.lock().expect("lock");
+        assert_eq!(
+            rejections_of(&inputs),
+            [(
+                format!("evt-{:021}", 2),
+                crate::contract::RejectionReason::UnsafeKey
+            )]
+        );
+        assert_eq!(
+            inputs.iter().map(|i| i.records.len()).sum::<usize>(),
+            2,
+            "the others are handed over"
         );
     }
 
