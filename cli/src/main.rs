@@ -3,7 +3,8 @@
 //!
 //! Exit codes: 0 when everything is fine; 1 when the answer is "no" (an invalid definition, a
 //! failed execution, a failing conformance case); 2 when the command itself could not do its
-//! job (unreadable file, bad arguments).
+//! job (unreadable file, bad arguments); 3 when `local` kept stream records in its on-failure
+//! store (they were not handed over even alone, after their retries).
 
 mod args;
 mod asl_test;
@@ -25,6 +26,8 @@ pub(crate) enum Verdict {
     Ok,
     /// Invalid, failed, some cases failed: exit 1.
     NotOk,
+    /// `local` kept records in its on-failure store: exit 3.
+    RecordsSetAside,
 }
 
 /// Runs an async command (`local`, `demo`, `replay`: SDK calls) to completion.
@@ -43,8 +46,15 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Graph { definition } => graph::run(&definition).map(|()| Verdict::Ok),
-        // The pipeline ran: exit 0 even when executions reported failures (they are on the topic).
-        Command::Local(args) => block_on(purgeflow_cli::local::run(args)).map(|_| Verdict::Ok),
+        // The pipeline ran: exit 0 even when executions reported failures (they are on the
+        // topic); 3 when records are in the on-failure store, which no one else reports.
+        Command::Local(args) => block_on(purgeflow_cli::local::run(args)).map(|summary| {
+            if summary.on_failure > 0 {
+                Verdict::RecordsSetAside
+            } else {
+                Verdict::Ok
+            }
+        }),
         Command::Demo(args) => block_on(purgeflow_cli::demo::run(args)).map(|_| Verdict::Ok),
         Command::Replay(args) => block_on(purgeflow_cli::replay::run(args)).map(|summary| {
             if summary.all_done() {
@@ -61,6 +71,7 @@ fn main() -> ExitCode {
     match result {
         Ok(Verdict::Ok) => ExitCode::SUCCESS,
         Ok(Verdict::NotOk) => ExitCode::from(1),
+        Ok(Verdict::RecordsSetAside) => ExitCode::from(3),
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::from(2)

@@ -10,8 +10,10 @@
 pub mod aws;
 pub mod checkpoints;
 pub mod cloudfront_limits;
+pub mod delivery;
 pub mod dispatcher;
 pub mod moto;
+pub mod on_failure;
 pub mod output;
 pub mod pipeline;
 pub mod provision;
@@ -29,6 +31,7 @@ use crate::local::aws::AwsClients;
 use crate::local::checkpoints::CheckpointStore;
 use crate::local::cloudfront_limits::CloudFrontLimits;
 use crate::local::dispatcher::{LocalDispatcher, Running};
+use crate::local::on_failure::OnFailureStore;
 use crate::local::output::{OutputMode, Printer};
 use crate::local::pipeline::{Pipeline, TimeMode, purge_machine_for};
 use crate::local::provision::{Provisioned, Wanted, provision, topic_name};
@@ -269,7 +272,8 @@ pub async fn run_connected(
         )),
         None => None,
     };
-    let summary = run_stream(&mut poller, &pipeline, options, printer).await?;
+    let mut store = OnFailureStore::load(state_dir)?;
+    let summary = run_stream(&mut poller, &pipeline, &mut store, options, printer).await?;
     if let Some(dispatching) = dispatching {
         let totals = dispatching.drain().await?;
         printer.note(&format!(

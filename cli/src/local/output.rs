@@ -208,6 +208,16 @@ mod tests {
         );
     }
 
+    /// Only a success, or the definition's `PurgeIncomplete` (reached after ReportFailures
+    /// published the report), accounts for an execution's records.
+    #[test]
+    fn an_execution_that_published_no_report_is_not_accounted_for() {
+        assert!(report("SUCCEEDED", None).accounted_for());
+        assert!(report("FAILED", Some("PurgeIncomplete")).accounted_for());
+        assert!(!report("FAILED", Some("PurgeFlow.NotFound")).accounted_for());
+        assert!(!report("TIMED_OUT", Some("States.Timeout")).accounted_for());
+    }
+
     #[test]
     fn a_succeeded_execution_is_marked_so() {
         assert!(human_line(&report("SUCCEEDED", None)).starts_with("✔ SUCCEEDED"));

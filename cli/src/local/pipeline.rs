@@ -32,6 +32,8 @@ pub const PURGE_DEFINITION: &str = include_str!("../../../statemachine/purge.asl
 /// Task resources for a local run: each Lambda ARN resolves to its in-process handler by name.
 pub const LOCAL_SUBSTITUTIONS: &str =
     include_str!("../../../statemachine/local-substitutions.json");
+/// The error of the definition's Fail state after ReportFailures: the report was published.
+pub const PURGE_INCOMPLETE: &str = "PurgeIncomplete";
 /// `$$.StateMachine.Name` of local executions.
 pub const STATE_MACHINE_NAME: &str = "purgeflow-purge";
 /// Executions of one batch run side by side, as Express runs them; small, for two cores.
@@ -374,6 +376,15 @@ impl ExecutionReport {
 
     pub fn succeeded(&self) -> bool {
         self.status == status_name(ExecutionStatus::Succeeded)
+    }
+
+    /// Whether every record of the execution is accounted for: it succeeded, or it failed as
+    /// `PurgeIncomplete`, which the definition reaches only after ReportFailures published the
+    /// report. Any other end (ReportFailures itself failed, a timeout) told no one.
+    pub fn accounted_for(&self) -> bool {
+        self.succeeded()
+            || (self.status == status_name(ExecutionStatus::Failed)
+                && self.error.as_deref() == Some(PURGE_INCOMPLETE))
     }
 }
 

@@ -1,17 +1,27 @@
-//! The polling loop: read a batch from each readable shard, run it through the pipeline, wait
-//! for its executions, then checkpoint it. A batch is checkpointed only once all its executions
-//! finished (whatever their outcome: failures are reported on the topic), so stopping at any
-//! point loses nothing; at worst the unfinished batch runs again, which every step tolerates.
+//! The polling loop: read a batch from each readable shard, deliver it as an event source
+//! mapping would ([`crate::local::delivery`]: the trigger's code and the executions it starts,
+//! retried, bisected around a record that keeps failing), keep any record given up on in the
+//! on-failure store ([`crate::local::on_failure`]), then checkpoint the batch.
+//!
+//! A batch is checkpointed only once every record in it was handed over (its execution
+//! finished, and succeeded or published its failure report) or kept in the on-failure store.
+//! So stopping at any point loses nothing: at worst the unfinished batch runs again, which
+//! every step tolerates, and the store does not keep a record twice.
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use purgeflow_tasks::records::Classified;
+use futures::future::LocalBoxFuture;
+use purgeflow_tasks::records::{Classified, RecordCounts};
+use purgeflow_tasks::trigger::PackError;
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
+use crate::local::delivery::{Answer, Failure, Handler, RETRIES, deliver};
+use crate::local::on_failure::{OnFailureStore, Stored, StoredRecord};
 use crate::local::output::Printer;
 use crate::local::pipeline::{ExecutionReport, Pipeline, TimeMode, millis};
-use crate::local::stream::StreamPoller;
+use crate::local::stream::{ShardBatch, StreamPoller};
 
 /// `--once` stops after this many rounds in a row found nothing new (a stream may answer
 /// empty before the next record becomes visible).
@@ -52,8 +62,14 @@ pub struct RunSummary {
     pub removed: usize,
     /// Records dropped as structurally broken (no retry could fix them).
     pub malformed: usize,
-    /// Records too large for any execution input.
-    pub too_large: usize,
+    /// Records too large for any execution input, handed over as their rejection (reported by
+    /// the execution that carried them).
+    pub rejected_too_large: usize,
+    /// Records not handed over even alone after their retries, kept in the on-failure store
+    /// (or found already there, kept by a run that stopped before its checkpoint).
+    pub on_failure: usize,
+    /// The on-failure store's file.
+    pub on_failure_file: PathBuf,
     pub executions: usize,
     pub succeeded: usize,
     pub failed: usize,
@@ -67,7 +83,7 @@ pub struct RunSummary {
 
 impl RunSummary {
     pub fn line(&self) -> String {
-        format!(
+        let mut line = format!(
             "{} stream record(s) in {} batch(es): {} removal(s) in {} execution(s), {} succeeded, {} reported failures; {:.0} ms ({:.0} ms reading the stream)",
             self.stream_records,
             self.batches,
@@ -77,19 +93,209 @@ impl RunSummary {
             self.failed,
             self.wall_ms,
             self.stream_ms
-        )
+        );
+        if self.on_failure > 0 {
+            line.push_str(&format!(
+                "\n{} record(s) could not be handed over after {RETRIES} retries and bisection: kept in the on-failure store {} (exit code 3)",
+                self.on_failure,
+                self.on_failure_file.display()
+            ));
+        }
+        line
     }
+
+    /// The `--json` summary line's fields.
+    pub fn fields(&self) -> Value {
+        json!({
+            "batches": self.batches,
+            "streamRecords": self.stream_records,
+            "removed": self.removed,
+            "malformed": self.malformed,
+            "rejectedTooLarge": self.rejected_too_large,
+            "onFailure": self.on_failure,
+            "onFailureFile": self.on_failure_file.display().to_string(),
+            "executions": self.executions,
+            "succeeded": self.succeeded,
+            "failed": self.failed,
+            "wallMs": self.wall_ms,
+            "streamMs": self.stream_ms,
+        })
+    }
+}
+
+/// What the trigger's code did with (part of) a batch in one attempt.
+#[derive(Debug)]
+struct Attempt {
+    counts: RecordCounts,
+    rejected_too_large: usize,
+    reports: Vec<ExecutionReport>,
+}
+
+/// The trigger's role, locally: plan the records with the trigger's own code and run the
+/// executions on the engine. A record is not handed over when packing stopped before it, or
+/// when its execution ended without succeeding or publishing its failure report (ReportFailures
+/// itself failed, or it timed out): nothing would tell of it otherwise.
+struct LocalTrigger<'a> {
+    pipeline: &'a Pipeline,
+    printer: &'a Printer,
+}
+
+/// The longest error message a stored record keeps.
+const MAX_MESSAGE_CHARS: usize = 1000;
+
+impl Handler for LocalTrigger<'_> {
+    type Handled = Attempt;
+
+    fn handle<'a>(
+        &'a self,
+        records: &'a [Value],
+    ) -> LocalBoxFuture<'a, anyhow::Result<Answer<Attempt>>> {
+        Box::pin(async move {
+            let plan = self.pipeline.plan(records)?;
+            for record in &plan.records {
+                if let Classified::Malformed { event_id, reason } = &record.outcome {
+                    self.printer.note(&format!(
+                        "stream record {} dropped as malformed: {reason}",
+                        event_id.as_deref().unwrap_or("<no eventID>")
+                    ));
+                }
+            }
+            for (_, rejection) in &plan.rejected {
+                self.printer.note(&format!(
+                    "stream record {} is too large for any execution: handed over as its rejection, {:?}, which its execution reports",
+                    rejection.event_id, rejection.reason
+                ));
+            }
+            let reports = self
+                .pipeline
+                .run_plan(&plan, &|report: &ExecutionReport| {
+                    self.printer.execution(report);
+                })
+                .await?;
+            let mut failure = plan.stopped.as_ref().map(|(index, error)| Failure {
+                index: *index,
+                error: match error {
+                    PackError::RecordTooLarge { .. } => "RecordTooLarge".to_owned(),
+                },
+                message: error.to_string(),
+            });
+            for report in reports.iter().filter(|r| !r.accounted_for()) {
+                let Some(first) = plan
+                    .executions
+                    .iter()
+                    .find(|e| e.name == report.execution)
+                    .map(|e| e.first_record)
+                else {
+                    continue;
+                };
+                if failure.as_ref().is_none_or(|f| first < f.index) {
+                    failure = Some(Failure {
+                        index: first,
+                        error: report
+                            .error
+                            .clone()
+                            .unwrap_or_else(|| report.status.clone()),
+                        message: report
+                            .cause
+                            .as_deref()
+                            .unwrap_or("the execution ended without a failure report")
+                            .chars()
+                            .take(MAX_MESSAGE_CHARS)
+                            .collect(),
+                    });
+                }
+            }
+            Ok(Answer {
+                handled: Attempt {
+                    counts: plan.counts,
+                    rejected_too_large: plan.rejected.len(),
+                    reports,
+                },
+                failure,
+            })
+        })
+    }
+}
+
+/// Delivers one shard batch and keeps what was given up on; after it, every record of the batch
+/// was handed over or is in the store, so the batch may be checkpointed.
+async fn deliver_batch(
+    batch: &ShardBatch,
+    stream_arn: &str,
+    pipeline: &Pipeline,
+    store: &mut OnFailureStore,
+    printer: &Printer,
+    summary: &mut RunSummary,
+) -> anyhow::Result<()> {
+    let trigger = LocalTrigger { pipeline, printer };
+    let delivery = deliver(&batch.records, &trigger, RETRIES, &|note| {
+        printer.note(&note);
+    })
+    .await?;
+    // The first answer is the whole batch's.
+    if let Some(first) = delivery.answers.first() {
+        summary.removed += first.counts.removed;
+        summary.malformed += first.counts.malformed;
+        summary.rejected_too_large += first.rejected_too_large;
+    }
+    for attempt in delivery.answers {
+        summary.executions += attempt.reports.len();
+        summary.succeeded += attempt.reports.iter().filter(|r| r.succeeded()).count();
+        summary.failed += attempt.reports.iter().filter(|r| !r.succeeded()).count();
+        summary.reports.extend(attempt.reports);
+    }
+    for given_up in delivery.given_up {
+        let record = &batch.records[given_up.index];
+        let text = |value: &Value| value.as_str().map(str::to_owned);
+        let stored = StoredRecord {
+            stored_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            stream_arn: stream_arn.to_owned(),
+            shard_id: batch.shard_id.clone(),
+            sequence_number: text(&record["dynamodb"]["SequenceNumber"])
+                .unwrap_or_else(|| "<none>".to_owned()),
+            event_id: text(&record["eventID"]),
+            error: given_up.failure.error,
+            message: given_up.failure.message,
+            attempts: given_up.attempts,
+            record: record.clone(),
+        };
+        let what = format!(
+            "stream record {} (shard {}, sequence number {}) not handed over after {} attempts ({}: {})",
+            stored.event_id.as_deref().unwrap_or("<no eventID>"),
+            stored.shard_id,
+            stored.sequence_number,
+            stored.attempts,
+            stored.error,
+            stored.message
+        );
+        match store.store(&stored)? {
+            Stored::Written => printer.note(&format!(
+                "{what}: kept in the on-failure store {}",
+                store.path().display()
+            )),
+            Stored::AlreadyThere => printer.note(&format!(
+                "{what}: already in the on-failure store {} (kept by an earlier run)",
+                store.path().display()
+            )),
+        }
+        summary.on_failure += 1;
+    }
+    Ok(())
 }
 
 /// Polls until drained (`once`), told to stop, or forever.
 pub async fn run_stream(
     poller: &mut StreamPoller,
     pipeline: &Pipeline,
+    store: &mut OnFailureStore,
     options: &RunOptions,
     printer: &Printer,
 ) -> anyhow::Result<RunSummary> {
     let started = Instant::now();
-    let mut summary = RunSummary::default();
+    let mut summary = RunSummary {
+        on_failure_file: store.path().to_owned(),
+        ..RunSummary::default()
+    };
     let mut empty_rounds = 0;
     let mut reading = Duration::ZERO;
     loop {
@@ -100,35 +306,10 @@ pub async fn run_stream(
         for batch in &batches {
             progressed |= batch.closed || !batch.records.is_empty();
             if !batch.records.is_empty() {
-                let plan = pipeline.plan(&batch.records)?;
                 summary.batches += 1;
                 summary.stream_records += batch.records.len();
-                summary.removed += plan.counts.removed;
-                summary.malformed += plan.counts.malformed;
-                for record in &plan.records {
-                    if let Classified::Malformed { event_id, reason } = &record.outcome {
-                        printer.note(&format!(
-                            "stream record {} dropped as malformed: {reason}",
-                            event_id.as_deref().unwrap_or("<no eventID>")
-                        ));
-                    }
-                }
-                if let Some((index, error)) = &plan.stopped {
-                    // In AWS these go to the event source mapping's on-failure queue after its
-                    // retries; no local retry can shrink a record, so they are named and skipped.
-                    let skipped = plan.records.len() - index;
-                    summary.too_large += skipped;
-                    printer.note(&format!(
-                        "{error}; {skipped} record(s) from there on were not run"
-                    ));
-                }
-                let reports = pipeline
-                    .run_plan(&plan, &|report| printer.execution(report))
-                    .await?;
-                summary.executions += reports.len();
-                summary.succeeded += reports.iter().filter(|r| r.succeeded()).count();
-                summary.failed += reports.iter().filter(|r| !r.succeeded()).count();
-                summary.reports.extend(reports);
+                let stream_arn = poller.stream_arn().to_owned();
+                deliver_batch(batch, &stream_arn, pipeline, store, printer, &mut summary).await?;
             }
             poller.commit(batch)?;
             if options
@@ -152,21 +333,7 @@ pub async fn run_stream(
     }
     summary.wall_ms = millis(started.elapsed());
     summary.stream_ms = millis(reading);
-    printer.summary(
-        &json!({
-            "batches": summary.batches,
-            "streamRecords": summary.stream_records,
-            "removed": summary.removed,
-            "malformed": summary.malformed,
-            "tooLarge": summary.too_large,
-            "executions": summary.executions,
-            "succeeded": summary.succeeded,
-            "failed": summary.failed,
-            "wallMs": summary.wall_ms,
-            "streamMs": summary.stream_ms,
-        }),
-        &summary.line(),
-    );
+    printer.summary(&summary.fields(), &summary.line());
     Ok(summary)
 }
 
@@ -190,6 +357,27 @@ mod tests {
         assert_eq!(
             summary.line(),
             "9 stream record(s) in 2 batch(es): 7 removal(s) in 2 execution(s), 1 succeeded, 1 reported failures; 12 ms (3 ms reading the stream)"
+        );
+    }
+
+    #[test]
+    fn the_summary_names_the_on_failure_store_when_it_kept_anything() {
+        let summary = RunSummary {
+            on_failure: 2,
+            on_failure_file: PathBuf::from(".local/on-failure/records.jsonl"),
+            ..RunSummary::default()
+        };
+        assert!(
+            summary.line().ends_with(
+                "\n2 record(s) could not be handed over after 2 retries and bisection: kept in the on-failure store .local/on-failure/records.jsonl (exit code 3)"
+            ),
+            "{}",
+            summary.line()
+        );
+        assert_eq!(summary.fields()["onFailure"], 2);
+        assert_eq!(
+            summary.fields()["onFailureFile"],
+            ".local/on-failure/records.jsonl"
         );
     }
 }
