@@ -336,7 +336,11 @@ fn a_caught_task_error_reports_the_triggers_rejections_without_replaying_them() 
     assert_eq!(messages.len(), 1);
     check(&messages[0]);
     assert_eq!(messages[0].report.rejections, vec![rejection]);
-    let replay = messages[0].report.replay_input.as_ref().expect("replayable");
+    let replay = messages[0]
+        .report
+        .replay_input
+        .as_ref()
+        .expect("replayable");
     assert_eq!(replay.records, vec![record]);
     assert!(replay.rejections.is_empty(), "{replay:?}");
 }

@@ -239,10 +239,7 @@ impl Pending {
     }
 }
 
-pub(super) fn pack(
-    records: &[ClassifiedRecord],
-    packing: &Packing<'_>,
-) -> Packed {
+pub(super) fn pack(records: &[ClassifiedRecord], packing: &Packing<'_>) -> Packed {
     let limits = packing.limits;
     let max_records = limits.max_records.max(1);
     let mut packed = Packed::default();
@@ -265,7 +262,9 @@ pub(super) fn pack(
                     bytes: cost,
                     limit: limits.max_bytes,
                 };
-                packed.executions.extend(pending.take().map(Pending::finish));
+                packed
+                    .executions
+                    .extend(pending.take().map(Pending::finish));
                 packed.stopped = Some((index, error));
                 return packed;
             }
@@ -277,7 +276,9 @@ pub(super) fn pack(
         if let Some(current) = &pending
             && (current.cost_with(cost) > limits.max_bytes || current.count >= max_records)
         {
-            packed.executions.extend(pending.take().map(Pending::finish));
+            packed
+                .executions
+                .extend(pending.take().map(Pending::finish));
         }
         let current = pending.get_or_insert_with(|| Pending::new(index));
         match rejected {

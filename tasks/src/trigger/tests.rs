@@ -170,7 +170,10 @@ fn an_oversized_key_is_handed_over_as_its_unsafe_key_rejection() {
         &projection(),
         PackLimits::from_config(&config),
     );
-    assert_eq!(plan.stopped, None, "nothing is left for the stream to retry");
+    assert_eq!(
+        plan.stopped, None,
+        "nothing is left for the stream to retry"
+    );
     let inputs = inputs(&plan);
     let handed_over: Vec<String> = inputs
         .iter()
@@ -204,7 +207,11 @@ fn an_oversized_key_is_handed_over_as_its_unsafe_key_rejection() {
         4,
         "the rejected record counts as handed over"
     );
-    assert!(plan.executions.iter().all(|e| e.input.len() <= MAX_INPUT_BYTES));
+    assert!(
+        plan.executions
+            .iter()
+            .all(|e| e.input.len() <= MAX_INPUT_BYTES)
+    );
     // A redelivery of the same batch gets the same executions (names and inputs).
     let again = super::plan(
         &event(vec![
@@ -237,22 +244,41 @@ fn a_too_large_record_is_rejected_by_the_rule_it_breaks_else_as_record_too_large
     let projection = Projection::for_template(config.key_template().expect("template"));
     let records = vec![
         // A media type whose subtype is short: the key `p1.jpeg` is fine, the record is not.
-        typed(1, json!({"photo_id": {"S": "p1"}, "type": {"S": format!("{big}/jpeg")}})),
+        typed(
+            1,
+            json!({"photo_id": {"S": "p1"}, "type": {"S": format!("{big}/jpeg")}}),
+        ),
         // A list where a string belongs.
-        typed(2, json!({"photo_id": {"S": "p2"}, "type": {"L": [{"S": big}]}})),
+        typed(
+            2,
+            json!({"photo_id": {"S": "p2"}, "type": {"L": [{"S": big}]}}),
+        ),
         // Not a media type at all.
         typed(3, json!({"photo_id": {"S": "p3"}, "type": {"S": big}})),
-        typed(4, json!({"photo_id": {"S": "p4"}, "type": {"S": "image/png"}})),
+        typed(
+            4,
+            json!({"photo_id": {"S": "p4"}, "type": {"S": "image/png"}}),
+        ),
     ];
-    let plan = plan(&event(records), &projection, PackLimits::from_config(&config));
+    let plan = plan(
+        &event(records),
+        &projection,
+        PackLimits::from_config(&config),
+    );
     assert_eq!(plan.stopped, None);
     let inputs = inputs(&plan);
     assert_eq!(
         rejections_of(&inputs),
         [
             (format!("evt-{:021}", 1), RejectionReason::RecordTooLarge),
-            (format!("evt-{:021}", 2), RejectionReason::WrongAttributeType),
-            (format!("evt-{:021}", 3), RejectionReason::WrongAttributeType),
+            (
+                format!("evt-{:021}", 2),
+                RejectionReason::WrongAttributeType
+            ),
+            (
+                format!("evt-{:021}", 3),
+                RejectionReason::WrongAttributeType
+            ),
         ]
     );
     let too_large = &inputs[0].rejections[0];
