@@ -73,6 +73,9 @@ pub struct RunSummary {
     pub executions: usize,
     pub succeeded: usize,
     pub failed: usize,
+    /// Of `failed`, the executions that ended without publishing their failure report (each
+    /// was retried, and its records bisected, until the one at fault was kept aside).
+    pub unreported: usize,
     pub wall_ms: f64,
     /// Of `wall_ms`, the time spent reading the stream (DescribeStream, GetShardIterator,
     /// GetRecords): what the event source mapping does in AWS, outside the purge itself.
@@ -84,13 +87,18 @@ pub struct RunSummary {
 impl RunSummary {
     pub fn line(&self) -> String {
         let mut line = format!(
-            "{} stream record(s) in {} batch(es): {} removal(s) in {} execution(s), {} succeeded, {} reported failures; {:.0} ms ({:.0} ms reading the stream)",
+            "{} stream record(s) in {} batch(es): {} removal(s) in {} execution(s), {} succeeded, {} reported failures{}; {:.0} ms ({:.0} ms reading the stream)",
             self.stream_records,
             self.batches,
             self.removed,
             self.executions,
             self.succeeded,
-            self.failed,
+            self.failed - self.unreported,
+            if self.unreported > 0 {
+                format!(", {} failed without a report", self.unreported)
+            } else {
+                String::new()
+            },
             self.wall_ms,
             self.stream_ms
         );
@@ -117,6 +125,7 @@ impl RunSummary {
             "executions": self.executions,
             "succeeded": self.succeeded,
             "failed": self.failed,
+            "unreported": self.unreported,
             "wallMs": self.wall_ms,
             "streamMs": self.stream_ms,
         })
@@ -242,6 +251,11 @@ async fn deliver_batch(
         summary.executions += attempt.reports.len();
         summary.succeeded += attempt.reports.iter().filter(|r| r.succeeded()).count();
         summary.failed += attempt.reports.iter().filter(|r| !r.succeeded()).count();
+        summary.unreported += attempt
+            .reports
+            .iter()
+            .filter(|r| !r.accounted_for())
+            .count();
         summary.reports.extend(attempt.reports);
     }
     for given_up in delivery.given_up {
@@ -363,10 +377,21 @@ mod tests {
     #[test]
     fn the_summary_names_the_on_failure_store_when_it_kept_anything() {
         let summary = RunSummary {
+            executions: 4,
+            succeeded: 1,
+            failed: 3,
+            unreported: 2,
             on_failure: 2,
             on_failure_file: PathBuf::from(".local/on-failure/records.jsonl"),
             ..RunSummary::default()
         };
+        assert!(
+            summary.line().contains(
+                "4 execution(s), 1 succeeded, 1 reported failures, 2 failed without a report;"
+            ),
+            "{}",
+            summary.line()
+        );
         assert!(
             summary.line().ends_with(
                 "\n2 record(s) could not be handed over after 2 retries and bisection: kept in the on-failure store .local/on-failure/records.jsonl (exit code 3)"
