@@ -16,10 +16,11 @@
 //! it with), never contains a `*`, never leaves the purge area, and a prefix at the root
 //! (`/*`, or `/ph*` which is nearly as broad) is only used with `allow_root`.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use crate::paths::{FoldPolicy, Folded, is_wildcard};
-use crate::pressure::{Budget, Fit, count};
+use crate::pressure::{Budget, Fit, most_crowded_first, tally};
 
 /// Whether a wildcard `prefix*` is allowed: inside the area, and at the root (depth 0: `/*` or
 /// a partial name of a top-level entry) only when `allow_root`, else at least `min_depth`
@@ -55,24 +56,32 @@ fn common_prefix(a: &str, b: &str) -> usize {
 
 /// Entries that a wildcard among them already covers, removed (sending them would only cost
 /// billed paths). `/a/b*` covers `/a/b/c.jpg` and `/a/b/*`; a wildcard covers not itself.
-pub(crate) fn drop_covered(entries: &BTreeSet<String>) -> BTreeSet<String> {
-    let prefixes: BTreeSet<&str> = entries
+/// Keeps the order of `entries`.
+pub(crate) fn drop_covered<'a>(entries: &[&'a str]) -> Vec<&'a str> {
+    let mut prefixes: Vec<&str> = entries
         .iter()
         .filter(|e| is_wildcard(e))
         .map(|w| &w[..w.len() - 1])
         .collect();
     if prefixes.is_empty() {
-        return entries.clone();
+        return entries.to_vec();
+    }
+    prefixes.sort_unstable();
+    prefixes.dedup();
+    // Without the prefixes a shorter one contains, at most one prefix of an entry is left, and
+    // it is the greatest one not after the entry (sorted, prefix-free).
+    let mut roots: Vec<&str> = Vec::with_capacity(prefixes.len());
+    for prefix in &prefixes {
+        if roots.last().is_none_or(|root| !prefix.starts_with(root)) {
+            roots.push(prefix);
+        }
     }
     let covered = |entry: &str| {
         let own = entry.strip_suffix('*');
-        (0..=entry.len()).any(|end| {
-            entry.is_char_boundary(end)
-                && Some(&entry[..end]) != own
-                && prefixes.contains(&entry[..end])
-        })
+        let at = roots.partition_point(|root| *root <= entry);
+        at > 0 && entry.starts_with(roots[at - 1]) && Some(roots[at - 1]) != own
     };
-    entries.iter().filter(|e| !covered(e)).cloned().collect()
+    entries.iter().copied().filter(|e| !covered(e)).collect()
 }
 
 /// One run of neighbours that share a prefix of at least the cut length.
@@ -93,69 +102,80 @@ pub fn fit_prefixes(
     area: &FoldPolicy,
     allow_root: bool,
 ) -> Fit {
-    let (paths, wildcards) = count(entries);
     let list: Vec<&str> = entries.iter().map(String::as_str).collect();
-    let split = |kept: Vec<String>| {
-        let (wildcards, paths) = kept.into_iter().partition(|e| is_wildcard(e));
-        Folded { wildcards, paths }
-    };
-    if paths <= budget.paths && wildcards <= budget.wildcards {
-        return Fit {
-            folded: split(list.iter().map(|e| (*e).to_owned()).collect()),
-            fits: true,
-        };
+    let (kept, fits) = fit_prefixes_sorted(&list, budget, area, allow_root);
+    let (wildcards, paths) = kept
+        .into_iter()
+        .map(Cow::into_owned)
+        .collect::<BTreeSet<String>>()
+        .into_iter()
+        .partition(|e| is_wildcard(e));
+    Fit {
+        folded: Folded { wildcards, paths },
+        fits,
+    }
+}
+
+/// [`fit_prefixes`] over sorted, distinct entries, without copying them: the entries to send
+/// (those kept borrowed, the new wildcards owned), in no particular order, and whether they meet
+/// the budget. Each cut length is one pass over the entries; only the fold chosen is built.
+pub(crate) fn fit_prefixes_sorted<'a>(
+    list: &[&'a str],
+    budget: Budget,
+    area: &FoldPolicy,
+    allow_root: bool,
+) -> (Vec<Cow<'a, str>>, bool) {
+    let total = tally(list);
+    if budget.holds(total.0, total.1) {
+        return (list.iter().map(|e| Cow::Borrowed(*e)).collect(), true);
     }
     let shared: Vec<usize> = list.windows(2).map(|w| common_prefix(w[0], w[1])).collect();
     let mut cuts: Vec<usize> = shared.iter().copied().filter(|&len| len > 0).collect();
     cuts.sort_unstable_by(|a, b| b.cmp(a));
     cuts.dedup();
 
-    let mut smallest: Option<Vec<String>> = None;
+    // The smallest fold when none fits: every run folded at the cut that leaves the fewest.
+    let mut smallest: Option<(usize, usize)> = None;
     for cut in cuts {
-        let mut runs = runs_at(&list, &shared, cut, area, allow_root);
-        // Most entries first; ties in name order (the sort is stable).
-        runs.sort_by_key(|run| std::cmp::Reverse(run.paths + run.wildcards));
-        let (mut left_paths, mut left_wildcards) = (paths, wildcards);
-        let mut folded = 0;
-        for run in &runs {
-            if left_paths <= budget.paths && left_wildcards <= budget.wildcards {
-                break;
-            }
-            left_paths -= run.paths;
-            left_wildcards = left_wildcards - run.wildcards + 1;
-            folded += 1;
-        }
-        let fits = left_paths <= budget.paths && left_wildcards <= budget.wildcards;
-        if !fits && smallest.is_some() && folded == 0 {
-            continue;
-        }
-        let runs = &runs[..folded];
-        let mut under = vec![false; list.len()];
-        for run in runs {
-            under[run.first..=run.last].fill(true);
-        }
-        let kept: Vec<String> = list
-            .iter()
-            .zip(&under)
-            .filter(|(_, under)| !**under)
-            .map(|(e, _)| (*e).to_owned())
-            .chain(runs.iter().map(|run| format!("{}*", run.prefix)))
-            .collect();
+        let runs = runs_at(list, &shared, cut, area, allow_root);
+        let groups: Vec<(usize, usize)> = runs.iter().map(|r| (r.paths, r.wildcards)).collect();
+        let (folded, fits) = most_crowded_first(&groups, total, budget);
         if fits {
-            return Fit {
-                folded: split(kept),
-                fits: true,
-            };
+            return (fold_runs(list, &runs, &folded), true);
         }
-        if smallest.as_ref().is_none_or(|s| kept.len() < s.len()) {
-            smallest = Some(kept);
+        let left =
+            list.len() - runs.iter().map(|r| r.last + 1 - r.first).sum::<usize>() + runs.len();
+        if smallest.is_none_or(|(_, least)| left < least) {
+            smallest = Some((cut, left));
         }
     }
-    let kept = smallest.unwrap_or_else(|| list.iter().map(|e| (*e).to_owned()).collect());
-    Fit {
-        folded: split(kept),
-        fits: false,
+    let kept = match smallest {
+        Some((cut, _)) => {
+            let runs = runs_at(list, &shared, cut, area, allow_root);
+            let all: Vec<usize> = (0..runs.len()).collect();
+            fold_runs(list, &runs, &all)
+        }
+        None => list.iter().map(|e| Cow::Borrowed(*e)).collect(),
+    };
+    (kept, false)
+}
+
+/// The entries of `list` outside the `folded` runs, and a wildcard for each of those runs.
+fn fold_runs<'a>(list: &[&'a str], runs: &[Run<'a>], folded: &[usize]) -> Vec<Cow<'a, str>> {
+    let mut under = vec![false; list.len()];
+    for &run in folded {
+        under[runs[run].first..=runs[run].last].fill(true);
     }
+    list.iter()
+        .zip(&under)
+        .filter(|(_, under)| !**under)
+        .map(|(e, _)| Cow::Borrowed(*e))
+        .chain(
+            folded
+                .iter()
+                .map(|&run| Cow::Owned(format!("{}*", runs[run].prefix))),
+        )
+        .collect()
 }
 
 /// The runs of at least two neighbours whose shared prefixes are all at least `cut` long and
@@ -204,10 +224,6 @@ fn runs_at<'a>(
 mod tests {
     use super::*;
 
-    fn set(entries: &[&str]) -> BTreeSet<String> {
-        entries.iter().map(|e| (*e).to_owned()).collect()
-    }
-
     #[test]
     fn a_prefix_never_ends_inside_an_escape_nor_holds_a_star() {
         assert_eq!(common_prefix("/caf%C3%A9.jpg", "/caf%C3%A8.jpg"), 7); // "/caf%C3"
@@ -219,8 +235,15 @@ mod tests {
 
     #[test]
     fn wildcards_swallow_what_they_cover() {
-        let entries = set(&["/a/b*", "/a/b/c.jpg", "/a/b/*", "/a/bc", "/a/c.jpg", "/x/*"]);
-        assert_eq!(drop_covered(&entries), set(&["/a/b*", "/a/c.jpg", "/x/*"]));
+        let entries = ["/a/b*", "/a/b/*", "/a/b/c.jpg", "/a/bc", "/a/c.jpg", "/x/*"];
+        assert_eq!(drop_covered(&entries), ["/a/b*", "/a/c.jpg", "/x/*"]);
+        // A broader wildcard covers a narrower one. Two never cover each other: `/a*` covers
+        // `/a**`, not the other way round (the code before took both out).
+        assert_eq!(
+            drop_covered(&["/a*", "/a/*", "/ab*", "/b*"]),
+            ["/a*", "/b*"]
+        );
+        assert_eq!(drop_covered(&["/a*", "/a**", "/a.jpg"]), ["/a*"]);
     }
 
     #[test]

@@ -29,17 +29,18 @@
 //!   batches planned, so a dispatch retried with the same messages and the same room gets the
 //!   same invalidation back instead of paying again.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use sha2::{Digest, Sha256};
 
-use super::fold::{drop_covered, fit_prefixes};
+use super::fold::{drop_covered, fit_prefixes_sorted};
 use crate::contract::InvalidationBatch;
 use crate::paths::{
-    CLOUDFRONT_MAX_PATHS_PER_BATCH, CLOUDFRONT_MAX_WILDCARD_PATHS, FoldPolicy, Folded,
-    caller_reference, is_wildcard,
+    CLOUDFRONT_MAX_PATHS_PER_BATCH, CLOUDFRONT_MAX_WILDCARD_PATHS, FoldPolicy, caller_reference,
+    is_wildcard,
 };
-use crate::pressure::{self, Budget, count};
+use crate::pressure::{self, Budget, tally};
 
 /// Wildcard slots the dispatcher leaves free for people by default
 /// (`PURGE_DISPATCH_RESERVED_WILDCARDS`), as docs.rs' invalidation queue does.
@@ -148,20 +149,32 @@ pub fn plan(
     let ours: Vec<usize> = (0..pending.len())
         .filter(|&i| pending[i].distribution_id == distribution_id)
         .collect();
-    let union = |upto: usize| -> BTreeSet<String> {
-        ours[..upto]
+    // The union, built once: each distinct entry with the rank (in `ours`) of the oldest batch
+    // that holds it, sorted by entry. The union of the first `n` batches is then the entries of
+    // rank below `n`, already sorted and distinct. (A stable sort: equal entries keep their
+    // ranks in order, so the dedup keeps the oldest; each batch is mostly sorted already.)
+    let mut union: Vec<(&str, usize)> = ours
+        .iter()
+        .enumerate()
+        .flat_map(|(rank, &i)| pending[i].paths.iter().map(move |p| (p.as_str(), rank)))
+        .collect();
+    union.sort_by(|a, b| a.0.cmp(b.0));
+    union.dedup_by(|later, earlier| later.0 == earlier.0);
+    let union_upto = |upto: usize| -> Vec<&str> {
+        union
             .iter()
-            .flat_map(|&i| pending[i].paths.iter().cloned())
+            .filter(|(_, rank)| *rank < upto)
+            .map(|(entry, _)| *entry)
             .collect()
     };
-    let mut chosen = fold_to(&union(ours.len()), free, policy).map(|f| (ours.len(), f));
+    let mut chosen = fold_to(&union_upto(ours.len()), free, policy).map(|f| (ours.len(), f));
     if chosen.is_none() {
         // The longest run of the oldest batches that fits. The fold of fewer entries fits at
         // least as easily, bar the odd fold the greedy finds by luck, so a bisection suffices.
         let (mut fits, mut fails) = (0, ours.len());
         while fails - fits > 1 {
             let mid = fits + (fails - fits) / 2;
-            match fold_to(&union(mid), free, policy) {
+            match fold_to(&union_upto(mid), free, policy) {
                 Some(folded) => {
                     fits = mid;
                     chosen = Some((mid, folded));
@@ -172,12 +185,11 @@ pub fn plan(
     }
 
     let (invalidation, fold) = match chosen {
-        Some((planned, (entries, fold))) => {
+        Some((planned, (paths, fold))) => {
             let sources: BTreeSet<&str> = ours[..planned]
                 .iter()
                 .map(|&i| pending[i].caller_reference.as_str())
                 .collect();
-            let paths: Vec<String> = entries.into_iter().collect();
             let batch = InvalidationBatch {
                 caller_reference: caller_reference(
                     &dispatch_seed(&sources),
@@ -217,20 +229,24 @@ fn dispatch_seed(sources: &BTreeSet<&str>) -> String {
     format!("dispatch#{}", hex::encode(hasher.finalize()))
 }
 
-/// The entries to send for `entries` within `free`, and how they were made; `None` when
-/// there is nothing to send or no allowed fold fits.
-fn fold_to(
-    entries: &BTreeSet<String>,
-    free: Capacity,
-    policy: &PlanPolicy,
-) -> Option<(BTreeSet<String>, Fold)> {
+/// The entries to send for `entries` (sorted, distinct) within `free`, sorted, and how they
+/// were made; `None` when there is nothing to send or no allowed fold fits.
+fn fold_to(entries: &[&str], free: Capacity, policy: &PlanPolicy) -> Option<(Vec<String>, Fold)> {
     let entries = drop_covered(entries);
     if entries.is_empty() {
         return None;
     }
-    let (paths, wildcards) = count(&entries);
+    let (paths, wildcards) = tally(&entries);
+    let owned = |kept: Vec<Cow<'_, str>>| {
+        let mut kept: Vec<String> = kept.into_iter().map(Cow::into_owned).collect();
+        kept.sort_unstable();
+        kept
+    };
     if free.holds(paths, wildcards) {
-        return Some((entries, Fold::Exact));
+        return Some((
+            entries.iter().map(|e| (*e).to_owned()).collect(),
+            Fold::Exact,
+        ));
     }
     // Without a wildcard slot no fold can make the entries fewer: skip both folds (each is a
     // pass per directory level over every entry, and the bisection calls this again and again).
@@ -248,39 +264,39 @@ fn fold_to(
     let (area, allow_root) = (&policy.area, policy.allow_root);
     let candidates = [
         (
-            pressure::fit(&entries, budget, area, allow_root),
+            pressure::fit_sorted(&entries, budget, area, allow_root),
             Fold::Directories,
         ),
         (
-            fit_prefixes(&entries, budget, area, allow_root),
+            fit_prefixes_sorted(&entries, budget, area, allow_root),
             Fold::Prefixes,
         ),
     ];
-    let (Folded { wildcards, paths }, fold) = candidates
+    let (folded, fold) = candidates
         .into_iter()
-        .filter(|(fit, _)| fit.fits)
-        .map(|(fit, fold)| (fit.folded, fold))
+        .filter(|((_, fits), _)| *fits)
+        .map(|((folded, _), fold)| (folded, fold))
         .min_by_key(|(folded, fold)| collateral(&entries, folded, *fold))?;
-    Some((wildcards.into_iter().chain(paths).collect(), fold))
+    Some((owned(folded), fold))
 }
 
 /// Orders folds by collateral, least first (see the module docs): the broadest wildcard's
 /// prefix length (longer first), the pending entries under wildcards, the paths billed, and
-/// directories before prefixes.
+/// directories before prefixes. `entries` are sorted.
 fn collateral(
-    entries: &BTreeSet<String>,
-    folded: &Folded,
+    entries: &[&str],
+    folded: &[Cow<'_, str>],
     fold: Fold,
 ) -> (std::cmp::Reverse<usize>, usize, usize, bool) {
     let broadest = folded
-        .wildcards
         .iter()
-        .filter(|w| !entries.contains(*w))
+        .filter(|w| is_wildcard(w) && entries.binary_search(&w.as_ref()).is_err())
         .map(|w| w.len() - 1)
         .min()
         .unwrap_or(usize::MAX);
-    let swept = entries.len() - folded.paths.len();
-    let billed = folded.paths.len() + folded.wildcards.len();
+    let (kept_paths, _) = tally(folded);
+    let swept = entries.len() - kept_paths;
+    let billed = folded.len();
     (
         std::cmp::Reverse(broadest),
         swept,

@@ -292,6 +292,7 @@ fn the_caller_reference_names_the_content_not_the_order() {
 
 mod properties {
     use super::*;
+    use crate::pressure::count;
     use proptest::prelude::*;
 
     /// A pending batch: paths under a few top-level directories, some with wildcards (as
