@@ -85,6 +85,14 @@ export interface DispatchProps {
    * @default Duration.seconds(20)
    */
   readonly maxBatchingWindow?: Duration;
+  /**
+   * How soon a deferred batch the dispatcher could not cover is received again: the dispatcher
+   * sets this visibility on each message it returns (PURGE_DISPATCH_RETRY_SECONDS), instead of
+   * leaving it to the queue's 6-minute visibility timeout. 1 s to 15 minutes.
+   *
+   * @default Duration.seconds(5)
+   */
+  readonly retryDelay?: Duration;
 }
 
 /** Props of {@link PurgeFlowStack}. */
@@ -188,12 +196,24 @@ type TaskName = Exclude<FunctionName, 'purge-trigger' | 'dispatch-invalidations'
 const DISPATCH_TIMEOUT = Duration.seconds(60);
 
 /**
- * How often a deferred batch may come back (partial batch response while CloudFront stays full)
- * before SQS moves it to the dead-letter queue: 50 receives at the 6-minute visibility timeout
- * is ~5 hours, well past the dispatcher's own age limit (1 hour by default), so a batch reaches
- * the dead-letter queue only when the dispatcher keeps failing on it, never for lack of capacity.
+ * How often a deferred batch may come back before SQS moves it to the dead-letter queue, beyond
+ * the receives its maximum age allows. While CloudFront stays full the dispatcher returns a batch
+ * every `retryDelay` (5 s by default), so within the hour's maximum age it can be received up to
+ * 3600 / 5 = 720 times; the dead-letter queue must only take it after that, once the dispatcher
+ * has reported it (a batch reaches the dead-letter queue when the dispatcher keeps failing on it,
+ * never for lack of capacity). This margin covers the receives of failed invocations.
  */
-const DEFERRAL_MAX_RECEIVE_COUNT = 50;
+const DEFERRAL_EXTRA_RECEIVES = 10;
+
+/** SQS's largest maxReceiveCount. */
+const SQS_MAX_RECEIVE_COUNT = 1000;
+
+/** The deferral queue's maxReceiveCount: the receives the max age allows, and the margin. */
+function deferralMaxReceiveCount(dispatch: DispatchProps): number {
+  const maxAge = (dispatch.maxMessageAge ?? Duration.hours(1)).toSeconds();
+  const retry = (dispatch.retryDelay ?? Duration.seconds(5)).toSeconds();
+  return Math.ceil(maxAge / retry) + 1 + DEFERRAL_EXTRA_RECEIVES;
+}
 
 /** The Lambda placeholders of purge.asl.json and the function each one names. */
 const DEFINITION_SUBSTITUTIONS: Record<string, TaskName> = {
@@ -259,9 +279,12 @@ export class PurgeFlowStack extends Stack {
     // Batches CloudFront refused, sent by the state machine (DeferBatch) and drained by the
     // dispatcher. Encrypted with the stack's key: the state machine and the dispatcher are the
     // only writer and reader, and both are granted the key.
+    // The dispatcher shortens the visibility of what it returns (retryDelay); this timeout only
+    // applies to messages received by an invocation that failed.
+    const dispatch = checkedDispatch(props.dispatch ?? {});
     this.deferralQueue = this.keyEncryptedQueue('DeferralQueue', {
       visibilityTimeout: Duration.seconds(DISPATCH_TIMEOUT.toSeconds() * 6),
-      deadLetterQueue: { queue: this.deferralDeadLetterQueue, maxReceiveCount: DEFERRAL_MAX_RECEIVE_COUNT },
+      deadLetterQueue: { queue: this.deferralDeadLetterQueue, maxReceiveCount: deferralMaxReceiveCount(dispatch) },
     });
 
     const shared = settingsEnvironment(this.settings);
@@ -320,7 +343,6 @@ export class PurgeFlowStack extends Stack {
     trigger.function.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [this.stateMachine.stateMachineArn] }),
     );
-    const dispatch = checkedDispatch(props.dispatch ?? {});
     const dispatcher = fn(
       'dispatch-invalidations',
       'purgeflow: deferred batches -> invalidations coalesced into CloudFront\'s free capacity',
@@ -329,6 +351,8 @@ export class PurgeFlowStack extends Stack {
         PURGE_TOPIC_ARN: this.failureTopic.topicArn,
         PURGE_DISPATCH_RESERVED_WILDCARDS: String(dispatch.reservedWildcards ?? 2),
         PURGE_DISPATCH_MAX_AGE_SECONDS: String((dispatch.maxMessageAge ?? Duration.hours(1)).toSeconds()),
+        PURGE_DISPATCH_RETRY_SECONDS: String((dispatch.retryDelay ?? Duration.seconds(5)).toSeconds()),
+        PURGE_DEFERRAL_QUEUE_URL: this.deferralQueue.queueUrl,
       },
       DISPATCH_TIMEOUT,
     );
@@ -796,6 +820,20 @@ function checkedDispatch(dispatch: DispatchProps): DispatchProps {
   const batchSize = dispatch.batchSize;
   if (batchSize !== undefined && (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000)) {
     throw new Error(`dispatch.batchSize ${batchSize} must be a whole number from 1 to 10000 (an SQS event source's limit)`);
+  }
+  const retry = dispatch.retryDelay?.toSeconds();
+  if (retry !== undefined && (!Number.isInteger(retry) || retry < 1 || retry > 900)) {
+    throw new Error(`dispatch.retryDelay ${retry} s must be whole seconds from 1 to 900 (PURGE_DISPATCH_RETRY_SECONDS)`);
+  }
+  const maxAge = dispatch.maxMessageAge?.toSeconds();
+  if (maxAge !== undefined && (!Number.isInteger(maxAge) || maxAge < 60 || maxAge > 14 * 24 * 3600)) {
+    throw new Error(`dispatch.maxMessageAge ${maxAge} s must be whole seconds from 60 to 1209600 (PURGE_DISPATCH_MAX_AGE_SECONDS)`);
+  }
+  const receives = deferralMaxReceiveCount(dispatch);
+  if (receives > SQS_MAX_RECEIVE_COUNT) {
+    throw new Error(
+      `dispatch.maxMessageAge / dispatch.retryDelay allows ${receives} receives of a deferred batch before it is reported, more than the dead-letter queue's largest maxReceiveCount (${SQS_MAX_RECEIVE_COUNT}): the dead-letter queue would take batches before they are reported; raise retryDelay or lower maxMessageAge`,
+    );
   }
   return dispatch;
 }

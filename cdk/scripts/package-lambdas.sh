@@ -32,7 +32,7 @@ declare -A FEATURES=(
   [batch-paths]=lambda
   [invalidate-cache]=lambda,cloudfront
   [report-failures]=lambda,sns
-  [dispatch-invalidations]=lambda,cloudfront,sns
+  [dispatch-invalidations]=lambda,cloudfront,sns,sqs
 )
 BINARIES=(purge-trigger validate-records delete-objects batch-paths invalidate-cache report-failures dispatch-invalidations)
 

@@ -17,7 +17,9 @@ describe('the deferral queue and the dispatcher', () => {
     assert.deepEqual(deferral.KmsMasterKeyId, keyArn);
     assert.deepEqual(deferral.RedrivePolicy, {
       deadLetterTargetArn: { 'Fn::GetAtt': [logicalId(stack, stack.deferralDeadLetterQueue), 'Arn'] },
-      maxReceiveCount: 50,
+      // Above the 3600 / 5 = 720 receives the hour's max age allows at the 5 s retry delay, so a
+      // batch is reported (the dispatcher's max age) before the dead-letter queue takes it.
+      maxReceiveCount: 731,
     });
     // Six times the dispatcher's timeout, as Lambda advises for SQS event sources.
     assert.equal(deferral.VisibilityTimeout, 360);
@@ -101,19 +103,31 @@ describe('the deferral queue and the dispatcher', () => {
     assert.equal(env.PURGE_PRESSURE_ALLOW_ROOT, 'false');
     assert.equal(env.PURGE_DISPATCH_RESERVED_WILDCARDS, '2');
     assert.equal(env.PURGE_DISPATCH_MAX_AGE_SECONDS, '3600');
+    // Returned messages come back after 5 s, not the queue's 6-minute visibility timeout.
+    assert.equal(env.PURGE_DISPATCH_RETRY_SECONDS, '5');
+    assert.deepEqual(env.PURGE_DEFERRAL_QUEUE_URL, { Ref: logicalId(stack, stack.deferralQueue) });
     assert.equal(fn.Timeout, 60);
 
     const { stack: tunedStack, template: tuned } = templateOf({
-      dispatch: { reservedWildcards: 4, maxMessageAge: Duration.minutes(30) },
+      dispatch: { reservedWildcards: 4, maxMessageAge: Duration.minutes(30), retryDelay: Duration.seconds(20) },
     });
     const tunedEnv = tuned.toJSON().Resources[logicalId(tunedStack, tunedStack.functions['dispatch-invalidations'].function)]
       .Properties.Environment.Variables;
     assert.equal(tunedEnv.PURGE_DISPATCH_RESERVED_WILDCARDS, '4');
     assert.equal(tunedEnv.PURGE_DISPATCH_MAX_AGE_SECONDS, '1800');
+    assert.equal(tunedEnv.PURGE_DISPATCH_RETRY_SECONDS, '20');
+    assert.equal(
+      tuned.toJSON().Resources[logicalId(tunedStack, tunedStack.deferralQueue)].Properties.RedrivePolicy.maxReceiveCount,
+      1800 / 20 + 1 + 10,
+    );
   });
 
   it('refuses dispatcher settings CloudFront or SQS would not take', () => {
     assert.throws(() => templateOf({ dispatch: { reservedWildcards: 15 } }), /reservedWildcards/);
     assert.throws(() => templateOf({ dispatch: { batchSize: 10_001 } }), /batchSize/);
+    assert.throws(() => templateOf({ dispatch: { retryDelay: Duration.seconds(0) } }), /retryDelay/);
+    assert.throws(() => templateOf({ dispatch: { retryDelay: Duration.minutes(16) } }), /retryDelay/);
+    // A day's max age at a 5 s retry: 17,280 receives, past SQS's largest maxReceiveCount.
+    assert.throws(() => templateOf({ dispatch: { maxMessageAge: Duration.days(1) } }), /maxReceiveCount/);
   });
 });

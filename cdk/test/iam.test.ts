@@ -105,7 +105,9 @@ describe('IAM', () => {
         'sns:Publish',
         'kms:GenerateDataKey',
         'kms:Decrypt',
-        // The SQS event source mapping: receive and delete on the deferral queue, and its key.
+        // The SQS event source mapping: receive and delete on the deferral queue, and its key;
+        // ChangeMessageVisibility is also the dispatcher's own call (the short retry delay of
+        // the messages it returns, dispatch/requeue.rs).
         'sqs:ReceiveMessage',
         'sqs:ChangeMessageVisibility',
         'sqs:GetQueueUrl',

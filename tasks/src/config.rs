@@ -20,6 +20,9 @@
 //! | `PURGE_DISPATCH_RESERVED_WILDCARDS` | 0 to 14: wildcard slots the dispatcher leaves free for people | `2` |
 //! | `PURGE_DISPATCH_MAX_AGE_SECONDS` | 60 to 1209600: a deferred batch not invalidated by then is reported for replay and deleted | `3600` |
 //! | `PURGE_DISPATCH_FOLDED_PATHS` | 0 to 3000: the most file paths the dispatcher keeps exact in a folded invalidation (`dispatch/plan.rs`) | `0` |
+//! | `PURGE_DISPATCH_RETRY_SECONDS` | 1 to 900: how soon a deferred batch the dispatcher could not cover is received again (its visibility, `dispatch/requeue.rs`) | `5` |
+//! | `PURGE_DISPATCH_EXTRA_MESSAGES` | 0 to 10000: deferred batches the dispatcher receives straight from the queue beyond its event, to plan them together (`dispatch/extra.rs`) | `1000` |
+//! | `PURGE_DEFERRAL_QUEUE_URL` | the deferral queue's URL | required by dispatch-invalidations (and set by `purgeflow local`) |
 //!
 //! **`PURGE_MAX_RECORDS_PER_EXECUTION` and CloudFront's limits.** The trigger packs at most
 //! [`Config::max_records_per_execution_for_paths`] records into one execution:
@@ -95,6 +98,7 @@ pub enum Var {
     DistributionId,
     TopicArn,
     StateMachineArn,
+    DeferralQueueUrl,
 }
 
 impl Var {
@@ -106,6 +110,7 @@ impl Var {
             Var::DistributionId => DISTRIBUTION_ID,
             Var::TopicArn => TOPIC_ARN,
             Var::StateMachineArn => STATE_MACHINE_ARN,
+            Var::DeferralQueueUrl => DEFERRAL_QUEUE_URL,
         }
     }
 
@@ -120,6 +125,9 @@ impl Var {
             Var::TopicArn => "an SNS topic ARN (arn:aws:sns:region:account:name)",
             Var::StateMachineArn => {
                 "a state machine ARN (arn:aws:states:region:account:stateMachine:name)"
+            }
+            Var::DeferralQueueUrl => {
+                "an SQS queue URL, e.g. https://sqs.us-east-1.amazonaws.com/123456789012/purgeflow-deferred"
             }
         }
     }
@@ -142,11 +150,21 @@ pub const PRESSURE_ALLOW_ROOT: &str = "PURGE_PRESSURE_ALLOW_ROOT";
 pub const DISPATCH_RESERVED_WILDCARDS: &str = "PURGE_DISPATCH_RESERVED_WILDCARDS";
 pub const DISPATCH_MAX_AGE_SECONDS: &str = "PURGE_DISPATCH_MAX_AGE_SECONDS";
 pub const DISPATCH_FOLDED_PATHS: &str = "PURGE_DISPATCH_FOLDED_PATHS";
+pub const DISPATCH_RETRY_SECONDS: &str = "PURGE_DISPATCH_RETRY_SECONDS";
+pub const DISPATCH_EXTRA_MESSAGES: &str = "PURGE_DISPATCH_EXTRA_MESSAGES";
 
 /// `PURGE_DISPATCH_MAX_AGE_SECONDS` when unset: an hour.
 pub const DEFAULT_DISPATCH_MAX_AGE_SECONDS: u64 = 3600;
 /// The longest `PURGE_DISPATCH_MAX_AGE_SECONDS`: SQS keeps a message at most 14 days.
 pub const MAX_DISPATCH_MAX_AGE_SECONDS: u64 = 14 * 24 * 3600;
+/// `PURGE_DISPATCH_RETRY_SECONDS` when unset: 5 s.
+pub const DEFAULT_DISPATCH_RETRY_SECONDS: u32 = 5;
+/// The longest `PURGE_DISPATCH_RETRY_SECONDS`: 15 minutes (longer would only slow a storm down;
+/// the queue's own visibility timeout is 6 minutes in the CDK stack).
+pub const MAX_DISPATCH_RETRY_SECONDS: u32 = 900;
+/// `PURGE_DISPATCH_EXTRA_MESSAGES` when unset: about 35 MB of 1,000-path batches beyond the
+/// event's 6 MB (the CDK stack gives the dispatcher 1,024 MB).
+pub const DEFAULT_DISPATCH_EXTRA_MESSAGES: usize = 1000;
 pub const DEFERRAL_QUEUE_URL: &str = "PURGE_DEFERRAL_QUEUE_URL";
 
 /// `PURGE_PATH_TEMPLATES` when unset.
@@ -198,6 +216,11 @@ pub struct DispatchSettings {
     pub max_age_seconds: u64,
     /// The most file paths a folded invalidation keeps exact.
     pub folded_paths: usize,
+    /// The visibility, in seconds, of a message the dispatcher returns uncovered: how soon it
+    /// is received again.
+    pub retry_seconds: u32,
+    /// Messages received straight from the queue beyond the event, planned with it.
+    pub extra_messages: usize,
 }
 
 impl Default for DispatchSettings {
@@ -206,6 +229,8 @@ impl Default for DispatchSettings {
             reserved_wildcards: crate::dispatch::DEFAULT_RESERVED_WILDCARDS,
             max_age_seconds: DEFAULT_DISPATCH_MAX_AGE_SECONDS,
             folded_paths: crate::dispatch::DEFAULT_FOLDED_PATHS,
+            retry_seconds: DEFAULT_DISPATCH_RETRY_SECONDS,
+            extra_messages: DEFAULT_DISPATCH_EXTRA_MESSAGES,
         }
     }
 }
@@ -330,6 +355,18 @@ impl Config {
                     0..=crate::paths::CLOUDFRONT_MAX_PATHS_PER_BATCH,
                 )?
                 .unwrap_or(crate::dispatch::DEFAULT_FOLDED_PATHS),
+                retry_seconds: number(
+                    get(DISPATCH_RETRY_SECONDS),
+                    DISPATCH_RETRY_SECONDS,
+                    1..=MAX_DISPATCH_RETRY_SECONDS,
+                )?
+                .unwrap_or(DEFAULT_DISPATCH_RETRY_SECONDS),
+                extra_messages: number(
+                    get(DISPATCH_EXTRA_MESSAGES),
+                    DISPATCH_EXTRA_MESSAGES,
+                    0..=10_000,
+                )?
+                .unwrap_or(DEFAULT_DISPATCH_EXTRA_MESSAGES),
             },
             deferral_queue_url: match get(DEFERRAL_QUEUE_URL) {
                 None => None,
@@ -403,6 +440,7 @@ impl Config {
                 Var::DistributionId => self.distribution_id.is_some(),
                 Var::TopicArn => self.topic_arn.is_some(),
                 Var::StateMachineArn => self.state_machine_arn.is_some(),
+                Var::DeferralQueueUrl => self.deferral_queue_url.is_some(),
             };
             if !set && !unset.contains(&var) {
                 unset.push(var);
@@ -859,13 +897,19 @@ mod tests {
             ),
             (2, 3600, 0)
         );
+        assert_eq!(c.dispatch.retry_seconds, 5);
+        assert_eq!(c.dispatch.extra_messages, 1000);
         let c = config(&[
             (DISPATCH_RESERVED_WILDCARDS, "0"),
             (DISPATCH_MAX_AGE_SECONDS, "600"),
             (DISPATCH_FOLDED_PATHS, "3000"),
+            (DISPATCH_RETRY_SECONDS, "30"),
+            (DISPATCH_EXTRA_MESSAGES, "0"),
             (PRESSURE_ALLOW_ROOT, "true"),
         ])
         .expect("valid");
+        assert_eq!(c.dispatch.retry_seconds, 30);
+        assert_eq!(c.dispatch.extra_messages, 0);
         assert_eq!(
             (
                 c.dispatch.reserved_wildcards,
@@ -881,6 +925,9 @@ mod tests {
             (DISPATCH_MAX_AGE_SECONDS, "59", "from 60 to 1209600"),
             (DISPATCH_MAX_AGE_SECONDS, "1h", "from 60 to 1209600"),
             (DISPATCH_FOLDED_PATHS, "3001", "from 0 to 3000"),
+            (DISPATCH_RETRY_SECONDS, "0", "from 1 to 900"),
+            (DISPATCH_RETRY_SECONDS, "901", "from 1 to 900"),
+            (DISPATCH_EXTRA_MESSAGES, "10001", "from 0 to 10000"),
         ] {
             assert_eq!(
                 message(&[(variable, bad)]),

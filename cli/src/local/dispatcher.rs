@@ -1,18 +1,24 @@
 //! The dispatcher in `purgeflow local`: what the SQS event source mapping does in AWS, on the
 //! local deferral queue.
 //!
-//! Each round receives up to [`MAX_MESSAGES_PER_ROUND`] messages (SQS hands out at most 10 per
-//! ReceiveMessage, so several calls; a short long-poll is the batching window), hands them to
-//! the same `dispatch` the Lambda runs, and deletes the messages it did not return, as the
-//! event source mapping does with a partial batch response. The returned ones become visible
-//! again after [`VISIBILITY_TIMEOUT_SECONDS`], the cadence of the next attempt.
+//! Each round receives up to [`MAX_MESSAGES_PER_ROUND`] messages, the round's "event" (SQS
+//! hands out at most 10 per ReceiveMessage, so several calls; a short long-poll is the batching
+//! window), with a visibility of [`VISIBILITY_TIMEOUT_SECONDS`] (longer than a round takes, as
+//! the queue's visibility timeout outlasts the Lambda's). It hands them to the same
+//! `dispatch_with_queue` the Lambda runs, which receives up to `PURGE_DISPATCH_EXTRA_MESSAGES`
+//! more, deletes the extra ones it covered and makes what it returns visible again after
+//! `PURGE_DISPATCH_RETRY_SECONDS`; then the round deletes the event's messages it did not
+//! return, as the event source mapping does with a partial batch response.
 
 use std::time::Duration;
 
 use anyhow::Context;
-use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, QueueAttributeName};
-use purgeflow_tasks::dispatch::{Dispatcher, Outcome, dispatch};
+use aws_lambda_events::event::sqs::SqsEvent;
+use aws_sdk_sqs::types::{
+    DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName,
+};
+use purgeflow_tasks::dispatch::extra::{Queue, dispatch_with_queue, record};
+use purgeflow_tasks::dispatch::{Dispatcher, Outcome};
 use serde_json::json;
 
 use crate::local::aws::AwsClients;
@@ -22,8 +28,9 @@ use crate::local::output::Printer;
 /// in the CDK stack is larger; locally a round every few seconds drains a storm as well).
 pub const MAX_MESSAGES_PER_ROUND: usize = 1000;
 
-/// How long a message the dispatcher returned stays invisible before the next attempt.
-pub const VISIBILITY_TIMEOUT_SECONDS: i32 = 2;
+/// How long a received message stays invisible while a round handles it (SQS's visibility on
+/// receive). The ones the round returns get `retry_seconds` instead.
+pub const VISIBILITY_TIMEOUT_SECONDS: i32 = 20;
 
 /// The dispatcher on one queue.
 #[derive(Debug, Clone)]
@@ -31,6 +38,10 @@ pub struct LocalDispatcher {
     pub aws: AwsClients,
     pub queue_url: String,
     pub dispatcher: Dispatcher,
+    /// `PURGE_DISPATCH_RETRY_SECONDS`: the visibility of the messages a round returns.
+    pub retry_seconds: u32,
+    /// `PURGE_DISPATCH_EXTRA_MESSAGES`: messages received beyond the round's, planned with them.
+    pub extra_messages: usize,
 }
 
 /// What the rounds did, for the run's summary.
@@ -57,6 +68,8 @@ impl LocalDispatcher {
                 .queue_url(&self.queue_url)
                 .max_number_of_messages(10)
                 .visibility_timeout(VISIBILITY_TIMEOUT_SECONDS)
+                // As in a Lambda event: a malformed message is reported at its first receive.
+                .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
                 .wait_time_seconds(if records.is_empty() { 1 } else { 0 })
                 .send()
                 .await
@@ -65,13 +78,7 @@ impl LocalDispatcher {
             if messages.is_empty() {
                 break;
             }
-            for message in messages {
-                let mut record = SqsMessage::default();
-                record.message_id = message.message_id;
-                record.receipt_handle = message.receipt_handle;
-                record.body = message.body;
-                records.push(record);
-            }
+            records.extend(messages.into_iter().map(record));
         }
         if records.is_empty() {
             return Ok(None);
@@ -87,9 +94,16 @@ impl LocalDispatcher {
             .collect();
         let mut event = SqsEvent::default();
         event.records = records;
-        let outcome = dispatch(
+        let queue = Queue {
+            sqs: &self.aws.sqs,
+            url: &self.queue_url,
+            retry_seconds: self.retry_seconds,
+            extra_messages: self.extra_messages,
+        };
+        let outcome = dispatch_with_queue(
             &self.aws.cloudfront,
             &self.aws.sns,
+            queue,
             &self.dispatcher,
             event,
             chrono::Utc::now(),

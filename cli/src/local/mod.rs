@@ -266,6 +266,8 @@ pub async fn run_connected(
                 queue_url: queue_url.clone(),
                 dispatcher: Dispatcher::from_config(&connected.config)
                     .context("the dispatcher needs PURGE_DISTRIBUTION_ID and PURGE_TOPIC_ARN")?,
+                retry_seconds: connected.config.dispatch.retry_seconds,
+                extra_messages: connected.config.dispatch.extra_messages,
             },
             *printer,
             options.poll_interval,

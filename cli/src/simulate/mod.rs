@@ -104,9 +104,14 @@ pub struct Args {
     /// PURGE_DISPATCH_MAX_AGE_SECONDS.
     #[arg(long, default_value_t = 3600.0)]
     pub dispatch_max_age: f64,
-    /// Seconds a message the dispatcher could not cover stays invisible.
-    #[arg(long, default_value_t = 5.0)]
+    /// Seconds a message the dispatcher could not cover stays invisible: the dispatcher's
+    /// PURGE_DISPATCH_RETRY_SECONDS (ChangeMessageVisibility), deployed at its default.
+    #[arg(long, default_value_t = f64::from(purgeflow_tasks::config::DEFAULT_DISPATCH_RETRY_SECONDS))]
     pub requeue_delay: f64,
+    /// PURGE_DISPATCH_EXTRA_MESSAGES: messages a dispatcher invocation receives straight from
+    /// the queue beyond its event (Lambda's 6 MB), planned with it.
+    #[arg(long, default_value_t = purgeflow_tasks::config::DEFAULT_DISPATCH_EXTRA_MESSAGES)]
+    pub dispatch_extra_messages: usize,
     /// Write the occupancy and freshness picture here (SVG).
     #[arg(long, value_name = "FILE")]
     pub svg: Option<PathBuf>,
@@ -165,6 +170,7 @@ impl Args {
             reserved_wildcards: self.reserved_wildcards,
             dispatch_max_age_s: self.dispatch_max_age,
             requeue_delay_s: self.requeue_delay,
+            dispatch_extra_messages: self.dispatch_extra_messages,
             ..Scenario::default()
         }
     }

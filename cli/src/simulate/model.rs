@@ -15,7 +15,8 @@
 //!   the policy's schedule says, and past it the batch is reported (`per-path`, `all`,
 //!   `per-execution`) or deferred to the queue (`purgeflow`, the DeferBatch SendMessage state);
 //! - the dispatcher: the queue's event source mapping (batch size, batching window, the 6 MB
-//!   payload, MaximumConcurrency) invokes it; it reports messages older than the max age, reads
+//!   payload, MaximumConcurrency) invokes it; it receives up to `dispatch_extra_messages` more
+//!   straight from the queue (`dispatch::extra`), reports messages older than the max age, reads
 //!   CloudFront's free capacity less the reserved wildcards, plans with the deployed planner,
 //!   sends, and gives back (visible again after `requeue_delay_s`) every message the
 //!   invalidations CloudFront took do not cover whole. Two instances plan from the capacity they
@@ -782,12 +783,25 @@ impl<'a> Simulation<'a> {
                 bytes += size;
                 taken.push(message);
             }
-            self.dispatch(taken);
+            // Beyond the event (`dispatch::extra`): up to the extra messages, 10 per
+            // ReceiveMessage, until the queue gives none.
+            let mut extra = 0;
+            while extra < self.scenario.dispatch_extra_messages
+                && let Some(message) = self.visible.pop_front()
+            {
+                self.visible_bytes -= self.messages[message].bytes;
+                taken.push(message);
+                extra += 1;
+            }
+            // Ten a call, and the dry call that ends the loop unless the limit did.
+            let limit = self.scenario.dispatch_extra_messages;
+            let receive_calls = extra.div_ceil(10) + usize::from(extra < limit);
+            self.dispatch(taken, receive_calls);
         }
     }
 
     /// One dispatcher invocation: report what aged out, read the free capacity, plan.
-    fn dispatch(&mut self, received: Vec<usize>) {
+    fn dispatch(&mut self, received: Vec<usize>, receive_calls: usize) {
         self.dispatchers_busy += 1;
         self.outcome.dispatcher_invocations += 1;
         let max_age = micros(self.scenario.dispatch_max_age_s);
@@ -838,7 +852,8 @@ impl<'a> Simulation<'a> {
             taken: Vec::new(),
         });
         self.at(
-            self.now + micros(self.scenario.dispatch_s),
+            self.now
+                + micros(self.scenario.dispatch_s + receive_calls as f64 * self.scenario.receive_s),
             Event::DispatchSend {
                 job,
                 next: 0,

@@ -122,6 +122,11 @@ pub struct Scenario {
     /// How long a message the dispatcher could not cover stays invisible before it is received
     /// again.
     pub requeue_delay_s: f64,
+    /// `PURGE_DISPATCH_EXTRA_MESSAGES`: messages one invocation receives straight from the queue
+    /// beyond its event (when its event held any), planned with it.
+    pub dispatch_extra_messages: usize,
+    /// One ReceiveMessage call of those (10 messages at most).
+    pub receive_s: f64,
 }
 
 impl Default for Scenario {
@@ -159,7 +164,10 @@ impl Default for Scenario {
             dispatch_s: 0.5,
             reserved_wildcards: 2,
             dispatch_max_age_s: 3600.0,
-            requeue_delay_s: 5.0,
+            requeue_delay_s: f64::from(purgeflow_tasks::config::DEFAULT_DISPATCH_RETRY_SECONDS),
+            dispatch_extra_messages: purgeflow_tasks::config::DEFAULT_DISPATCH_EXTRA_MESSAGES,
+            // SQS answers a ReceiveMessage of 10 messages in tens of milliseconds (an assumption).
+            receive_s: 0.03,
         }
     }
 }

@@ -1,8 +1,9 @@
 //! One dispatcher invocation over a batch of the deferral queue's messages.
 //!
 //! 1. Each message is read ([`super::messages::read`]); a malformed one is reported on SNS by
-//!    its message id, with the reason, and stays on the queue (a batch item failure), so the
-//!    queue's dead-letter queue keeps it whole after `maxReceiveCount` receives.
+//!    its message id, with the reason, at its first receive (`ApproximateReceiveCount` 1), and
+//!    stays on the queue (a batch item failure), so the queue's dead-letter queue keeps it whole
+//!    after `maxReceiveCount` receives.
 //! 2. The free room comes from CloudFront ([`super::capacity::in_progress`]), less the wildcard
 //!    slots kept for people.
 //! 3. The pending batches, oldest first, are planned ([`super::plan::plan`]) and the plan is
@@ -194,7 +195,9 @@ pub async fn dispatch(
         }
     }
     for bad in &malformed {
-        if let Err(err) = report_malformed(sns, dispatcher, bad).await {
+        if !bad.first_receive() {
+            tracing::info!(message_id = %bad.message_id, receives = ?bad.receives, "malformed deferral, reported at its first receive");
+        } else if let Err(err) = report_malformed(sns, dispatcher, bad).await {
             tracing::error!(message_id = %bad.message_id, error = %err, "could not report a malformed deferral");
         }
         outcome.malformed.push(bad.message_id.clone());

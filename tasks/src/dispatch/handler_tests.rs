@@ -444,6 +444,45 @@ async fn malformed_messages_are_reported_by_id_and_kept_for_the_dead_letter_queu
 }
 
 #[tokio::test]
+async fn a_malformed_message_is_reported_at_its_first_receive_only() {
+    let publish = mock!(aws_sdk_sns::Client::publish)
+        .then_output(|| PublishOutput::builder().message_id("sns-1").build());
+    let sns = sns(&[&publish]);
+    let cf = cloudfront(&[]);
+    let received = |id: &str, receives: Option<&str>| {
+        let mut m = message(id, "{\"batch\": ".into());
+        if let Some(n) = receives {
+            m.attributes
+                .insert("ApproximateReceiveCount".into(), n.into());
+        }
+        m
+    };
+    let messages = vec![
+        received("first", Some("1")),
+        received("again", Some("2")),
+        received("much-later", Some("700")),
+        received("unknown", None),
+    ];
+    let outcome = dispatch(&cf, &sns, &dispatcher(), event(messages), now())
+        .await
+        .expect("dispatched");
+    assert_eq!(
+        outcome.malformed,
+        ["first", "again", "much-later", "unknown"]
+    );
+    assert_eq!(
+        failures(&outcome),
+        ["first", "again", "much-later", "unknown"],
+        "all kept for the dead-letter queue"
+    );
+    assert_eq!(
+        publish.num_calls(),
+        2,
+        "the first receive, and the one that does not say"
+    );
+}
+
+#[tokio::test]
 async fn the_reason_names_the_message_and_what_is_wrong() {
     let area = crate::paths::FoldPolicy::default();
     let bad =
@@ -472,4 +511,181 @@ async fn the_reason_names_the_message_and_what_is_wrong() {
         "{}",
         bad.reason
     );
+}
+
+/// `dispatch_with_queue`: the event and more of the queue, planned together.
+#[cfg(feature = "sqs")]
+mod beyond_the_event {
+    use super::*;
+    use crate::dispatch::extra::{Queue, dispatch_with_queue};
+    use aws_sdk_cloudfront::operation::create_invalidation::CreateInvalidationInput;
+    use aws_sdk_sqs::operation::change_message_visibility_batch::ChangeMessageVisibilityBatchOutput;
+    use aws_sdk_sqs::operation::delete_message_batch::DeleteMessageBatchOutput;
+    use aws_sdk_sqs::operation::receive_message::ReceiveMessageOutput;
+    use aws_sdk_sqs::types::Message;
+
+    const QUEUE: &str = "https://sqs.eu-west-1.amazonaws.com/123456789012/purgeflow-deferred";
+
+    fn queued(id: &str, body: String) -> Message {
+        Message::builder()
+            .message_id(id)
+            .receipt_handle(format!("handle-{id}"))
+            .body(body)
+            .build()
+    }
+
+    /// The queue gives `extra` (one ReceiveMessage), then nothing.
+    fn receives(extra: Vec<Message>) -> (Rule, Rule) {
+        let first = mock!(aws_sdk_sqs::Client::receive_message)
+            .match_requests(|req| {
+                req.queue_url() == Some(QUEUE) && req.wait_time_seconds() == Some(0)
+            })
+            .then_output(move || {
+                ReceiveMessageOutput::builder()
+                    .set_messages(Some(extra.clone()))
+                    .build()
+            });
+        let dry = mock!(aws_sdk_sqs::Client::receive_message)
+            .then_output(|| ReceiveMessageOutput::builder().build());
+        (first, dry)
+    }
+
+    fn deleted() -> Rule {
+        mock!(aws_sdk_sqs::Client::delete_message_batch).then_output(|| {
+            DeleteMessageBatchOutput::builder()
+                .set_successful(Some(Vec::new()))
+                .set_failed(Some(Vec::new()))
+                .build()
+                .expect("output")
+        })
+    }
+
+    fn queue(sqs: &aws_sdk_sqs::Client) -> Queue<'_> {
+        Queue {
+            sqs,
+            url: QUEUE,
+            retry_seconds: 5,
+            extra_messages: 100,
+        }
+    }
+
+    #[tokio::test]
+    async fn extra_messages_are_planned_with_the_event_and_deleted_when_covered() {
+        let list = listed(&[]);
+        let create = mock!(aws_sdk_cloudfront::Client::create_invalidation)
+            .match_requests(|req: &CreateInvalidationInput| {
+                let paths = req
+                    .invalidation_batch()
+                    .and_then(|b| b.paths())
+                    .map(|p| p.items().to_vec())
+                    .unwrap_or_default();
+                paths == ["/a/1.jpg", "/b/2.jpg", "/c/3.jpg"]
+            })
+            .then_output(|| {
+                CreateInvalidationOutput::builder()
+                    .invalidation(
+                        Invalidation::builder()
+                            .id("IDISPATCHED")
+                            .status("InProgress")
+                            .create_time(SmithyTime::from_secs(now().timestamp()))
+                            .build()
+                            .expect("invalidation"),
+                    )
+                    .build()
+            });
+        let cf = cloudfront(&[&list, &create]);
+        let sns = sns(&[]);
+        let (first, dry) = receives(vec![
+            queued("extra-1", body(&deferred("exec-2", &["/b/2.jpg"], 1))),
+            queued("extra-2", body(&deferred("exec-3", &["/c/3.jpg"], 1))),
+        ]);
+        let delete = deleted();
+        // In order: the extra messages, a dry receive, then the delete (and no other call:
+        // nothing is returned, so no visibility changes).
+        let sqs = mock_client!(aws_sdk_sqs, RuleMode::Sequential, [&first, &dry, &delete]);
+        let messages = vec![message(
+            "event-1",
+            body(&deferred("exec-1", &["/a/1.jpg"], 1)),
+        )];
+        let outcome = dispatch_with_queue(
+            &cf,
+            &sns,
+            queue(&sqs),
+            &dispatcher(),
+            event(messages),
+            now(),
+        )
+        .await
+        .expect("dispatched");
+        assert_eq!(
+            create.num_calls(),
+            1,
+            "one plan for the event and the extra messages"
+        );
+        assert_eq!(outcome.covered.len(), 3);
+        assert!(failures(&outcome).is_empty());
+        assert_eq!(
+            delete.num_calls(),
+            1,
+            "the two extra messages, deleted by the dispatcher"
+        );
+    }
+
+    #[tokio::test]
+    async fn what_is_not_covered_comes_back_soon_and_the_response_names_the_events_only() {
+        let list = listed(&[]);
+        let refused = mock!(aws_sdk_cloudfront::Client::create_invalidation).then_error(|| {
+            CreateInvalidationError::TooManyInvalidationsInProgress(
+                TooManyInvalidationsInProgress::builder()
+                    .message("full")
+                    .build(),
+            )
+        });
+        let cf = cloudfront(&[&list, &refused]);
+        let sns = sns(&[]);
+        let (first, dry) = receives(vec![queued(
+            "extra-1",
+            body(&deferred("exec-2", &["/b/2.jpg"], 1)),
+        )]);
+        let shorten = mock!(aws_sdk_sqs::Client::change_message_visibility_batch)
+            .match_requests(|req| {
+                let mut handles: Vec<&str> =
+                    req.entries().iter().map(|e| e.receipt_handle()).collect();
+                handles.sort_unstable();
+                handles == ["event-handle", "handle-extra-1"]
+                    && req
+                        .entries()
+                        .iter()
+                        .all(|e| e.visibility_timeout() == Some(5))
+            })
+            .then_output(|| {
+                ChangeMessageVisibilityBatchOutput::builder()
+                    .set_successful(Some(Vec::new()))
+                    .set_failed(Some(Vec::new()))
+                    .build()
+                    .expect("output")
+            });
+        // In order: the extra message, a dry receive, then the short visibility (and no delete).
+        let sqs = mock_client!(aws_sdk_sqs, RuleMode::Sequential, [&first, &dry, &shorten]);
+        let mut from_event = message("event-1", body(&deferred("exec-1", &["/a/1.jpg"], 1)));
+        from_event.receipt_handle = Some("event-handle".into());
+        let outcome = dispatch_with_queue(
+            &cf,
+            &sns,
+            queue(&sqs),
+            &dispatcher(),
+            event(vec![from_event]),
+            now(),
+        )
+        .await
+        .expect("dispatched");
+        assert_eq!(outcome.refused, Some(names::TOO_MANY_INVALIDATIONS));
+        assert_eq!(outcome.waiting.len(), 2);
+        assert_eq!(
+            failures(&outcome),
+            ["event-1"],
+            "the extra message is not the mapping's to return"
+        );
+        assert_eq!(shorten.num_calls(), 1, "both get the short visibility");
+    }
 }

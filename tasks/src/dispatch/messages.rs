@@ -26,6 +26,26 @@ pub struct Malformed {
     pub reason: String,
     /// The start of the body, for the report.
     pub quoted_body: String,
+    /// SQS's `ApproximateReceiveCount` (1 at the first receive), when the event gives it.
+    pub receives: Option<u32>,
+}
+
+impl Malformed {
+    /// Whether this is the message's first receive (or the event does not say): a malformed
+    /// message is reported once, not at each of the receives it takes to reach the dead-letter
+    /// queue.
+    pub fn first_receive(&self) -> bool {
+        self.receives.is_none_or(|n| n <= 1)
+    }
+}
+
+/// SQS's `ApproximateReceiveCount` attribute of a message, when present and a number.
+pub fn receive_count(message: &SqsMessage) -> Option<u32> {
+    message
+        .attributes
+        .get("ApproximateReceiveCount")?
+        .parse()
+        .ok()
 }
 
 /// Reads one message: a deferred batch for `distribution_id` that BatchPaths could have made
@@ -42,6 +62,7 @@ pub fn read(
         message_id: message_id.clone(),
         reason,
         quoted_body: quote(body),
+        receives: receive_count(message),
     };
     if message_id.is_empty() {
         return Err(malformed("the message has no id".to_owned()));

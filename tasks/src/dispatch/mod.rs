@@ -7,15 +7,21 @@
 //!   simulate`); [`fit_prefixes`]: its partial-name prefix wildcards;
 //! - `capacity`: what is in progress, from CloudFront (features `cloudfront`);
 //! - `messages`: reading the queue's messages; `handler`: one invocation (features `cloudfront`
-//!   and `sns`).
+//!   and `sns`);
+//! - `requeue`: the short visibility of the messages an invocation returns (feature `sqs`);
+//! - `extra`: one invocation over its event and more of the queue (all three features).
 
 #[cfg(feature = "cloudfront")]
 pub mod capacity;
+#[cfg(all(feature = "cloudfront", feature = "sns", feature = "sqs"))]
+pub mod extra;
 mod fold;
 #[cfg(all(feature = "cloudfront", feature = "sns"))]
 pub mod handler;
 pub mod messages;
 pub mod plan;
+#[cfg(feature = "sqs")]
+pub mod requeue;
 
 pub use fold::fit_prefixes;
 #[cfg(all(feature = "cloudfront", feature = "sns"))]
