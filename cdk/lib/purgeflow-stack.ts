@@ -196,6 +196,12 @@ type TaskName = Exclude<FunctionName, 'purge-trigger' | 'dispatch-invalidations'
 const DISPATCH_TIMEOUT = Duration.seconds(60);
 
 /**
+ * The dispatcher's memory: it plans its 6 MB event and up to PURGE_DISPATCH_EXTRA_MESSAGES (1,000)
+ * more deferred batches at once, about a million paths in a storm (and Lambda's CPU grows with it).
+ */
+const DISPATCH_MEMORY_MB = 1024;
+
+/**
  * How often a deferred batch may come back before SQS moves it to the dead-letter queue, beyond
  * the receives its maximum age allows. While CloudFront stays full the dispatcher returns a batch
  * every `retryDelay` (5 s by default), so within the hour's maximum age it can be received up to
@@ -288,13 +294,20 @@ export class PurgeFlowStack extends Stack {
     });
 
     const shared = settingsEnvironment(this.settings);
-    const fn = (binary: FunctionName, description: string, environment: Record<string, string>, timeout: Duration) =>
+    const fn = (
+      binary: FunctionName,
+      description: string,
+      environment: Record<string, string>,
+      timeout: Duration,
+      memorySize?: number,
+    ) =>
       new RustFunction(this, pascal(binary), {
         binary,
         assetDir: props.lambdaAssetDir,
         description,
         environment: { ...shared, ...environment },
         timeout,
+        memorySize,
         logKey: this.key,
         logRetention,
       });
@@ -355,6 +368,7 @@ export class PurgeFlowStack extends Stack {
         PURGE_DEFERRAL_QUEUE_URL: this.deferralQueue.queueUrl,
       },
       DISPATCH_TIMEOUT,
+      DISPATCH_MEMORY_MB,
     );
     this.connectDispatcher(dispatch, dispatcher.function);
     this.functions = { 'purge-trigger': trigger, ...tasks, 'dispatch-invalidations': dispatcher };

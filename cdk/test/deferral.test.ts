@@ -107,6 +107,8 @@ describe('the deferral queue and the dispatcher', () => {
     assert.equal(env.PURGE_DISPATCH_RETRY_SECONDS, '5');
     assert.deepEqual(env.PURGE_DEFERRAL_QUEUE_URL, { Ref: logicalId(stack, stack.deferralQueue) });
     assert.equal(fn.Timeout, 60);
+    // It plans its event and up to 1,000 more batches at once.
+    assert.equal(fn.MemorySize, 1024);
 
     const { stack: tunedStack, template: tuned } = templateOf({
       dispatch: { reservedWildcards: 4, maxMessageAge: Duration.minutes(30), retryDelay: Duration.seconds(20) },
