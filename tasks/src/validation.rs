@@ -12,6 +12,10 @@
 //! | `KeyOutsidePrefix` | the key is not under `PURGE_KEY_PREFIX`, or a replayed target names another bucket than `PURGE_BUCKET` |
 //! | `SupersedeUnchecked` | the supersede check's BatchGetItem still left the key unprocessed after its retries (see [`crate::supersede`]): the object is kept |
 //!
+//! The trigger rejects one more way, before any execution: a record too large for any execution
+//! input is handed over as the rejection these rules give it, else as `RecordTooLarge` (see
+//! [`crate::trigger`]).
+//!
 //! Not rejections: a TTL delete under `PURGE_TTL_DELETES=ignore` is *ignored*
 //! ([`IgnoreReason::TtlDelete`]); an item re-created with the same object is *superseded*
 //! ([`crate::supersede`]). Both are reported in their own lists and delete nothing.
