@@ -2,7 +2,9 @@
 //!
 //! Express has no redrive, so a replay is a new execution whose input holds only what was left
 //! to do. Sources are report files (one report, an array of them, SNS notifications, or a bare
-//! execution input) or the failure queue, drained. `--dry-run` lists what would run; otherwise
+//! execution input) or the failure queue, drained. `--dry-run` lists what would run, with every
+//! target and batch and every reason the tasks would refuse it for
+//! (`purgeflow_tasks::replay_check`); otherwise
 //! each input runs locally on the engine with the real handlers, or on AWS with StartExecution
 //! on `--state-machine-arn`. Every step is idempotent (a missing key counts as deleted, an
 //! invalidation batch keeps its CallerReference), so replaying the same report twice is
@@ -19,6 +21,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use purgeflow_tasks::contract::ExecutionInput;
+use purgeflow_tasks::replay_check::{Outcome, ReplayCheck, check_replay_input};
 
 use crate::files::read_json_or_lines;
 use crate::local::aws::{AwsClients, sdk_config};
@@ -451,6 +454,8 @@ pub struct ReplaySummary {
     pub needs_a_person: usize,
     /// Queue messages not understood in full, left on the queue.
     pub not_understood: usize,
+    /// A dry run: targets and batches the replay would refuse.
+    pub would_refuse: usize,
 }
 
 impl ReplaySummary {
@@ -466,6 +471,7 @@ impl ReplaySummary {
         self.succeeded() == self.outcomes.len()
             && self.not_understood == 0
             && self.needs_a_person == 0
+            && self.would_refuse == 0
     }
 
     pub fn line(&self) -> String {
@@ -516,18 +522,15 @@ pub async fn replay(collected: &Collected, target: &Target<'_>) -> anyhow::Resul
         progress.set_message(item.name.clone());
         let outcome = match target {
             Target::Local(pipeline) => {
-                // What the replay carries: records to validate again, targets to delete again.
-                let items = ["records", "targets"]
-                    .iter()
-                    .map(|field| {
-                        item.input
-                            .get(*field)
-                            .and_then(Value::as_array)
-                            .map_or(0, Vec::len)
-                    })
-                    .sum();
+                // What the replay carries: records to validate again (the execution report
+                // counts the targets to delete again itself).
+                let records = item
+                    .input
+                    .get("records")
+                    .and_then(Value::as_array)
+                    .map_or(0, Vec::len);
                 let report = pipeline
-                    .execute(&item.name, item.input.clone(), items)
+                    .execute(&item.name, item.input.clone(), records)
                     .await;
                 progress.suspend(|| println!("{}", human_line(&report)));
                 ReplayOutcome {
@@ -637,6 +640,123 @@ async fn delete_replayed(
     Ok(deleted)
 }
 
+/// The `PURGE_*` configuration a local replay runs with: the variables, and the distribution
+/// and topic `--provision` remembered in the state dir when their variables are unset.
+fn load_config(args: &Args) -> anyhow::Result<Config> {
+    let mut config = Config::from_env().context("the PURGE_* configuration is invalid")?;
+    if let Some(remembered) = crate::local::provisioned_file::load(&args.state_dir)?
+        && let Some(note) = crate::local::provisioned_file::fill_in(&mut config, &remembered)
+    {
+        println!(
+            "using {note}, provisioned earlier ({})",
+            crate::local::provisioned_file::provisioned_path(&args.state_dir).display()
+        );
+    }
+    Ok(config)
+}
+
+/// What the tasks would do with one replay input: the refusal check lives in
+/// `purgeflow_tasks::replay_check`, the same checks ValidateRecords and BatchPaths apply.
+fn check_item(item: &ReplayInput, config: &Config) -> anyhow::Result<ReplayCheck> {
+    // Collected inputs were already parsed as execution inputs (`execution_input`).
+    let input = purgeflow_tasks::contract::parse::<ExecutionInput>(item.input.clone())
+        .map_err(|why| anyhow::anyhow!("{}: not an execution input: {why}", item.source))?;
+    Ok(check_replay_input(&input, config))
+}
+
+/// The dry run's lines for one input: every record, target and batch, what would happen to it
+/// and, when refused, every reason on a line of its own.
+pub fn dry_run_lines(check: &ReplayCheck) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut push = |what: String, outcome: &Outcome, done: &str| match outcome {
+        Outcome::WouldRun => lines.push(format!("  {what}: {done}")),
+        Outcome::Duplicate => {
+            lines.push(format!("  {what}: the same as an earlier batch, sent once"))
+        }
+        Outcome::Ignored(reason) => lines.push(format!("  {what}: ignored ({reason:?})")),
+        Outcome::Unchecked(why) => lines.push(format!("  {what}: not judged ({why})")),
+        Outcome::Refused(refusals) => {
+            lines.push(format!("  {what}: REFUSED"));
+            lines.extend(refusals.iter().map(|refusal| format!("      {refusal}")));
+        }
+    };
+    for (i, record) in check.records.iter().enumerate() {
+        let what = match &record.target {
+            Some(target) => format!(
+                "record {} (event {}): bucket {}, key {:?}, paths {:?}",
+                i + 1,
+                record.event_id,
+                target.bucket,
+                target.key,
+                target.paths
+            ),
+            None => format!("record {} (event {})", i + 1, record.event_id),
+        };
+        push(what, &record.outcome, "would be deleted");
+    }
+    for (i, target) in check.targets.iter().enumerate() {
+        let what = format!(
+            "target {}: bucket {}, key {:?}, paths {:?}",
+            i + 1,
+            target.target.bucket,
+            target.target.key,
+            target.target.paths
+        );
+        push(what, &target.outcome, "would be deleted");
+    }
+    for (i, batch) in check.batches.iter().enumerate() {
+        let what = format!(
+            "batch {}: distribution {}, {} path(s) {}",
+            i + 1,
+            batch.batch.distribution_id,
+            batch.batch.paths.len(),
+            shown(&batch.batch.paths)
+        );
+        push(what, &batch.outcome, "would be invalidated");
+    }
+    lines
+}
+
+/// A batch's paths, the first few of up to 3,000.
+fn shown(paths: &[String]) -> String {
+    const SHOWN: usize = 5;
+    let first: Vec<String> = paths.iter().take(SHOWN).map(|p| format!("{p:?}")).collect();
+    match paths.len().saturating_sub(SHOWN) {
+        0 => format!("[{}]", first.join(", ")),
+        more => format!("[{}, … {more} more]", first.join(", ")),
+    }
+}
+
+/// The dry run's totals over every input.
+#[derive(Debug, Clone, Copy, Default)]
+struct DryRunTotals {
+    targets: usize,
+    /// Distinct objects (bucket and key) per input, summed.
+    objects: usize,
+    refused_targets: usize,
+    batches: usize,
+    refused_batches: usize,
+}
+
+impl DryRunTotals {
+    fn add(&mut self, check: &ReplayCheck) {
+        let refused = |o: &Outcome| matches!(o, Outcome::Refused(_));
+        self.targets += check.records.len() + check.targets.len();
+        self.refused_targets += check.records.iter().filter(|r| refused(&r.outcome)).count()
+            + check.targets.iter().filter(|t| refused(&t.outcome)).count();
+        self.objects += check.objects_to_delete();
+        self.batches += check.batches.len();
+        self.refused_batches += check.batches.iter().filter(|b| refused(&b.outcome)).count();
+    }
+
+    fn line(&self) -> String {
+        format!(
+            "{} target(s), {} refused; {} distinct object(s) would be deleted; {} replayed batch(es), {} refused",
+            self.targets, self.refused_targets, self.objects, self.batches, self.refused_batches
+        )
+    }
+}
+
 /// `purgeflow replay`.
 pub async fn run(args: Args) -> anyhow::Result<ReplaySummary> {
     let sdk = sdk_config(args.endpoint_url.as_deref()).await;
@@ -681,6 +801,16 @@ pub async fn run(args: Args) -> anyhow::Result<ReplaySummary> {
         }
     }
     if args.dry_run {
+        // Judged against the configuration the replay would run with, when there is one; a
+        // dry run needs none, so without it the lines say what was not judged.
+        let config = match load_config(&args) {
+            Ok(config) => config,
+            Err(error) => {
+                println!("configuration: not judged ({error:#})");
+                Config::from_lookup(|_| None).context("an empty configuration")?
+            }
+        };
+        let mut dry = DryRunTotals::default();
         for item in &collected.inputs {
             println!(
                 "would start {}  ({})  from {}",
@@ -688,6 +818,11 @@ pub async fn run(args: Args) -> anyhow::Result<ReplaySummary> {
                 item.describe(),
                 item.source
             );
+            let check = check_item(item, &config)?;
+            for line in dry_run_lines(&check) {
+                println!("{line}");
+            }
+            dry.add(&check);
         }
         let summary = ReplaySummary {
             not_replayable: collected.not_replayable.len(),
@@ -695,6 +830,7 @@ pub async fn run(args: Args) -> anyhow::Result<ReplaySummary> {
             nothing_to_do: collected.of_kind(NotReplayableKind::NothingToDo).count(),
             needs_a_person: collected.of_kind(NotReplayableKind::NeedsAPerson).count(),
             not_understood: collected.not_understood_receipts.len(),
+            would_refuse: dry.refused_targets + dry.refused_batches,
             ..ReplaySummary::default()
         };
         if let Some(queue_url) = &args.queue_url {
@@ -706,8 +842,9 @@ pub async fn run(args: Args) -> anyhow::Result<ReplaySummary> {
             .await?;
         }
         println!(
-            "dry run: {} execution(s) would start; nothing was started",
-            collected.inputs.len()
+            "dry run: {} execution(s) would start; {}; nothing was started",
+            collected.inputs.len(),
+            dry.line()
         );
         return Ok(summary);
     }
@@ -723,16 +860,7 @@ pub async fn run(args: Args) -> anyhow::Result<ReplaySummary> {
             .await?
         }
         None => {
-            let mut config = Config::from_env().context("the PURGE_* configuration is invalid")?;
-            if let Some(remembered) = crate::local::provisioned_file::load(&args.state_dir)?
-                && let Some(note) =
-                    crate::local::provisioned_file::fill_in(&mut config, &remembered)
-            {
-                println!(
-                    "using {note}, provisioned earlier ({})",
-                    crate::local::provisioned_file::provisioned_path(&args.state_dir).display()
-                );
-            }
+            let mut config = load_config(&args)?;
             if config.deferral_queue_url.is_none() {
                 config.deferral_queue_url = Some(crate::local::find_deferral_queue(&aws).await?);
             }

@@ -806,6 +806,100 @@ fn replay_accepts_a_byte_order_mark() {
     );
 }
 
+/// A dry run judges every target and batch with the tasks' own checks, under the
+/// configuration the replay would run with, and prints each with every reason it would be
+/// refused for.
+#[test]
+fn replay_dry_run_shows_every_target_and_batch_and_why_it_would_be_refused() {
+    let target = |key: &str, event: &str| json!({"bucket": "photo-bucket", "key": key, "paths": [format!("/{key}")], "eventId": event, "tableKeys": {"id": {"S": event}}});
+    let bad_paths = vec!["/images/%2e%2e/private/x.jpg".to_owned()];
+    let input = json!({
+        "batchId": "b-1",
+        "records": [],
+        "targets": [
+            target("images/a.jpg", "e1"),
+            target("images/..;/private/x.jpg", "e2"),
+            target("private/b.jpg", "e3"),
+            target("images/a.jpg", "e4"),
+        ],
+        "batches": [{
+            "distributionId": "E1",
+            "callerReference": purgeflow_tasks::paths::caller_reference("b-0", "E1", &bad_paths),
+            "paths": bad_paths,
+        }],
+    });
+    let file = temp_file("judged.json", report(input).to_string().as_bytes());
+    let state_dir =
+        std::env::temp_dir().join(format!("purgeflow-cli-judged-{}", std::process::id()));
+    let mut command = Command::new(env!("CARGO_BIN_EXE_purgeflow"));
+    command
+        .args(["replay", "--dry-run", "--state-dir"])
+        .arg(&state_dir)
+        .arg(&file)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    for (name, _) in std::env::vars() {
+        if name.starts_with("PURGE_") {
+            command.env_remove(name);
+        }
+    }
+    let out = command
+        .env("PURGE_BUCKET", "photo-bucket")
+        .env("PURGE_KEY_TEMPLATE", "{image_key}")
+        .env("PURGE_KEY_PREFIX", "images/")
+        .env("PURGE_DISTRIBUTION_ID", "E1")
+        .output()
+        .expect("the purgeflow binary runs");
+    let text = stdout(&out);
+    // Something would be refused: the replay would not complete.
+    assert_eq!(out.status.code(), Some(1), "{text}\n{}", stderr(&out));
+    let lines: Vec<&str> = text.lines().collect();
+    let after = |start: &str| -> Vec<&str> {
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with(start))
+            .unwrap_or_else(|| panic!("no line starts with {start:?}:\n{text}"));
+        lines[at..].to_vec()
+    };
+    assert_eq!(
+        after("  target 1:")[0],
+        r#"  target 1: bucket photo-bucket, key "images/a.jpg", paths ["/images/a.jpg"]: would be deleted"#
+    );
+    assert_eq!(
+        after("  target 2:")[..2],
+        [
+            r#"  target 2: bucket photo-bucket, key "images/..;/private/x.jpg", paths ["/images/..;/private/x.jpg"]: REFUSED"#,
+            r#"      UnsafeKey: unsafe key "images/..;/private/x.jpg": has a segment "..;" that is `..` once its `;` path parameter is dropped (Tomcat, Jetty and other servlet containers drop `;...` from each segment)"#,
+        ]
+    );
+    assert_eq!(
+        after("  target 3:")[..2],
+        [
+            r#"  target 3: bucket photo-bucket, key "private/b.jpg", paths ["/private/b.jpg"]: REFUSED"#,
+            r#"      KeyOutsidePrefix: key "private/b.jpg" is outside the allowed prefix "images/""#,
+        ]
+    );
+    assert_eq!(
+        after("  target 4:")[0],
+        r#"  target 4: bucket photo-bucket, key "images/a.jpg", paths ["/images/a.jpg"]: would be deleted"#
+    );
+    let batch = after("  batch 1:");
+    assert_eq!(
+        batch[0],
+        r#"  batch 1: distribution E1, 1 path(s) ["/images/%2e%2e/private/x.jpg"]: REFUSED"#
+    );
+    assert!(
+        batch[1].starts_with(r#"      DroppedBatch: path "/images/%2e%2e/private/x.jpg" "#)
+            && batch[1].contains("has a `..` segment"),
+        "{text}"
+    );
+    // Targets, not records; the two targets naming images/a.jpg delete one object.
+    assert_eq!(
+        last_line(&text),
+        "dry run: 1 execution(s) would start; 4 target(s), 2 refused; 1 distinct object(s) would be deleted; 1 replayed batch(es), 1 refused; nothing was started"
+    );
+}
+
 #[test]
 fn validate_accepts_a_byte_order_mark() {
     let definition = std::fs::read(fixture("hello.asl.json")).expect("fixture");

@@ -122,61 +122,98 @@ struct Screened {
     dropped: Vec<DroppedBatch>,
 }
 
-/// Applies the replay rules to each replayed batch, in order. Duplicates (same CallerReference)
-/// collapse to the first; the wildcard budget is spent in input order, so a batch that would
-/// take the replayed wildcards past 15 is dropped whole.
+/// Applies the replay rules to each replayed batch, in order (see [`screen_replayed_batches`]).
+/// A refused batch is dropped with its first problem as the reason (a report carries it, so it
+/// stays short even for 3,000 bad paths).
 fn screen_replayed(
     replayed: Vec<InvalidationBatch>,
     distribution_id: &str,
     policy: &FoldPolicy,
 ) -> Screened {
+    let verdicts = screen_replayed_batches(&replayed, distribution_id, policy);
     let mut screened = Screened {
         accepted: Vec::new(),
         dropped: Vec::new(),
     };
-    // The paths of each (distribution, CallerReference) seen so far, sorted.
-    let mut seen: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
-    let mut wildcards = 0usize;
-    for batch in replayed {
-        let key = (
-            batch.distribution_id.clone(),
-            batch.caller_reference.clone(),
-        );
-        let paths: BTreeSet<String> = batch.paths.iter().cloned().collect();
-        // The same batch twice (a report delivered twice) is sent once. The same
-        // CallerReference with other paths is not the same batch: CloudFront would refuse it
-        // (InvalidationBatchAlreadyExists), or, sent first, it would stand in for the real one.
-        let conflict = match seen.get(&key) {
-            Some(earlier) if *earlier == paths => continue,
-            Some(_) => true,
-            None => {
-                seen.insert(key, paths);
-                false
-            }
-        };
-        let verdict = if conflict {
-            Err("reuses the CallerReference of an earlier replayed batch with other paths".to_owned())
-        } else {
-            check_replayed(&batch, distribution_id, policy)
-        }
-        .and_then(|()| {
-            let in_batch = batch.paths.iter().filter(|p| is_wildcard(p)).count();
-            if wildcards + in_batch > CLOUDFRONT_MAX_WILDCARD_PATHS {
-                Err(format!(
-                    "would take the replayed wildcard paths to {}, past CloudFront's {CLOUDFRONT_MAX_WILDCARD_PATHS}",
-                    wildcards + in_batch
-                ))
-            } else {
-                wildcards += in_batch;
-                Ok(())
-            }
-        });
+    for (batch, verdict) in replayed.into_iter().zip(verdicts) {
         match verdict {
-            Ok(()) => screened.accepted.push(batch),
-            Err(reason) => screened.drop(batch, reason),
+            ReplayedBatchVerdict::Send => screened.accepted.push(batch),
+            ReplayedBatchVerdict::Duplicate => {}
+            ReplayedBatchVerdict::Refused(problems) => {
+                let reason = problems.into_iter().next().unwrap_or_default();
+                screened.drop(batch, reason);
+            }
         }
     }
     screened
+}
+
+/// What BatchPaths does with one replayed batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplayedBatchVerdict {
+    /// Sent (or found, by its CallerReference) as it is.
+    Send,
+    /// The same batch as an earlier one in the input (a report delivered twice): sent once.
+    Duplicate,
+    /// Dropped and reported, for every one of these reasons.
+    Refused(Vec<String>),
+}
+
+/// The replay rules for each replayed batch, in input order: one verdict per batch. Duplicates
+/// (same CallerReference and paths) collapse to the first; the same CallerReference with other
+/// paths is refused; every rule of [`replayed_batch_problems`] applies; the wildcard budget is
+/// spent in input order, so a batch that would take the replayed wildcards past 15 is refused
+/// whole. BatchPaths drops what this refuses; `purgeflow replay --dry-run` shows it.
+pub fn screen_replayed_batches(
+    replayed: &[InvalidationBatch],
+    distribution_id: &str,
+    policy: &FoldPolicy,
+) -> Vec<ReplayedBatchVerdict> {
+    // The paths of each (distribution, CallerReference) seen so far, sorted.
+    let mut seen: BTreeMap<(&str, &str), BTreeSet<&str>> = BTreeMap::new();
+    let mut wildcards = 0usize;
+    replayed
+        .iter()
+        .map(|batch| {
+            let key = (
+                batch.distribution_id.as_str(),
+                batch.caller_reference.as_str(),
+            );
+            let paths: BTreeSet<&str> = batch.paths.iter().map(String::as_str).collect();
+            // The same batch twice (a report delivered twice) is sent once. The same
+            // CallerReference with other paths is not the same batch: CloudFront would refuse
+            // it (InvalidationBatchAlreadyExists), or, sent first, it would stand in for the
+            // real one.
+            let mut problems = match seen.get(&key) {
+                Some(earlier) if *earlier == paths => return ReplayedBatchVerdict::Duplicate,
+                Some(_) => vec![
+                    "reuses the CallerReference of an earlier replayed batch with other paths"
+                        .to_owned(),
+                ],
+                None => {
+                    seen.insert(key, paths);
+                    Vec::new()
+                }
+            };
+            problems.extend(replayed_batch_problems(batch, distribution_id, policy));
+            if problems.is_empty() {
+                let in_batch = batch.paths.iter().filter(|p| is_wildcard(p)).count();
+                if wildcards + in_batch > CLOUDFRONT_MAX_WILDCARD_PATHS {
+                    problems.push(format!(
+                        "would take the replayed wildcard paths to {}, past CloudFront's {CLOUDFRONT_MAX_WILDCARD_PATHS}",
+                        wildcards + in_batch
+                    ));
+                } else {
+                    wildcards += in_batch;
+                }
+            }
+            if problems.is_empty() {
+                ReplayedBatchVerdict::Send
+            } else {
+                ReplayedBatchVerdict::Refused(problems)
+            }
+        })
+        .collect()
 }
 
 impl Screened {
@@ -198,37 +235,58 @@ impl Screened {
     }
 }
 
-/// The rules one replayed batch must meet on its own; the error says which one it breaks.
+/// The rules one replayed batch must meet on its own; the error says the first one it breaks.
 pub(crate) fn check_replayed(
     batch: &InvalidationBatch,
     distribution_id: &str,
     policy: &FoldPolicy,
 ) -> Result<(), String> {
+    match replayed_batch_problems(batch, distribution_id, policy)
+        .into_iter()
+        .next()
+    {
+        Some(problem) => Err(problem),
+        None => Ok(()),
+    }
+}
+
+/// Every rule one replayed batch breaks on its own, in order, each bad path named: its
+/// distribution, its CallerReference, its size, and each path ([`check_replayed_path`]: the key
+/// rules of `key_safety` on the decoded path, BatchPaths' encoding, the purge area, the
+/// wildcard depth). Empty: the batch may be sent.
+pub fn replayed_batch_problems(
+    batch: &InvalidationBatch,
+    distribution_id: &str,
+    policy: &FoldPolicy,
+) -> Vec<String> {
+    let mut problems = Vec::new();
     if batch.distribution_id != distribution_id {
-        return Err(format!(
+        problems.push(format!(
             "targets distribution {:?}, not PURGE_DISTRIBUTION_ID {distribution_id:?}",
             batch.distribution_id
         ));
     }
     if !is_caller_reference(&batch.caller_reference) {
-        return Err(
+        problems.push(
             "has a caller reference that purgeflow did not produce (expected `purgeflow-` and 64 lowercase hex digits)"
                 .to_owned(),
         );
     }
     if batch.paths.is_empty() {
-        return Err("has no paths".to_owned());
+        problems.push("has no paths".to_owned());
     }
     if batch.paths.len() > CLOUDFRONT_MAX_PATHS_PER_BATCH {
-        return Err(format!(
+        problems.push(format!(
             "has {} paths, more than CloudFront's {CLOUDFRONT_MAX_PATHS_PER_BATCH} per batch",
             batch.paths.len()
         ));
     }
     for path in &batch.paths {
-        check_replayed_path(path, policy).map_err(|problem| format!("path {path:?} {problem}"))?;
+        if let Err(problem) = check_replayed_path(path, policy) {
+            problems.push(format!("path {path:?} {problem}"));
+        }
     }
-    Ok(())
+    problems
 }
 
 /// The shape [`crate::paths::caller_reference`] gives: `purgeflow-` and a hex SHA-256.

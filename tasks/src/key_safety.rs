@@ -127,6 +127,12 @@ pub enum KeySafetyError {
 
 /// Checks `key` against every rule, then against `prefix` (empty: the whole bucket).
 pub fn check_key(key: &str, prefix: &str) -> Result<(), KeySafetyError> {
+    check_key_rules(key)?;
+    check_prefix(key, prefix)
+}
+
+/// The key rules alone (rules 1–7), without the prefix: [`KeySafetyError::UnsafeKey`].
+pub fn check_key_rules(key: &str) -> Result<(), KeySafetyError> {
     let unsafe_key = |why: String| KeySafetyError::UnsafeKey {
         key: shorten(key),
         why,
@@ -141,14 +147,20 @@ pub fn check_key(key: &str, prefix: &str) -> Result<(), KeySafetyError> {
         return Err(unsafe_key("starts with `/`".to_owned()));
     }
     check_form(key).map_err(unsafe_key)?;
-    check_derived_forms(key).map_err(unsafe_key)?;
-    if !key.starts_with(prefix) {
-        return Err(KeySafetyError::KeyOutsidePrefix {
+    check_derived_forms(key).map_err(unsafe_key)
+}
+
+/// The prefix alone: [`KeySafetyError::KeyOutsidePrefix`]. A containment check only for a key
+/// that passed [`check_key_rules`] (no `..` in any form).
+pub fn check_prefix(key: &str, prefix: &str) -> Result<(), KeySafetyError> {
+    if key.starts_with(prefix) {
+        Ok(())
+    } else {
+        Err(KeySafetyError::KeyOutsidePrefix {
             key: shorten(key),
             prefix: prefix.to_owned(),
-        });
+        })
     }
-    Ok(())
 }
 
 /// Rule 7: rules 3–6 on every normalised, folded and percent-decoded form of `key`, round after

@@ -19,6 +19,7 @@ pub mod lambda;
 pub mod paths;
 pub mod pressure;
 pub mod records;
+pub mod replay_check;
 pub mod report;
 #[cfg(all(test, feature = "dynamodb"))]
 mod sample_events;

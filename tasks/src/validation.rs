@@ -41,7 +41,7 @@ use crate::contract::{
     AttributeMap, DeleteKind, IgnoreReason, IgnoredRecord, PurgeTarget, Rejection, RejectionReason,
     RemovedRecord,
 };
-use crate::key_safety::{KeySafetyError, check_key};
+use crate::key_safety::{KeySafetyError, check_key, check_key_rules, check_prefix};
 use crate::key_template::{RenderError, Template};
 
 /// The configuration validation needs, borrowed from [`Config`].
@@ -115,27 +115,16 @@ pub fn validate_record(record: &RemovedRecord, rules: &Rules<'_>) -> Verdict {
 }
 
 /// Re-checks a replayed target as if it were new: nothing in a replay input is trusted.
-/// The verdict is a target (with recomputed paths) or a rejection, never `Ignored`.
+/// The verdict is a target (with recomputed paths) or a rejection, never `Ignored`. The
+/// rejection is the first of [`target_refusals`].
 pub fn recheck_target(target: &PurgeTarget, rules: &Rules<'_>) -> Verdict {
-    let reject = |reason, detail: String| {
-        Verdict::Rejected(Rejection {
+    if let Some((reason, detail)) = target_refusals(target, rules).into_iter().next() {
+        return Verdict::Rejected(Rejection {
             event_id: target.event_id.clone(),
             keys: target.table_keys.clone(),
             reason,
             detail,
-        })
-    };
-    if let Err(detail) = check_table_keys(&target.table_keys) {
-        return reject(RejectionReason::MalformedRecord, detail);
-    }
-    if target.bucket != rules.bucket {
-        return reject(
-            RejectionReason::KeyOutsidePrefix,
-            format!(
-                "replayed target names bucket {:?}, but PURGE_BUCKET is {:?}",
-                target.bucket, rules.bucket
-            ),
-        );
+        });
     }
     match target_for(
         target.key.clone(),
@@ -144,7 +133,48 @@ pub fn recheck_target(target: &PurgeTarget, rules: &Rules<'_>) -> Verdict {
         &target.table_keys,
     ) {
         Ok(target) => Verdict::Target(target),
-        Err((reason, detail)) => reject(reason, detail),
+        Err((reason, detail)) => Verdict::Rejected(Rejection {
+            event_id: target.event_id.clone(),
+            keys: target.table_keys.clone(),
+            reason,
+            detail,
+        }),
+    }
+}
+
+/// Every reason ValidateRecords has to refuse a replayed target, in the order it checks them:
+/// its table keys, its bucket, the key rules, the prefix. Empty: it would be deleted (unless
+/// the supersede check finds its item again). [`recheck_target`] rejects with the first;
+/// `purgeflow replay --dry-run` lists them all.
+pub fn target_refusals(target: &PurgeTarget, rules: &Rules<'_>) -> Vec<(RejectionReason, String)> {
+    let mut refusals = Vec::new();
+    if let Err(detail) = check_table_keys(&target.table_keys) {
+        refusals.push((RejectionReason::MalformedRecord, detail));
+    }
+    if target.bucket != rules.bucket {
+        refusals.push((
+            RejectionReason::KeyOutsidePrefix,
+            format!(
+                "replayed target names bucket {:?}, but PURGE_BUCKET is {:?}",
+                target.bucket, rules.bucket
+            ),
+        ));
+    }
+    for check in [
+        check_key_rules(&target.key),
+        check_prefix(&target.key, rules.key_prefix),
+    ] {
+        if let Err(err) = check {
+            refusals.push((key_rejection_reason(&err), err.to_string()));
+        }
+    }
+    refusals
+}
+
+fn key_rejection_reason(err: &KeySafetyError) -> RejectionReason {
+    match err {
+        KeySafetyError::UnsafeKey { .. } => RejectionReason::UnsafeKey,
+        KeySafetyError::KeyOutsidePrefix { .. } => RejectionReason::KeyOutsidePrefix,
     }
 }
 
@@ -154,13 +184,8 @@ fn target_for(
     event_id: &str,
     table_keys: &AttributeMap,
 ) -> Result<PurgeTarget, (RejectionReason, String)> {
-    check_key(&key, rules.key_prefix).map_err(|err| {
-        let reason = match err {
-            KeySafetyError::UnsafeKey { .. } => RejectionReason::UnsafeKey,
-            KeySafetyError::KeyOutsidePrefix { .. } => RejectionReason::KeyOutsidePrefix,
-        };
-        (reason, err.to_string())
-    })?;
+    check_key(&key, rules.key_prefix)
+        .map_err(|err| (key_rejection_reason(&err), err.to_string()))?;
     let paths = paths_for(&key, rules.path_templates);
     Ok(PurgeTarget {
         bucket: rules.bucket.to_owned(),

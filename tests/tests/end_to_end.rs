@@ -29,6 +29,41 @@ fn batch_id(input: &Value) -> String {
         .to_owned()
 }
 
+/// `deleted` counts objects: a replayed target naming the object a record also names (two
+/// deliveries of one removal, a report replayed beside the stream) deletes it once, and is
+/// counted once.
+#[tokio::test]
+async fn two_targets_naming_one_object_count_as_one_deleted() {
+    let sample = Sample::by_file("photo-remove.json");
+    let mut input = only_input(&sample);
+    input["targets"] = json!([{
+        "bucket": BUCKET,
+        "key": "p-20261101-0042.jpeg",
+        "paths": ["/p-20261101-0042.jpeg"],
+        "eventId": "replayed-1",
+        "tableKeys": {"photo_id": {"S": "p-20261101-0042"}}
+    }]);
+    let aws = FakeAws::new().with_objects(BUCKET, ["p-20261101-0042.jpeg"]);
+    let (result, _recording) = aws
+        .run(sample.config(&[]), input.clone(), &batch_id(&input))
+        .await;
+    assert_eq!(
+        result.status,
+        ExecutionStatus::Succeeded,
+        "{}",
+        describe(&result)
+    );
+    assert_eq!(
+        result.output.as_ref().map(|o| &o["deleted"]),
+        Some(&json!(1)),
+        "{result:?}"
+    );
+    assert_eq!(
+        aws.world().delete_requests,
+        vec![(BUCKET.to_owned(), vec!["p-20261101-0042.jpeg".to_owned()])]
+    );
+}
+
 #[tokio::test]
 async fn one_photo_is_deleted_and_its_path_invalidated() {
     let sample = Sample::by_file("photo-remove.json");

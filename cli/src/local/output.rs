@@ -94,13 +94,20 @@ pub fn json_line(event: &str, fields: &serde_json::Value) -> serde_json::Value {
 /// `✔ SUCCEEDED  <name>  3 records  41.2 ms  ValidateRecords 12.0 ms → DeleteObjects 9.1 ms → ...`
 pub fn human_line(report: &ExecutionReport) -> String {
     let mark = if report.succeeded() { "✔" } else { "✘" };
+    let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+    // A replay carries targets (and maybe records); a stream batch only records.
+    let carried = match (report.records, report.targets) {
+        (records, 0) => plural(records, "record"),
+        (0, targets) => plural(targets, "target"),
+        (records, targets) => format!(
+            "{}, {}",
+            plural(records, "record"),
+            plural(targets, "target")
+        ),
+    };
     let mut line = format!(
-        "{mark} {:<9} {}  {} record{}  {:.1} ms  ",
-        report.status,
-        report.execution,
-        report.records,
-        if report.records == 1 { "" } else { "s" },
-        report.wall_ms
+        "{mark} {:<9} {}  {carried}  {:.1} ms  ",
+        report.status, report.execution, report.wall_ms
     );
     let states: Vec<String> = report
         .states
@@ -149,6 +156,7 @@ mod tests {
         ExecutionReport {
             execution: "0001-2-abcd".into(),
             records: 2,
+            targets: 0,
             status: status.into(),
             error: error.map(str::to_owned),
             cause: error.map(|_| "1 rejected".to_owned()),
@@ -187,6 +195,25 @@ mod tests {
             "{line}"
         );
         assert!(line.ends_with("PurgeIncomplete: 1 rejected"), "{line}");
+    }
+
+    #[test]
+    fn a_replay_counts_its_targets_as_targets() {
+        let mut replay = report("SUCCEEDED", None);
+        replay.records = 0;
+        replay.targets = 3;
+        assert!(
+            human_line(&replay).starts_with("✔ SUCCEEDED 0001-2-abcd  3 targets  10.0 ms"),
+            "{}",
+            human_line(&replay)
+        );
+        replay.records = 1;
+        replay.targets = 1;
+        assert!(
+            human_line(&replay).contains("  1 record, 1 target  "),
+            "{}",
+            human_line(&replay)
+        );
     }
 
     #[test]

@@ -230,6 +230,11 @@ impl Pipeline {
 
     /// One execution of the purge machine with `input`.
     pub async fn execute(&self, name: &str, input: Value, records: usize) -> ExecutionReport {
+        // A replay input carries targets to delete again besides (or instead of) records.
+        let targets = input
+            .get("targets")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
         let timed = Arc::new(Timed {
             inner: self.tasks.clone(),
             calls: Mutex::new(Vec::new()),
@@ -248,7 +253,9 @@ impl Pipeline {
         let result = self.machine.execute(input, &options).await;
         let wall = started.elapsed();
         let calls = timed.calls.lock().map(|c| c.clone()).unwrap_or_default();
-        ExecutionReport::new(name, records, &result, &calls, wall)
+        let mut report = ExecutionReport::new(name, records, &result, &calls, wall);
+        report.targets = targets;
+        report
     }
 }
 
@@ -320,6 +327,9 @@ pub struct StateReport {
 pub struct ExecutionReport {
     pub execution: String,
     pub records: usize,
+    /// Replayed targets in the input (a replay), counted apart from the records.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub targets: usize,
     pub status: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -365,6 +375,7 @@ impl ExecutionReport {
         ExecutionReport {
             execution: name.to_owned(),
             records,
+            targets: 0,
             status: status_name(result.status).to_owned(),
             error: result.error.clone(),
             cause: result.cause.clone(),
@@ -386,6 +397,10 @@ impl ExecutionReport {
             || (self.status == status_name(ExecutionStatus::Failed)
                 && self.error.as_deref() == Some(PURGE_INCOMPLETE))
     }
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 fn count(n: usize) -> u32 {
