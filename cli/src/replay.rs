@@ -714,6 +714,12 @@ pub fn dry_run_lines(check: &ReplayCheck) -> Vec<String> {
         );
         push(what, &batch.outcome, "would be invalidated");
     }
+    for rejection in &check.rejections {
+        lines.push(format!(
+            "  rejection (event {}): {:?}: {}: reported again, deletes nothing",
+            rejection.event_id, rejection.reason, rejection.detail
+        ));
+    }
     lines
 }
 

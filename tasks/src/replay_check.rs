@@ -16,7 +16,7 @@
 use crate::batch_paths::{ReplayedBatchVerdict, screen_replayed_batches};
 use crate::config::Config;
 use crate::contract::{
-    ExecutionInput, IgnoreReason, InvalidationBatch, PurgeTarget, RejectionReason,
+    ExecutionInput, IgnoreReason, InvalidationBatch, PurgeTarget, Rejection, RejectionReason,
 };
 use crate::validation::{Rules, Verdict, paths_for, target_refusals, validate_record};
 
@@ -84,6 +84,9 @@ pub struct ReplayCheck {
     pub records: Vec<RecordCheck>,
     pub targets: Vec<TargetCheck>,
     pub batches: Vec<BatchCheck>,
+    /// Rejections the input already carries (the trigger's, for records too large to hand
+    /// over): ValidateRecords reports them again; they delete nothing.
+    pub rejections: Vec<Rejection>,
 }
 
 impl ReplayCheck {
@@ -210,6 +213,7 @@ pub fn check_replay_input(input: &ExecutionInput, config: &Config) -> ReplayChec
         records,
         targets,
         batches,
+        rejections: input.rejections.clone(),
     }
 }
 
@@ -261,6 +265,7 @@ mod tests {
             records: vec![],
             targets,
             batches,
+            rejections: vec![],
         }
     }
 
