@@ -80,6 +80,7 @@ export function propsFromContext(get: ContextLookup): Omit<PurgeFlowStackProps, 
       maxMessageAge: seconds('dispatchMaxMessageAgeSeconds'),
       batchSize: integer('dispatchBatchSize'),
       maxBatchingWindow: seconds('dispatchBatchingWindowSeconds'),
+      retryDelay: seconds('dispatchRetryDelaySeconds'),
     },
     stream: {
       batchSize: integer('streamBatchSize'),

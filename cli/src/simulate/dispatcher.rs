@@ -9,9 +9,7 @@ use purgeflow_tasks::contract::InvalidationBatch;
 
 use super::storm::Micros;
 
-/// Lambda's invocation payload limit, which caps an SQS event source mapping's batch whatever
-/// its batch size.
-pub const MAX_EVENT_BYTES: usize = 6 * 1024 * 1024;
+pub use purgeflow_tasks::dispatch::messages::{MAX_EVENT_BYTES, event_is_full};
 
 /// A message's share of the SQS event the dispatcher receives: the record's envelope
 /// (messageId, receiptHandle, attributes, md5, source ARN: about 800 bytes), the body's fixed

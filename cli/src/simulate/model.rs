@@ -41,7 +41,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::cloudfront::Distribution;
-use super::dispatcher::{self, Cover, MAX_EVENT_BYTES, Message};
+use super::dispatcher::{self, Cover, MAX_EVENT_BYTES, Message, event_is_full};
 use super::outcome::Outcome;
 use super::retry::{Retrier, Schedule};
 use super::scenario::{Policy, Scenario};
@@ -783,10 +783,15 @@ impl<'a> Simulation<'a> {
                 bytes += size;
                 taken.push(message);
             }
-            // Beyond the event (`dispatch::extra`): up to the extra messages, 10 per
+            // Beyond a full event (`dispatch::extra`): up to the extra messages, 10 per
             // ReceiveMessage, until the queue gives none.
             let mut extra = 0;
-            while extra < self.scenario.dispatch_extra_messages
+            let limit = if event_is_full(bytes) {
+                self.scenario.dispatch_extra_messages
+            } else {
+                0
+            };
+            while extra < limit
                 && let Some(message) = self.visible.pop_front()
             {
                 self.visible_bytes -= self.messages[message].bytes;
@@ -794,7 +799,6 @@ impl<'a> Simulation<'a> {
                 extra += 1;
             }
             // Ten a call, and the dry call that ends the loop unless the limit did.
-            let limit = self.scenario.dispatch_extra_messages;
             let receive_calls = extra.div_ceil(10) + usize::from(extra < limit);
             self.dispatch(taken, receive_calls);
         }

@@ -560,6 +560,16 @@ mod beyond_the_event {
         })
     }
 
+    /// A message of the event padded (an unknown field, which a deferred batch ignores) so the
+    /// event is full: Lambda's 6 MB cut it.
+    fn filling(id: &str, deferred: &DeferredBatch) -> SqsMessage {
+        let mut value = serde_json::to_value(deferred).expect("json");
+        value["padding"] = json!("x".repeat(6 * 1024 * 1024 - 200 * 1024));
+        let mut m = message(id, value.to_string());
+        m.receipt_handle = Some("event-handle".into());
+        m
+    }
+
     fn queue(sqs: &aws_sdk_sqs::Client) -> Queue<'_> {
         Queue {
             sqs,
@@ -603,10 +613,7 @@ mod beyond_the_event {
         // In order: the extra messages, a dry receive, then the delete (and no other call:
         // nothing is returned, so no visibility changes).
         let sqs = mock_client!(aws_sdk_sqs, RuleMode::Sequential, [&first, &dry, &delete]);
-        let messages = vec![message(
-            "event-1",
-            body(&deferred("exec-1", &["/a/1.jpg"], 1)),
-        )];
+        let messages = vec![filling("event-1", &deferred("exec-1", &["/a/1.jpg"], 1))];
         let outcome = dispatch_with_queue(
             &cf,
             &sns,
@@ -667,8 +674,7 @@ mod beyond_the_event {
             });
         // In order: the extra message, a dry receive, then the short visibility (and no delete).
         let sqs = mock_client!(aws_sdk_sqs, RuleMode::Sequential, [&first, &dry, &shorten]);
-        let mut from_event = message("event-1", body(&deferred("exec-1", &["/a/1.jpg"], 1)));
-        from_event.receipt_handle = Some("event-handle".into());
+        let from_event = filling("event-1", &deferred("exec-1", &["/a/1.jpg"], 1));
         let outcome = dispatch_with_queue(
             &cf,
             &sns,
@@ -687,5 +693,31 @@ mod beyond_the_event {
             "the extra message is not the mapping's to return"
         );
         assert_eq!(shorten.num_calls(), 1, "both get the short visibility");
+    }
+
+    #[tokio::test]
+    async fn an_event_the_queue_did_not_fill_to_the_limit_reads_nothing_more() {
+        let list = listed(&[]);
+        let create = created();
+        let cf = cloudfront(&[&list, &create]);
+        let sns = sns(&[]);
+        // No SQS rule at all: a ReceiveMessage would fail the test.
+        let sqs = mock_client!(aws_sdk_sqs, RuleMode::Sequential, []);
+        let messages = vec![message(
+            "event-1",
+            body(&deferred("exec-1", &["/a/1.jpg"], 1)),
+        )];
+        let outcome = dispatch_with_queue(
+            &cf,
+            &sns,
+            queue(&sqs),
+            &dispatcher(),
+            event(messages),
+            now(),
+        )
+        .await
+        .expect("dispatched");
+        assert_eq!(outcome.covered, ["event-1"]);
+        assert!(failures(&outcome).is_empty());
     }
 }

@@ -7,6 +7,23 @@ use crate::batch_paths::check_replayed;
 use crate::contract::DeferredBatch;
 use crate::paths::FoldPolicy;
 
+/// Lambda's invocation payload limit, which caps an SQS event whatever its batch size.
+pub const MAX_EVENT_BYTES: usize = 6 * 1024 * 1024;
+
+/// SQS's largest message.
+pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+
+/// A record's share of an SQS event besides its body: messageId, receiptHandle, attributes,
+/// md5, the source ARN (about).
+pub const RECORD_ENVELOPE_BYTES: usize = 800;
+
+/// Whether an event of about `bytes` was cut by Lambda's payload limit (within one largest
+/// message of it) rather than by the queue running dry: only then is more of the queue waiting
+/// that one plan could cover (`dispatch::extra`; `purgeflow simulate` asks the same).
+pub fn event_is_full(bytes: usize) -> bool {
+    bytes + MAX_MESSAGE_BYTES >= MAX_EVENT_BYTES
+}
+
 /// How much of a malformed message's body a report quotes. The message itself stays on the
 /// queue until its dead-letter queue takes it, whole.
 pub const QUOTED_BODY_BYTES: usize = 4096;
