@@ -251,7 +251,7 @@ pub(crate) fn check_replayed(
 }
 
 /// Every rule one replayed batch breaks on its own, in order, each bad path named: its
-/// distribution, its CallerReference, its size, and each path ([`check_replayed_path`]: the key
+/// distribution, its CallerReference, its size, and each path (`check_replayed_path`: the key
 /// rules of `key_safety` on the decoded path, BatchPaths' encoding, the purge area, the
 /// wildcard depth). Empty: the batch may be sent.
 pub fn replayed_batch_problems(
