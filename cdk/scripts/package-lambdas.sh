@@ -26,13 +26,13 @@ asset_dir="${CARGO_TARGET_DIR:-$repo_dir/target}/lambda"
 
 # binary -> the cargo features it needs (tasks/Cargo.toml [[bin]] required-features).
 declare -A FEATURES=(
-  [purge-trigger]=lambda,sfn
-  [validate-records]=lambda,dynamodb
+  [purge-trigger]=lambda,sfn,kms
+  [validate-records]=lambda,dynamodb,kms
   [delete-objects]=lambda,s3
   [batch-paths]=lambda
   [invalidate-cache]=lambda,cloudfront
-  [report-failures]=lambda,sns
-  [dispatch-invalidations]=lambda,cloudfront,sns,sqs
+  [report-failures]=lambda,sns,kms
+  [dispatch-invalidations]=lambda,cloudfront,sns,sqs,kms
 )
 BINARIES=(purge-trigger validate-records delete-objects batch-paths invalidate-cache report-failures dispatch-invalidations)
 

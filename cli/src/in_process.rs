@@ -33,6 +33,7 @@ use serde_json::Value;
 use purgeflow_tasks::TaskError;
 use purgeflow_tasks::batch_paths::batch_paths;
 use purgeflow_tasks::config::{CHECK_SUPERSEDED, Config, ConfigError, Var};
+use purgeflow_tasks::signing::MacPolicy;
 use purgeflow_tasks::contract::{
     BatchPathsInput, DeleteInput, ExecutionInput, InvalidateInput, ReportInput,
 };
@@ -67,6 +68,9 @@ pub struct Clients {
     /// For ValidateRecords' supersede check: required when `PURGE_CHECK_SUPERSEDED` is on
     /// (the default), ignored when it is `false`.
     pub dynamodb: Option<aws_sdk_dynamodb::Client>,
+    /// For the MAC (`PURGE_MAC_KEY_ID`): ValidateRecords verifies with it, ReportFailures signs.
+    /// Required unless `PURGE_ALLOW_UNSIGNED_INPUTS=true`.
+    pub kms: Option<aws_sdk_kms::Client>,
 }
 
 /// Registers the five task handlers in `registry` under their function names.
@@ -104,6 +108,9 @@ pub fn register_handlers(
         }
         (false, _) => None,
     };
+    // As in validate-records' and report-failures' mains: the key, unless unsigned inputs are
+    // allowed.
+    let mac = Arc::new(MacPolicy::from_config(&config, clients.kms.clone())?);
     let distribution_id: Arc<str> = Arc::from(config.distribution_id()?);
     let topic_arn: Arc<str> = Arc::from(config.topic_arn()?);
     // As in batch-paths' main: wildcards never reach beyond what PURGE_KEY_PREFIX lets purgeflow
@@ -112,15 +119,18 @@ pub fn register_handlers(
     let pressure = Arc::new(config.pressure.clone());
     let versions = config.versions;
     let config = Arc::new(config);
+    let report_mac = Arc::clone(&mac);
 
     registry.register(
         functions::VALIDATE_RECORDS,
         handler(move |input: ExecutionInput| {
-            let (config, dynamodb) = (Arc::clone(&config), dynamodb.clone());
+            let (config, dynamodb, mac) =
+                (Arc::clone(&config), dynamodb.clone(), Arc::clone(&report_mac));
             async move {
                 purgeflow_tasks::validate_records::validate_records(
                     input,
                     &config,
+                    &mac,
                     dynamodb.as_ref(),
                 )
                 .await
@@ -166,8 +176,10 @@ pub fn register_handlers(
     registry.register(
         functions::REPORT_FAILURES,
         handler(move |input: ReportInput| {
-            let (sns, topic_arn) = (sns.clone(), Arc::clone(&topic_arn));
-            async move { purgeflow_tasks::report::report_failures(&sns, &topic_arn, input).await }
+            let (sns, topic_arn, mac) = (sns.clone(), Arc::clone(&topic_arn), Arc::clone(&mac));
+            async move {
+                purgeflow_tasks::report::report_failures(&sns, &topic_arn, &mac, input).await
+            }
         }),
     );
     Ok(())
@@ -337,6 +349,8 @@ mod tests {
                 "arn:aws:sns:us-east-1:123456789012:purge-failures",
             ),
             ("PURGE_CHECK_SUPERSEDED", "false"),
+            // The adapter's tests: the MAC has its own (tasks/src/signing.rs, validate_records).
+            ("PURGE_ALLOW_UNSIGNED_INPUTS", "true"),
         ])
     }
 
@@ -357,6 +371,7 @@ mod tests {
             sns: mock_client!(aws_sdk_sns, [&publish]),
             sqs: sqs_client(),
             dynamodb: None,
+            kms: None,
         }
     }
 

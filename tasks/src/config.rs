@@ -23,6 +23,8 @@
 //! | `PURGE_DISPATCH_RETRY_SECONDS` | 1 to 900: how soon a deferred batch the dispatcher could not cover is received again (its visibility, `dispatch/requeue.rs`) | `5` |
 //! | `PURGE_DISPATCH_EXTRA_MESSAGES` | 0 to 10000: deferred batches the dispatcher receives straight from the queue beyond its event, to plan them together (`dispatch/extra.rs`) | `1000` |
 //! | `PURGE_DEFERRAL_QUEUE_URL` | the deferral queue's URL | required by dispatch-invalidations (and set by `purgeflow local`) |
+//! | `PURGE_MAC_KEY_ID` | the KMS HMAC key (HMAC_256) that signs execution inputs and replay inputs (`signing.rs`) | required by purge-trigger, validate-records, report-failures and the dispatcher unless `PURGE_ALLOW_UNSIGNED_INPUTS=true` |
+//! | `PURGE_ALLOW_UNSIGNED_INPUTS` | `true` \| `false`: validate-records admits an execution input without a MAC (the operators' way out for a hand-written input) | `false` |
 //!
 //! **`PURGE_MAX_RECORDS_PER_EXECUTION` and CloudFront's limits.** The trigger packs at most
 //! [`Config::max_records_per_execution_for_paths`] records into one execution:
@@ -99,6 +101,9 @@ pub enum Var {
     TopicArn,
     StateMachineArn,
     DeferralQueueUrl,
+    /// The KMS HMAC key; [`Config::require_mac_key`] requires it unless unsigned inputs are
+    /// allowed.
+    MacKeyId,
 }
 
 impl Var {
@@ -111,6 +116,7 @@ impl Var {
             Var::TopicArn => TOPIC_ARN,
             Var::StateMachineArn => STATE_MACHINE_ARN,
             Var::DeferralQueueUrl => DEFERRAL_QUEUE_URL,
+            Var::MacKeyId => MAC_KEY_ID,
         }
     }
 
@@ -128,6 +134,9 @@ impl Var {
             }
             Var::DeferralQueueUrl => {
                 "an SQS queue URL, e.g. https://sqs.us-east-1.amazonaws.com/123456789012/purgeflow-deferred"
+            }
+            Var::MacKeyId => {
+                "a KMS HMAC_256 key id, key ARN or alias (alias/purgeflow-mac), or PURGE_ALLOW_UNSIGNED_INPUTS=true to run without signatures"
             }
         }
     }
@@ -166,6 +175,8 @@ pub const MAX_DISPATCH_RETRY_SECONDS: u32 = 900;
 /// event's 6 MB (the CDK stack gives the dispatcher 1,024 MB).
 pub const DEFAULT_DISPATCH_EXTRA_MESSAGES: usize = 1000;
 pub const DEFERRAL_QUEUE_URL: &str = "PURGE_DEFERRAL_QUEUE_URL";
+pub const MAC_KEY_ID: &str = "PURGE_MAC_KEY_ID";
+pub const ALLOW_UNSIGNED_INPUTS: &str = "PURGE_ALLOW_UNSIGNED_INPUTS";
 
 /// `PURGE_PATH_TEMPLATES` when unset.
 pub const DEFAULT_PATH_TEMPLATES: &str = "/{key}";
@@ -205,6 +216,11 @@ pub struct Config {
     /// The deferral queue's URL (`PURGE_DEFERRAL_QUEUE_URL`), for `purgeflow local`, whose
     /// engine sends refused batches there; in AWS the state machine's definition names the queue.
     pub deferral_queue_url: Option<String>,
+    /// The KMS HMAC key that signs and verifies execution inputs (`PURGE_MAC_KEY_ID`).
+    pub mac_key_id: Option<String>,
+    /// `PURGE_ALLOW_UNSIGNED_INPUTS`: validate-records admits an input without a MAC. Off by
+    /// default: only inputs purgeflow made can delete (see `signing.rs`).
+    pub allow_unsigned_inputs: bool,
 }
 
 /// The dispatcher's `PURGE_DISPATCH_*` settings (see `dispatch/`).
@@ -379,6 +395,16 @@ impl Config {
                     ));
                 }
             },
+            mac_key_id: get(MAC_KEY_ID)
+                .map(|v| checked(Var::MacKeyId, v, is_kms_key_id))
+                .transpose()?,
+            allow_unsigned_inputs: match get(ALLOW_UNSIGNED_INPUTS).as_deref() {
+                None | Some("false") => false,
+                Some("true") => true,
+                Some(other) => {
+                    return Err(invalid(ALLOW_UNSIGNED_INPUTS, other, "`true` or `false`"));
+                }
+            },
         })
     }
 
@@ -441,6 +467,7 @@ impl Config {
                 Var::TopicArn => self.topic_arn.is_some(),
                 Var::StateMachineArn => self.state_machine_arn.is_some(),
                 Var::DeferralQueueUrl => self.deferral_queue_url.is_some(),
+                Var::MacKeyId => self.mac_key_id.is_some(),
             };
             if !set && !unset.contains(&var) {
                 unset.push(var);
@@ -475,11 +502,33 @@ impl Config {
         self.topic_arn.as_deref().ok_or(missing(Var::TopicArn))
     }
 
+    /// What every function that signs or verifies calls at init: `PURGE_MAC_KEY_ID` must be
+    /// set, unless `PURGE_ALLOW_UNSIGNED_INPUTS=true` (then inputs may go unsigned).
+    pub fn require_mac_key(&self) -> Result<(), ConfigError> {
+        if self.allow_unsigned_inputs {
+            Ok(())
+        } else {
+            self.require(&[Var::MacKeyId])
+        }
+    }
+
     pub fn state_machine_arn(&self) -> Result<&str, ConfigError> {
         self.state_machine_arn
             .as_deref()
             .ok_or(missing(Var::StateMachineArn))
     }
+}
+
+/// A KMS key id (UUID or multi-Region `mrk-` id), key ARN, alias name or alias ARN: what
+/// GenerateMac and VerifyMac take as `KeyId`.
+fn is_kms_key_id(value: &str) -> bool {
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '/' | ':');
+    !value.is_empty()
+        && value.len() <= 2048
+        && value.chars().all(plain)
+        && (value.starts_with("arn:")
+            || value.starts_with("alias/")
+            || !value.contains(['/', ':']))
 }
 
 /// `PURGE_A (expected ...); PURGE_B (expected ...)`.

@@ -120,6 +120,11 @@ pub struct ExecutionInput {
     /// ValidateRecords reports them with its own; they delete nothing.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rejections: Vec<Rejection>,
+    /// The MAC over everything above (`crate::signing`): the trigger and every report sign
+    /// what they make, and ValidateRecords verifies it before anything is touched. Absent on a
+    /// hand-written input, which only `PURGE_ALLOW_UNSIGNED_INPUTS=true` admits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<crate::signing::Mac>,
 }
 
 /// Who removed the item.
@@ -229,6 +234,10 @@ pub struct ValidationOutput {
     pub ignored: Vec<IgnoredRecord>,
     /// Replayed invalidation batches, passed through untouched.
     pub batches: Vec<InvalidationBatch>,
+    /// Whether the input's MAC verified (`verified`) or the input was admitted without one
+    /// (`unverified`, only with `PURGE_ALLOW_UNSIGNED_INPUTS=true`). The state machine hands it
+    /// to ReportFailures, which signs a replay input only of verified content.
+    pub signature: crate::signing::InputSignature,
 }
 
 /// DeleteObjects' input.
@@ -391,6 +400,11 @@ pub struct ReportInput {
     /// replays it when it is one, and otherwise carries it as [`UnreplayableInput`].
     #[serde(default)]
     pub original_input: Option<Value>,
+    /// What ValidateRecords found about the input's MAC (absent after a caught error, when
+    /// ReportFailures checks `originalInput` itself). The report signs its `replayInput` only
+    /// when this says `verified`: content never verified is never signed (see `crate::signing`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_signature: Option<crate::signing::InputSignature>,
 }
 
 /// Why a report carries its execution's input instead of replaying it. The names are stable.
@@ -399,6 +413,33 @@ pub enum UnreplayableReason {
     /// The execution input is not an [`ExecutionInput`] (a field missing or of the wrong type):
     /// replaying it would fail the same way. It needs a person to fix it.
     InvalidExecutionInput,
+    /// The execution input has no MAC (`PurgeFlow.UnsignedInput`): purgeflow did not make it,
+    /// so it deleted nothing, and the report does not sign it. A person checks it and starts
+    /// it with `PURGE_ALLOW_UNSIGNED_INPUTS=true`, or drops it.
+    UnsignedInput,
+    /// The execution input's MAC does not verify (`PurgeFlow.BadSignature`): it was edited
+    /// after purgeflow signed it, or signed with another key. It deleted nothing.
+    BadSignature,
+}
+
+/// Why a report's `replayInput` carries no MAC, so a replay of it needs
+/// `PURGE_ALLOW_UNSIGNED_INPUTS=true`. The names are stable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UnsignedReplayReason {
+    /// The execution's input was admitted without a verified MAC (the opt-out): what is left
+    /// of it is not signed either, so turning the opt-out off again refuses it.
+    InputNotVerified,
+    /// KMS could not verify the execution's input or sign the replay input (throttled, down,
+    /// access denied): the report goes out anyway, unsigned.
+    KmsUnavailable,
+}
+
+/// Set on a report whose `replayInput` is not signed, with why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UnsignedReplay {
+    pub reason: UnsignedReplayReason,
+    pub detail: String,
 }
 
 /// An execution input a report could not turn into a `replayInput`, carried as it was given.
@@ -448,6 +489,9 @@ pub struct FailureReport {
     /// Set when a task failed on an execution input that can't be replayed: why, and the input.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unreplayable_input: Option<UnreplayableInput>,
+    /// Set when `replay_input` carries no MAC: why. Absent when it is signed or absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsigned_replay: Option<UnsignedReplay>,
 }
 
 /// ReportFailures' output.

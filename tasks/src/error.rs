@@ -21,6 +21,12 @@ pub mod names {
     pub const INVALIDATION_CONFLICT: &str = "PurgeFlow.InvalidationConflict";
     /// Any other AWS error: not retried, caught and reported.
     pub const AWS: &str = "PurgeFlow.AwsError";
+    /// An execution input without a MAC while unsigned inputs are not allowed: it deletes
+    /// nothing and is reported (not retried: retrying can't sign it).
+    pub const UNSIGNED_INPUT: &str = "PurgeFlow.UnsignedInput";
+    /// An execution input whose MAC does not verify (edited, or another key): it deletes
+    /// nothing and is reported.
+    pub const BAD_SIGNATURE: &str = "PurgeFlow.BadSignature";
 
     /// The names the state machine retries.
     pub const RETRYABLE: [&str; 3] = [THROTTLED, TOO_MANY_INVALIDATIONS, TRANSIENT];
@@ -61,6 +67,13 @@ pub enum TaskError {
         distribution_id: String,
         caller_reference: String,
     },
+    #[error(
+        "execution input {batch_id} is not signed: purgeflow did not make it, so it deletes nothing; \
+         to admit a hand-written input set PURGE_ALLOW_UNSIGNED_INPUTS=true"
+    )]
+    UnsignedInput { batch_id: String },
+    #[error("execution input {batch_id} has a bad signature, so it deletes nothing: {detail}")]
+    BadSignature { batch_id: String, detail: String },
     #[error("{service} returned {code}: {message}")]
     Aws {
         service: &'static str,
@@ -80,6 +93,8 @@ impl TaskError {
             TaskError::Transient { .. } => names::TRANSIENT,
             TaskError::AccessDenied { .. } => names::ACCESS_DENIED,
             TaskError::InvalidationConflict { .. } => names::INVALIDATION_CONFLICT,
+            TaskError::UnsignedInput { .. } => names::UNSIGNED_INPUT,
+            TaskError::BadSignature { .. } => names::BAD_SIGNATURE,
             TaskError::Aws { .. } => names::AWS,
         }
     }

@@ -21,14 +21,15 @@ pub mod pressure;
 pub mod records;
 pub mod replay_check;
 pub mod report;
-#[cfg(all(test, feature = "dynamodb"))]
+#[cfg(all(test, feature = "dynamodb", feature = "kms"))]
 mod sample_events;
 #[cfg(test)]
 pub(crate) mod schema_check;
+pub mod signing;
 #[cfg(feature = "dynamodb")]
 pub mod supersede;
 pub mod trigger;
-#[cfg(feature = "dynamodb")]
+#[cfg(all(feature = "dynamodb", feature = "kms"))]
 pub mod validate_records;
 pub mod validation;
 

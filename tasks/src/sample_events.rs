@@ -66,8 +66,9 @@ async fn run(file: &str, config: &Config) -> (RecordCounts, Vec<ExecutionInput>,
         targets: Vec::new(),
         batches: Vec::new(),
         rejections: Vec::new(),
+        mac: None,
     });
-    let output = validate_records(input, config, None)
+    let output = validate_records(input, config, &crate::signing::MacPolicy::unsigned_allowed(), None)
         .await
         .expect("validates");
     assert_valid(
@@ -174,7 +175,7 @@ async fn ttl_delete_is_told_apart_and_follows_the_policy() {
     );
     let mut ignore = config(PHOTO_TEMPLATE, "");
     ignore.ttl_deletes = crate::config::TtlPolicy::Ignore;
-    let output = validate_records(inputs[0].clone(), &ignore, None)
+    let output = validate_records(inputs[0].clone(), &ignore, &crate::signing::MacPolicy::unsigned_allowed(), None)
         .await
         .expect("validates");
     assert!(output.targets.is_empty());
@@ -281,7 +282,7 @@ async fn recreated_item_is_superseded() {
     let table = crate::supersede::tests::FakeTable::new(vec![item], crate::supersede::tests::never);
     let rule = table.rule();
     let dynamodb = crate::supersede::tests::client_with_mode(RuleMode::Sequential, &[&rule]);
-    let output = validate_records(inputs[0].clone(), &config, Some(&dynamodb))
+    let output = validate_records(inputs[0].clone(), &config, &crate::signing::MacPolicy::unsigned_allowed(), Some(&dynamodb))
         .await
         .expect("validates");
     assert_valid(

@@ -13,18 +13,25 @@ use crate::contract::{
     ExecutionInput, PurgeTarget, Rejection, RejectionReason, SupersededRecord, ValidationOutput,
 };
 use crate::error::TaskError;
+use crate::signing::MacPolicy;
 use crate::supersede::{self, SupersedeOutcome};
 use crate::validation::{Rules, Verdict, recheck_target, validate_record};
 
 /// Runs ValidateRecords.
+///
+/// The input's MAC is checked first ([`MacPolicy::check`]), before any record is read and any
+/// item looked up: an unsigned or edited input fails as `PurgeFlow.UnsignedInput` /
+/// `PurgeFlow.BadSignature`, so nothing downstream runs and ReportFailures reports it.
 ///
 /// The supersede check runs when `config.check_superseded` is on and a client is given (the
 /// Lambda builds one exactly when the check is on); with `dynamodb: None` it is skipped.
 pub async fn validate_records(
     mut input: ExecutionInput,
     config: &Config,
+    mac: &MacPolicy,
     dynamodb: Option<&aws_sdk_dynamodb::Client>,
 ) -> Result<ValidationOutput, TaskError> {
+    let signature = mac.check(&input).await?;
     if input.batch_id.trim().is_empty() {
         return Err(TaskError::InvalidInput("batchId is empty".into()));
     }
@@ -81,6 +88,7 @@ pub async fn validate_records(
         superseded,
         ignored,
         batches: input.batches,
+        signature,
     })
 }
 
@@ -220,6 +228,7 @@ mod tests {
                 caller_reference: "ref-1".into(),
                 paths: vec!["/images/old.jpg".into()],
             }],
+            mac: None,
         }
     }
 
@@ -230,7 +239,7 @@ mod tests {
 
     #[tokio::test]
     async fn every_record_lands_in_exactly_one_list() {
-        let output = validate_records(input(), &config(false), None)
+        let output = validate_records(input(), &config(false), &crate::signing::MacPolicy::unsigned_allowed(), None)
             .await
             .expect("validates");
         check_schema(&output);
@@ -297,7 +306,7 @@ mod tests {
         );
         let rule = table.rule();
         let dynamodb = client_with_mode(RuleMode::MatchAny, &[&rule]);
-        let output = validate_records(input(), &config(true), Some(&dynamodb))
+        let output = validate_records(input(), &config(true), &crate::signing::MacPolicy::unsigned_allowed(), Some(&dynamodb))
             .await
             .expect("validates");
         check_schema(&output);
@@ -323,7 +332,7 @@ mod tests {
         let mut input = input();
         input.records.truncate(1);
         // The Lambdas' own budget, sleeps included (at most 2.6 s).
-        let output = validate_records(input, &config(true), Some(&dynamodb))
+        let output = validate_records(input, &config(true), &crate::signing::MacPolicy::unsigned_allowed(), Some(&dynamodb))
             .await
             .expect("validates");
         check_schema(&output);
@@ -353,7 +362,7 @@ mod tests {
             )
         });
         let dynamodb = client_with_mode(RuleMode::MatchAny, &[&throttled]);
-        let err = validate_records(input(), &config(true), Some(&dynamodb))
+        let err = validate_records(input(), &config(true), &crate::signing::MacPolicy::unsigned_allowed(), Some(&dynamodb))
             .await
             .expect_err("throttled");
         assert!(err.is_retryable(), "{err:?}");
@@ -381,7 +390,7 @@ mod tests {
         let table = FakeTable::new(Vec::new(), never);
         let gone = table.rule();
         let dynamodb = client_with_mode(RuleMode::MatchAny, &[&gone]);
-        let output = validate_records(replay, &config(true), Some(&dynamodb))
+        let output = validate_records(replay, &config(true), &crate::signing::MacPolicy::unsigned_allowed(), Some(&dynamodb))
             .await
             .expect("one bad key rejects one target");
         check_schema(&output);
@@ -434,7 +443,7 @@ mod tests {
             )
         });
         let dynamodb = client_with_mode(RuleMode::MatchAny, &[&refused, &mismatch, &gone]);
-        let output = validate_records(replay, &config(true), Some(&dynamodb))
+        let output = validate_records(replay, &config(true), &crate::signing::MacPolicy::unsigned_allowed(), Some(&dynamodb))
             .await
             .expect("a key schema mismatch rejects one target");
         check_schema(&output);
@@ -462,7 +471,7 @@ mod tests {
             )
         });
         let dynamodb = client_with_mode(RuleMode::MatchAny, &[&denied]);
-        let err = validate_records(input(), &config(true), Some(&dynamodb))
+        let err = validate_records(input(), &config(true), &crate::signing::MacPolicy::unsigned_allowed(), Some(&dynamodb))
             .await
             .expect_err("denied");
         assert_eq!(err.error_type(), crate::error::names::ACCESS_DENIED);
@@ -486,7 +495,7 @@ mod tests {
         elsewhere.bucket = "someone-elses-bucket".into();
         elsewhere.event_id = "r2".into();
         replay.targets = vec![good, elsewhere];
-        let output = validate_records(replay, &config(false), None)
+        let output = validate_records(replay, &config(false), &crate::signing::MacPolicy::unsigned_allowed(), None)
             .await
             .expect("validates");
         check_schema(&output);
@@ -505,7 +514,7 @@ mod tests {
     #[tokio::test]
     async fn missing_configuration_is_an_invalid_config_error() {
         let config = Config::from_lookup(|_| None).expect("defaults");
-        let err = validate_records(input(), &config, None)
+        let err = validate_records(input(), &config, &crate::signing::MacPolicy::unsigned_allowed(), None)
             .await
             .expect_err("no bucket");
         assert_eq!(err.error_type(), crate::error::names::INVALID_CONFIG);
@@ -519,7 +528,8 @@ mod tests {
         fn assert_send<T: Send>(_: &T) {}
         let config = config(true);
         let dynamodb = client_with_mode(RuleMode::MatchAny, &[]);
-        let future = validate_records(input(), &config, Some(&dynamodb));
+        let check = crate::signing::MacPolicy::unsigned_allowed();
+        let future = validate_records(input(), &config, &check, Some(&dynamodb));
         assert_send(&future);
     }
 
@@ -527,9 +537,114 @@ mod tests {
     async fn empty_batch_id_is_invalid_input() {
         let mut bad = input();
         bad.batch_id = String::new();
-        let err = validate_records(bad, &config(false), None)
+        let err = validate_records(bad, &config(false), &crate::signing::MacPolicy::unsigned_allowed(), None)
             .await
             .expect_err("empty id");
         assert_eq!(err.error_type(), crate::error::names::INVALID_INPUT);
+    }
+
+    /// The MAC is checked first: with the key configured and unsigned inputs not allowed.
+    fn signed_check(rules: &[&aws_smithy_mocks::Rule]) -> MacPolicy {
+        MacPolicy {
+            key: Some(crate::signing::tests::fake::key(rules)),
+            allow_unsigned: false,
+        }
+    }
+
+    /// A replay of a target whose item does not exist (so the supersede check lets it through)
+    /// naming an object to delete: what anyone who can start an execution could write.
+    fn forged_replay() -> ExecutionInput {
+        ExecutionInput {
+            batch_id: "forged".into(),
+            records: Vec::new(),
+            targets: vec![PurgeTarget {
+                bucket: "photo-bucket".into(),
+                key: "images/someone-elses.jpg".into(),
+                paths: vec!["/images/someone-elses.jpg".into()],
+                event_id: "made-up".into(),
+                table_keys: json!({"id": {"S": "no-such-item"}})
+                    .as_object()
+                    .expect("object")
+                    .clone(),
+            }],
+            batches: Vec::new(),
+            mac: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unsigned_input_is_refused_before_any_item_is_read() {
+        let table = FakeTable::new(Vec::new(), never);
+        let rule = table.rule();
+        let dynamodb = client_with_mode(RuleMode::MatchAny, &[&rule]);
+        let verify = crate::signing::tests::fake::verify_rule();
+        let err = validate_records(
+            forged_replay(),
+            &config(true),
+            &signed_check(&[&verify]),
+            Some(&dynamodb),
+        )
+        .await
+        .expect_err("an unsigned input deletes nothing");
+        assert_eq!(err.error_type(), crate::error::names::UNSIGNED_INPUT);
+        assert!(
+            err.to_string().contains("PURGE_ALLOW_UNSIGNED_INPUTS"),
+            "names the way out: {err}"
+        );
+        assert!(table.request_sizes().is_empty(), "no item was looked up");
+        assert_eq!(verify.num_calls(), 0, "nothing to verify");
+    }
+
+    #[tokio::test]
+    async fn an_edited_signed_input_is_refused_as_a_bad_signature() {
+        let table = FakeTable::new(Vec::new(), never);
+        let rule = table.rule();
+        let dynamodb = client_with_mode(RuleMode::MatchAny, &[&rule]);
+        let verify = crate::signing::tests::fake::verify_rule();
+        let mut edited = crate::signing::tests::fake::signed(forged_replay());
+        edited.targets[0].key = "images/another-one.jpg".into();
+        let err = validate_records(
+            edited,
+            &config(true),
+            &signed_check(&[&verify]),
+            Some(&dynamodb),
+        )
+        .await
+        .expect_err("an edited input deletes nothing");
+        assert_eq!(err.error_type(), crate::error::names::BAD_SIGNATURE);
+        assert!(table.request_sizes().is_empty(), "no item was looked up");
+        assert!(!err.is_retryable());
+    }
+
+    #[tokio::test]
+    async fn a_signed_input_passes_and_says_it_was_verified() {
+        let verify = crate::signing::tests::fake::verify_rule();
+        let signed = crate::signing::tests::fake::signed(input());
+        let output = validate_records(signed, &config(false), &signed_check(&[&verify]), None)
+            .await
+            .expect("a signed input validates");
+        check_schema(&output);
+        assert_eq!(output.signature, crate::signing::InputSignature::Verified);
+        assert_eq!(output.targets.len(), 2);
+        assert_eq!(verify.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_opt_out_admits_an_unsigned_input_as_unverified_but_not_an_edited_one() {
+        let verify = crate::signing::tests::fake::verify_rule();
+        let check = MacPolicy {
+            key: Some(crate::signing::tests::fake::key(&[&verify])),
+            allow_unsigned: true,
+        };
+        let output = validate_records(input(), &config(false), &check, None)
+            .await
+            .expect("admitted");
+        assert_eq!(output.signature, crate::signing::InputSignature::Unverified);
+        let mut edited = crate::signing::tests::fake::signed(input());
+        edited.batch_id = "b-2".into();
+        let err = validate_records(edited, &config(false), &check, None)
+            .await
+            .expect_err("an edited signed input is still refused");
+        assert_eq!(err.error_type(), crate::error::names::BAD_SIGNATURE);
     }
 }

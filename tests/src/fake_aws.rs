@@ -45,6 +45,17 @@ pub struct Published {
     pub body: Value,
 }
 
+/// The fake KMS's one HMAC key.
+pub const FAKE_MAC_KEY: &str =
+    "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-4000-8000-00000000beef";
+
+/// The fake KMS's HMAC: SHA-256 over a fixed secret and the message (a keyed digest is all
+/// these tests need: different content, different MAC; the secret never appears in inputs).
+pub fn fake_hmac(message: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest([b"fake-kms-secret".as_slice(), message].concat()).to_vec()
+}
+
 /// What the fake AWS holds and what it was asked.
 #[derive(Debug, Default)]
 pub struct World {
@@ -73,6 +84,8 @@ pub struct World {
     pub items: Vec<HashMap<String, AttributeValue>>,
     /// The keys of each read request (BatchGetItem, or GetItem with one key).
     pub read_requests: Vec<Vec<HashMap<String, AttributeValue>>>,
+    /// GenerateMac and VerifyMac calls.
+    pub kms_calls: usize,
 }
 
 impl World {
@@ -139,7 +152,64 @@ impl FakeAws {
             sns: self.sns(),
             sqs: self.sqs(),
             dynamodb: Some(self.dynamodb()),
+            kms: Some(self.kms()),
         }
+    }
+
+    /// KMS with one HMAC key, [`FAKE_MAC_KEY`]: GenerateMac and VerifyMac compute
+    /// HMAC-SHA-256 over the message with a fixed secret ([`fake_hmac`]), so a signed input
+    /// verifies and an edited one does not, as with KMS.
+    fn kms(&self) -> aws_sdk_kms::Client {
+        use aws_sdk_kms::operation::generate_mac::GenerateMacOutput;
+        use aws_sdk_kms::operation::verify_mac::{VerifyMacError, VerifyMacOutput};
+        use aws_sdk_kms::primitives::Blob;
+        use aws_sdk_kms::types::error::KmsInvalidMacException;
+        let world = Arc::clone(&self.world);
+        let generate = mock!(aws_sdk_kms::Client::generate_mac).then_compute_output(move |req| {
+            world
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .kms_calls += 1;
+            GenerateMacOutput::builder()
+                .mac(Blob::new(fake_hmac(req.message().map(|b| b.as_ref()).unwrap_or_default())))
+                .key_id(FAKE_MAC_KEY)
+                .build()
+        });
+        let world = Arc::clone(&self.world);
+        let verify = mock!(aws_sdk_kms::Client::verify_mac).then_compute_response(move |req| {
+            world
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .kms_calls += 1;
+            let expected = fake_hmac(req.message().map(|b| b.as_ref()).unwrap_or_default());
+            if req.mac().map(|b| b.as_ref()) == Some(expected.as_slice()) {
+                aws_smithy_mocks::MockResponse::Output(
+                    VerifyMacOutput::builder().mac_valid(true).key_id(FAKE_MAC_KEY).build(),
+                )
+            } else {
+                aws_smithy_mocks::MockResponse::Error(VerifyMacError::KmsInvalidMacException(
+                    KmsInvalidMacException::builder().message("invalid MAC").build(),
+                ))
+            }
+        });
+        mock_client!(
+            aws_sdk_kms,
+            RuleMode::MatchAny,
+            [&generate, &verify],
+            |conf| conf.retry_config(aws_sdk_kms::config::retry::RetryConfig::disabled())
+        )
+    }
+
+    /// `input` signed as [`FakeAws`]'s KMS signs it: what the trigger would start.
+    pub fn sign(&self, input: &Value) -> Value {
+        let mut parsed: purgeflow_tasks::contract::ExecutionInput =
+            serde_json::from_value(input.clone()).expect("an execution input");
+        parsed.mac = Some(purgeflow_tasks::signing::Mac {
+            version: purgeflow_tasks::signing::MAC_VERSION,
+            key_id: FAKE_MAC_KEY.to_owned(),
+            value: hex::encode(fake_hmac(&purgeflow_tasks::signing::message(&parsed))),
+        });
+        serde_json::to_value(parsed).expect("json")
     }
 
     fn dynamodb(&self) -> aws_sdk_dynamodb::Client {

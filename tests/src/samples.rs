@@ -111,6 +111,12 @@ pub fn config(key_template: &str, key_prefix: &str, extra: &[(&str, &str)]) -> C
             "arn:aws:states:us-east-1:123456789012:stateMachine:purgeflow-purge",
         ),
         ("PURGE_CHECK_SUPERSEDED", "false"),
+        // The fake KMS's key: signed inputs are verified for real (tests/tests/signing.rs).
+        ("PURGE_MAC_KEY_ID", crate::fake_aws::FAKE_MAC_KEY),
+        // The sample inputs in events/executions/ and the fixtures are written by hand, as an
+        // operator would, so the shared configuration admits them unsigned (the opt-out). The
+        // tests of the MAC itself set it back to `false` (tests/tests/signing.rs).
+        ("PURGE_ALLOW_UNSIGNED_INPUTS", "true"),
     ]);
     vars.extend(extra.iter().copied());
     Config::from_lookup(|name| vars.get(name).map(|v| (*v).to_owned()))

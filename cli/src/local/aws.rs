@@ -64,6 +64,8 @@ pub struct AwsClients {
     pub sns: aws_sdk_sns::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub sfn: aws_sdk_sfn::Client,
+    /// The MAC key's KMS (GenerateMac / VerifyMac; `--provision` creates the key).
+    pub kms: aws_sdk_kms::Client,
     /// The endpoint every client calls; `None`: AWS.
     pub endpoint_url: Option<String>,
 }
@@ -93,6 +95,7 @@ impl AwsClients {
             sns: client!(aws_sdk_sns),
             sqs: client!(aws_sdk_sqs),
             sfn: client!(aws_sdk_sfn),
+            kms: client!(aws_sdk_kms),
             endpoint_url: config.endpoint_url().map(str::to_owned),
         }
     }
@@ -110,6 +113,7 @@ impl AwsClients {
             sns: self.sns.clone(),
             sqs: self.sqs.clone(),
             dynamodb: check_superseded.then(|| self.dynamodb.clone()),
+            kms: Some(self.kms.clone()),
         }
     }
 }

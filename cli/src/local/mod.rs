@@ -264,8 +264,8 @@ pub async fn run_connected(
             LocalDispatcher {
                 aws: aws.clone(),
                 queue_url: queue_url.clone(),
-                dispatcher: Dispatcher::from_config(&connected.config)
-                    .context("the dispatcher needs PURGE_DISTRIBUTION_ID and PURGE_TOPIC_ARN")?,
+                dispatcher: Dispatcher::from_config(&connected.config, Some(aws.kms.clone()))
+                    .context("the dispatcher needs PURGE_DISTRIBUTION_ID, PURGE_TOPIC_ARN and PURGE_MAC_KEY_ID")?,
                 retry_seconds: connected.config.dispatch.retry_seconds,
                 extra_messages: connected.config.dispatch.extra_messages,
             },

@@ -16,10 +16,12 @@ async fn main() -> Result<(), Error> {
     init_tracing();
     // PURGE_DISTRIBUTION_ID, PURGE_TOPIC_ARN, the area (PURGE_KEY_PREFIX through
     // PURGE_PATH_TEMPLATES), PURGE_PRESSURE_ALLOW_ROOT and the PURGE_DISPATCH_* settings;
-    // PURGE_DEFERRAL_QUEUE_URL for the calls beyond the event.
+    // PURGE_DEFERRAL_QUEUE_URL for the calls beyond the event. PURGE_MAC_KEY_ID signs the
+    // replayInput of aged batches' reports (kms:GenerateMac).
     let config = Config::from_env()?;
     config.require(&[Var::DeferralQueueUrl])?;
-    let dispatcher = Dispatcher::from_config(&config)?;
+    let aws = load_aws_config().await;
+    let dispatcher = Dispatcher::from_config(&config, Some(aws_sdk_kms::Client::new(&aws)))?;
     let dispatcher = &dispatcher;
     let queue_url = config.deferral_queue_url.clone().unwrap_or_default();
     let queue_url = queue_url.as_str();
@@ -27,7 +29,6 @@ async fn main() -> Result<(), Error> {
         config.dispatch.retry_seconds,
         config.dispatch.extra_messages,
     );
-    let aws = load_aws_config().await;
     let cloudfront = aws_sdk_cloudfront::Client::new(&aws);
     let sns = aws_sdk_sns::Client::new(&aws);
     let sqs = aws_sdk_sqs::Client::new(&aws);

@@ -9,6 +9,7 @@ use purgeflow_tasks::config::{Config, Var};
 use purgeflow_tasks::contract::{ReportInput, Value, from_value};
 use purgeflow_tasks::lambda::{init_tracing, load_aws_config};
 use purgeflow_tasks::report::report_failures;
+use purgeflow_tasks::signing::MacPolicy;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -16,10 +17,14 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env_requiring(&[Var::TopicArn])?;
     let topic_arn = config.topic_arn()?.to_owned();
     let topic_arn = topic_arn.as_str();
-    let sns = aws_sdk_sns::Client::new(&load_aws_config().await);
-    let sns = &sns;
+    let aws = load_aws_config().await;
+    let sns = aws_sdk_sns::Client::new(&aws);
+    // Signs each replayInput of verified content (kms:GenerateMac), and checks the original
+    // input of a caught error (kms:VerifyMac) before replaying it (report/sign.rs).
+    let mac = MacPolicy::from_config(&config, Some(aws_sdk_kms::Client::new(&aws)))?;
+    let (sns, mac) = (&sns, &mac);
     run(service_fn(move |event: LambdaEvent<Value>| async move {
-        report_failures(sns, topic_arn, from_value::<ReportInput>(event.payload)?).await
+        report_failures(sns, topic_arn, mac, from_value::<ReportInput>(event.payload)?).await
     }))
     .await
 }

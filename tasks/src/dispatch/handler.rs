@@ -15,7 +15,9 @@
 //!    visibility timeout. Another CloudFront error fails the invocation (the whole batch comes
 //!    back, and the queue's alarms and dead-letter queue take over if it persists).
 //! 5. A message not covered that is older than the bound is reported on SNS in the failure
-//!    report format, its batch in `replayInput.batches`, then deleted. If that report cannot
+//!    report format, its batch in `replayInput.batches` signed with the MAC key (the deferral
+//!    queue is inside the trust boundary: only the state machine's role can send to it, and
+//!    every batch on it was checked by `messages::read`), then deleted. If that report cannot
 //!    be published, the message stays.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
@@ -34,6 +36,7 @@ use crate::error::names;
 use crate::invalidate::invalidate;
 use crate::pressure::PressurePolicy;
 use crate::report::report_failures;
+use crate::signing::{InputSignature, MacPolicy};
 
 /// The name reports give the dispatcher where an execution's name would be.
 pub const DISPATCHER_NAME: &str = "dispatch-invalidations";
@@ -46,11 +49,17 @@ pub struct Dispatcher {
     pub policy: PlanPolicy,
     pub reserved_wildcards: usize,
     pub max_age: TimeDelta,
+    /// Signs the `replayInput` of an aged batch's report.
+    pub mac: MacPolicy,
 }
 
 impl Dispatcher {
-    /// From `PURGE_DISTRIBUTION_ID`, `PURGE_TOPIC_ARN` and the fold and dispatch settings.
-    pub fn from_config(config: &Config) -> Result<Dispatcher, ConfigError> {
+    /// From `PURGE_DISTRIBUTION_ID`, `PURGE_TOPIC_ARN`, the fold and dispatch settings, and
+    /// `PURGE_MAC_KEY_ID` with `kms` to reach it.
+    pub fn from_config(
+        config: &Config,
+        kms: Option<aws_sdk_kms::Client>,
+    ) -> Result<Dispatcher, ConfigError> {
         config.require(&[Var::DistributionId, Var::TopicArn])?;
         Ok(Dispatcher {
             distribution_id: config.distribution_id()?.to_owned(),
@@ -60,6 +69,7 @@ impl Dispatcher {
             max_age: TimeDelta::seconds(
                 i64::try_from(config.dispatch.max_age_seconds).unwrap_or(i64::MAX),
             ),
+            mac: MacPolicy::from_config(config, kms)?,
         })
     }
 }
@@ -235,8 +245,9 @@ async fn report_expired(
         dropped_batches: Vec::new(),
         caught: None,
         original_input: None,
+        input_signature: Some(InputSignature::Verified),
     };
-    report_failures(sns, &dispatcher.topic_arn, input).await?;
+    report_failures(sns, &dispatcher.topic_arn, &dispatcher.mac, input).await?;
     Ok(())
 }
 
@@ -272,7 +283,8 @@ async fn report_malformed(
             ),
         }),
         original_input: None,
+        input_signature: None,
     };
-    report_failures(sns, &dispatcher.topic_arn, input).await?;
+    report_failures(sns, &dispatcher.topic_arn, &dispatcher.mac, input).await?;
     Ok(())
 }

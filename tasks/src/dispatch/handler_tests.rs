@@ -46,6 +46,7 @@ fn dispatcher() -> Dispatcher {
         policy: PlanPolicy::default(),
         reserved_wildcards: 2,
         max_age: TimeDelta::hours(1),
+        mac: crate::signing::MacPolicy::unsigned_allowed(),
     }
 }
 

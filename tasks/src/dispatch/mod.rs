@@ -16,7 +16,7 @@ pub mod capacity;
 #[cfg(all(feature = "cloudfront", feature = "sns", feature = "sqs"))]
 pub mod extra;
 mod fold;
-#[cfg(all(feature = "cloudfront", feature = "sns"))]
+#[cfg(all(feature = "cloudfront", feature = "sns", feature = "kms"))]
 pub mod handler;
 pub mod messages;
 pub mod plan;
@@ -24,11 +24,11 @@ pub mod plan;
 pub mod requeue;
 
 pub use fold::fit_prefixes;
-#[cfg(all(feature = "cloudfront", feature = "sns"))]
+#[cfg(all(feature = "cloudfront", feature = "sns", feature = "kms"))]
 pub use handler::{Dispatcher, Outcome, dispatch};
 pub use plan::{
     Capacity, DEFAULT_FOLDED_PATHS, DEFAULT_RESERVED_WILDCARDS, Fold, Plan, PlanPolicy, plan,
 };
 
-#[cfg(all(test, feature = "cloudfront", feature = "sns"))]
+#[cfg(all(test, feature = "cloudfront", feature = "sns", feature = "kms"))]
 mod handler_tests;

@@ -58,6 +58,18 @@ pub fn build_messages(
     input: &ReportInput,
     max_bytes: usize,
 ) -> Result<Vec<ReportMessage>, TaskError> {
+    build_messages_refusing(input, max_bytes, None)
+}
+
+/// [`build_messages`], with the caught error's original input refused for `refusal` (its
+/// reason and detail): it is carried as `unreplayableInput` instead of replayed. What
+/// ReportFailures does with an input whose MAC is missing or wrong, so that a report is never a
+/// way to turn an unverified input into a signed one.
+pub fn build_messages_refusing(
+    input: &ReportInput,
+    max_bytes: usize,
+    refusal: Option<(UnreplayableReason, String)>,
+) -> Result<Vec<ReportMessage>, TaskError> {
     let console = input
         .execution_arn
         .as_deref()
@@ -66,9 +78,19 @@ pub fn build_messages(
     // the task may have failed because it is not one. Then the report carries it as it was
     // given and says why it can't be replayed; it is still reported, whatever its shape.
     let (whole_replay, unreplayable) = match (&input.caught, &input.original_input) {
-        (Some(_), Some(original)) => match original_execution_input(original) {
-            Ok(parsed) => (Some(parsed), None),
-            Err(unreplayable) => (None, Some(unreplayable)),
+        (Some(_), Some(original)) => match (original_execution_input(original), refusal) {
+            (Ok(_), Some((reason, detail))) => (
+                None,
+                Some(UnreplayableInput {
+                    reason,
+                    detail,
+                    input: original.clone(),
+                    input_bytes: u64::try_from(original.to_string().len()).unwrap_or(u64::MAX),
+                    truncated: false,
+                }),
+            ),
+            (Ok(parsed), None) => (Some(parsed), None),
+            (Err(unreplayable), _) => (None, Some(unreplayable)),
         },
         _ => (None, None),
     };
@@ -307,6 +329,7 @@ fn build_message(
         targets: vec![],
         batches: vec![],
         rejections: vec![],
+        mac: None,
     };
     for item in items {
         match *item {
@@ -377,6 +400,7 @@ fn build_message(
         caught: input.caught.clone(),
         replay_input: replayable.then_some(replay),
         unreplayable_input: unreplayable,
+        unsigned_replay: None,
     };
     let body = to_json(&report)?;
     let subject = subject(&input.execution_name, &kinds, part, parts);

@@ -24,18 +24,24 @@
 //! either. A caught error's original input is replayed as it was given, split the same way in
 //! the (never written by purgeflow) case that it mixes kinds.
 //!
+//! Each `replayInput` is signed (see `sign.rs` for when it may be, and when it must not be).
+//!
 //! SNS takes at most 256 KiB per message, counting the body and the message attributes. When
 //! one report would be larger, its lists are split over several messages, each with the replay
 //! input for its own share, so replaying every part replays everything once.
 
 mod build;
-#[cfg(feature = "sns")]
+#[cfg(all(feature = "sns", feature = "kms"))]
 mod publish;
+#[cfg(feature = "kms")]
+mod sign;
 mod text;
 
-pub use build::build_messages;
-#[cfg(feature = "sns")]
+pub use build::{build_messages, build_messages_refusing};
+#[cfg(all(feature = "sns", feature = "kms"))]
 pub use publish::report_failures;
+#[cfg(feature = "kms")]
+pub use sign::{ReplayTrust, replay_trust, sign_messages};
 pub use text::{console_url, summary};
 
 use serde::Serialize;
@@ -45,6 +51,10 @@ use crate::contract::{FailureReport, ReportInput, ReportOutput};
 
 /// SNS's limit on one message: body plus attributes.
 pub const SNS_MAX_MESSAGE_BYTES: usize = 256 * 1024;
+
+/// What a message's size budget keeps free for its replay input's MAC, or the note that says
+/// why it has none (`unsignedReplay`), both added after the parts are cut.
+pub const SIGNATURE_RESERVE_BYTES: usize = 1024;
 
 /// The failure report format; bump on an incompatible change.
 pub const REPORT_VERSION: u32 = 1;
@@ -119,5 +129,5 @@ pub fn output(input: &ReportInput, message_ids: Vec<String>) -> Result<ReportOut
 #[cfg(test)]
 mod tests;
 
-#[cfg(all(test, feature = "sns"))]
+#[cfg(all(test, feature = "sns", feature = "kms"))]
 mod sns_tests;

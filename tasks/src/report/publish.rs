@@ -3,12 +3,17 @@
 use aws_sdk_sns::Client;
 use aws_sdk_sns::types::MessageAttributeValue;
 
-use super::{ReportMessage, SNS_MAX_MESSAGE_BYTES, build_messages, output};
+use super::sign::{ReplayTrust, replay_trust, sign_messages};
+use super::{
+    ReportMessage, SIGNATURE_RESERVE_BYTES, SNS_MAX_MESSAGE_BYTES, build_messages_refusing, output,
+};
 use crate::TaskError;
 use crate::aws_errors::classify;
 use crate::contract::{ReportInput, ReportOutput};
+use crate::signing::MacPolicy;
 
-/// Publishes the failure report(s) for one execution to `topic_arn`, in part order.
+/// Publishes the failure report(s) for one execution to `topic_arn`, in part order, each
+/// `replayInput` signed with `mac`'s key when its content was verified (`sign.rs`).
 ///
 /// If a later part fails to publish, the task fails and its retry publishes every part
 /// again: subscribers may see a part twice (SNS delivers at least once anyway), never miss
@@ -16,9 +21,20 @@ use crate::contract::{ReportInput, ReportOutput};
 pub async fn report_failures(
     client: &Client,
     topic_arn: &str,
+    mac: &MacPolicy,
     input: ReportInput,
 ) -> Result<ReportOutput, TaskError> {
-    let messages = build_messages(&input, SNS_MAX_MESSAGE_BYTES)?;
+    let trust = replay_trust(mac, &input).await;
+    let refusal = match &trust {
+        ReplayTrust::Refuse(reason, detail) => Some((*reason, detail.clone())),
+        _ => None,
+    };
+    let mut messages = build_messages_refusing(
+        &input,
+        SNS_MAX_MESSAGE_BYTES - SIGNATURE_RESERVE_BYTES,
+        refusal,
+    )?;
+    sign_messages(&mut messages, mac, &trust).await?;
     let mut message_ids = Vec::with_capacity(messages.len());
     for message in &messages {
         message_ids.push(publish(client, topic_arn, message).await?);

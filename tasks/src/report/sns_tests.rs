@@ -43,6 +43,7 @@ fn input_with_failures(count: usize, key_len: usize) -> ReportInput {
         dropped_batches: vec![],
         caught: None,
         original_input: None,
+        input_signature: None,
     }
 }
 
@@ -77,7 +78,7 @@ async fn publishes_with_subject_and_filterable_attributes() {
         "report-failures.input.schema.json",
         &serde_json::to_value(&input).expect("serialisable"),
     );
-    let output = report_failures(&client, TOPIC, input)
+    let output = report_failures(&client, TOPIC, &crate::signing::MacPolicy::unsigned_allowed(), input)
         .await
         .expect("published");
     assert_valid(
@@ -126,7 +127,7 @@ async fn a_report_over_256_kib_is_published_in_parts() {
     let client = mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&rule], |conf| conf
         .retry_config(RetryConfig::disabled()));
     // 600 failures of ~1 KiB, each listed and replayed: about 1.2 MiB in all.
-    let output = report_failures(&client, TOPIC, input_with_failures(600, 1000))
+    let output = report_failures(&client, TOPIC, &crate::signing::MacPolicy::unsigned_allowed(), input_with_failures(600, 1000))
         .await
         .expect("published");
     let sizes = sizes.lock().expect("lock").clone();
@@ -156,7 +157,7 @@ async fn an_sns_failure_fails_the_task() {
                 .build(),
         )
     });
-    let err = report_failures(&client(&[&denied]), TOPIC, input_with_failures(1, 4))
+    let err = report_failures(&client(&[&denied]), TOPIC, &crate::signing::MacPolicy::unsigned_allowed(), input_with_failures(1, 4))
         .await
         .expect_err("denied");
     assert_eq!(err.error_type(), names::ACCESS_DENIED);
@@ -169,7 +170,7 @@ async fn an_sns_failure_fails_the_task() {
                 .build(),
         )
     });
-    let err = report_failures(&client(&[&throttled]), TOPIC, input_with_failures(1, 4))
+    let err = report_failures(&client(&[&throttled]), TOPIC, &crate::signing::MacPolicy::unsigned_allowed(), input_with_failures(1, 4))
         .await
         .expect_err("throttled");
     assert_eq!(err.error_type(), names::THROTTLED);
@@ -179,7 +180,7 @@ async fn an_sns_failure_fails_the_task() {
 #[tokio::test]
 async fn nothing_to_report_publishes_nothing() {
     let client = client(&[]);
-    let output = report_failures(&client, TOPIC, input_with_failures(0, 4))
+    let output = report_failures(&client, TOPIC, &crate::signing::MacPolicy::unsigned_allowed(), input_with_failures(0, 4))
         .await
         .expect("nothing to do");
     assert!(output.message_ids.is_empty());

@@ -68,6 +68,7 @@ fn report_input() -> ReportInput {
         dropped_batches: vec![],
         caught: None,
         original_input: None,
+        input_signature: None,
     }
 }
 
@@ -227,6 +228,7 @@ fn a_caught_error_replays_a_mixed_original_input_one_kind_per_part() {
         targets: vec![target("a.jpg")],
         batches: vec![failed_invalidation(7).batch],
         rejections: vec![],
+        mac: None,
     };
     let mut input = report_input();
     input.caught = Some(CaughtError {
@@ -274,6 +276,7 @@ fn a_caught_task_error_replays_the_original_input() {
         targets: vec![],
         batches: vec![],
         rejections: vec![],
+        mac: None,
     };
     let mut input = report_input();
     input.caught = Some(CaughtError {

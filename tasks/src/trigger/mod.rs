@@ -8,8 +8,9 @@
 //!    of invalidations ([`Config::max_records_per_execution_for_paths`]). Each input's
 //!    `batchId`, which is also the execution name, is derived from its records (see
 //!    [`batch_name`]), so a redelivered batch gets the same name.
-//! 2. [`start_executions`] (feature `sfn`): `StartExecution` for each input, in order, stopping
-//!    at the first failure.
+//! 2. [`start_executions`] (features `sfn`, `kms`): sign each input ([`signed_input`], one KMS
+//!    GenerateMac; see `crate::signing`), then `StartExecution` for it, in order, stopping at the
+//!    first failure of either.
 //! 3. The answer lists as `batchItemFailures` every record from the first one not handed over
 //!    to the end of the batch, so the stream retries exactly from there. Nothing before it is
 //!    retried, nothing after it is skipped.
@@ -32,14 +33,18 @@ mod cost;
 mod failures;
 mod name;
 mod pack;
-#[cfg(feature = "sfn")]
+#[cfg(feature = "kms")]
+mod sign;
+#[cfg(all(feature = "sfn", feature = "kms"))]
 mod start;
 
 pub use cost::DownstreamCost;
 pub use failures::failures_from;
 pub use name::{MAX_NAME_CHARS, batch_name};
 pub use pack::{MAX_INPUT_BYTES, PackError, PackLimits, PackedExecution, Packing};
-#[cfg(feature = "sfn")]
+#[cfg(feature = "kms")]
+pub use sign::signed_input;
+#[cfg(all(feature = "sfn", feature = "kms"))]
 pub use start::{handle_stream_event, start_executions};
 
 use crate::contract::Rejection;

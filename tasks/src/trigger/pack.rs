@@ -162,9 +162,11 @@ pub struct PackedExecution {
 }
 
 /// Serialised size of the input around its records and rejections, with the longest possible
-/// name: `{"batchId":"<name>","records":[` … `],"rejections":[` … `]}`.
-const ENVELOPE_BYTES: usize =
-    r#"{"batchId":"","records":[],"rejections":[]}"#.len() + MAX_NAME_CHARS;
+/// name and the MAC the trigger adds:
+/// `{"batchId":"<name>","records":[` … `],"rejections":[` … `],"mac":{...}}`.
+const ENVELOPE_BYTES: usize = r#"{"batchId":"","records":[],"rejections":[]}"#.len()
+    + MAX_NAME_CHARS
+    + crate::signing::MAX_MAC_FIELD_BYTES;
 
 /// The execution being filled: its records' JSON and its rejections' JSON, comma-separated, the
 /// sum of their costs, and its name so far.

@@ -2,17 +2,20 @@
 
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 
-use super::{PackLimits, Plan, failures_from, plan};
+use super::{PackLimits, Plan, failures_from, plan, signed_input};
 use crate::config::Config;
 use crate::error::TaskError;
 use crate::records::{Classified, Projection, StreamEvent};
+use crate::signing::MacKey;
 
-/// Starts each planned execution in order, stopping at the first failure, and answers with
-/// the batch item failures from the first record not handed over.
+/// Signs and starts each planned execution in order, stopping at the first failure, and
+/// answers with the batch item failures from the first record not handed over. `key: None`
+/// starts them unsigned (only with `PURGE_ALLOW_UNSIGNED_INPUTS=true` and no key).
 pub async fn start_executions(
     plan: &Plan,
     sfn: &aws_sdk_sfn::Client,
     state_machine_arn: &str,
+    key: Option<&MacKey>,
 ) -> DynamoDbEventResponse {
     let mut not_handed_over = plan.stopped.as_ref().map(|(index, _)| *index);
     for (index, rejection) in &plan.rejected {
@@ -28,11 +31,27 @@ pub async fn start_executions(
         tracing::error!(record_index = index, %error, "packing stopped");
     }
     for execution in &plan.executions {
+        let input = match key {
+            Some(key) => match signed_input(&execution.input, key).await {
+                Ok(signed) => signed,
+                Err(error) => {
+                    tracing::error!(
+                        execution = %execution.name,
+                        error_type = error.error_type(),
+                        %error,
+                        "signing the input failed; the stream will retry from this execution's first record"
+                    );
+                    not_handed_over = Some(execution.first_record);
+                    break;
+                }
+            },
+            None => execution.input.clone(),
+        };
         let result = sfn
             .start_execution()
             .state_machine_arn(state_machine_arn)
             .name(&execution.name)
-            .input(&execution.input)
+            .input(input)
             .send()
             .await;
         match result {
@@ -70,7 +89,7 @@ pub async fn start_executions(
     response
 }
 
-/// The whole trigger: plan, log the counts, start the executions.
+/// The whole trigger: plan, log the counts, sign and start the executions.
 ///
 /// Fails only on configuration (`PURGE_KEY_TEMPLATE`, `PURGE_STATE_MACHINE_ARN`); any AWS
 /// failure is answered with batch item failures instead.
@@ -78,6 +97,7 @@ pub async fn handle_stream_event(
     event: StreamEvent,
     config: &Config,
     sfn: &aws_sdk_sfn::Client,
+    key: Option<&MacKey>,
 ) -> Result<DynamoDbEventResponse, TaskError> {
     let projection = Projection::for_template(config.key_template()?);
     let state_machine_arn = config.state_machine_arn()?;
@@ -107,5 +127,5 @@ pub async fn handle_stream_event(
             Classified::Removed(_) => {}
         }
     }
-    Ok(start_executions(&plan, sfn, state_machine_arn).await)
+    Ok(start_executions(&plan, sfn, state_machine_arn, key).await)
 }

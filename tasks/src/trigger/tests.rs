@@ -479,7 +479,7 @@ fn the_record_limit_follows_the_path_templates() {
 
 /// The worst record for the byte budget: a 1024-byte key (the longest a target may have)
 /// of characters CloudFront needs percent-encoded, under three path templates.
-#[cfg(feature = "dynamodb")]
+#[cfg(all(feature = "dynamodb", feature = "kms"))]
 #[tokio::test]
 async fn the_downstream_cost_bounds_every_form_a_record_takes() {
     use crate::contract::{
@@ -519,7 +519,7 @@ async fn the_downstream_cost_bounds_every_form_a_record_takes() {
     for (index, (execution, input)) in plan.executions.iter().zip(inputs(&plan)).enumerate() {
         let budget = MAX_INPUT_BYTES;
         assert!(execution.input.len() <= budget);
-        let validated = crate::validate_records::validate_records(input, &config, None)
+        let validated = crate::validate_records::validate_records(input, &config, &crate::signing::MacPolicy::unsigned_allowed(), None)
             .await
             .expect("validates");
         let validated_bytes = json_len(&validated);
@@ -587,6 +587,7 @@ async fn the_downstream_cost_bounds_every_form_a_record_takes() {
             dropped_batches: Vec::new(),
             caught: None,
             original_input: None,
+            input_signature: None,
         };
         crate::report::build_messages(&report, crate::report::SNS_MAX_MESSAGE_BYTES)
             .expect("every batch fits a message");
@@ -840,11 +841,66 @@ mod with_sfn {
         let sfn = mock_client!(aws_sdk_sfn, RuleMode::MatchAny, &[&rule], |conf| conf
             .retry_config(RetryConfig::disabled()));
         let records: Vec<Value> = (0..7).map(remove).collect();
-        let response = handle_stream_event(event(records), &config("3"), &sfn)
+        let response = handle_stream_event(event(records), &config("3"), &sfn, None)
             .await
             .expect("handled");
         assert!(response.batch_item_failures.is_empty());
         assert_eq!(*names.lock().expect("lock"), [3, 3, 1]);
+    }
+
+    #[tokio::test]
+    async fn every_input_is_started_with_a_mac_that_verifies() {
+        use crate::signing::tests::fake;
+        let inputs = Arc::new(Mutex::new(Vec::new()));
+        let seen = inputs.clone();
+        let rule = mock!(Client::start_execution).then_compute_output(move |req| {
+            let input: ExecutionInput =
+                serde_json::from_str(req.input().unwrap_or_default()).expect("input");
+            seen.lock().expect("lock").push(input);
+            StartExecutionOutput::builder()
+                .execution_arn("arn:x")
+                .start_date(aws_smithy_types::DateTime::from_secs(0))
+                .build()
+                .expect("complete output")
+        });
+        let sfn = mock_client!(aws_sdk_sfn, RuleMode::MatchAny, &[&rule], |conf| conf
+            .retry_config(RetryConfig::disabled()));
+        let (generate, verify) = (fake::generate_rule(), fake::verify_rule());
+        let key = fake::key(&[&generate, &verify]);
+        let records: Vec<Value> = (0..7).map(remove).collect();
+        let response = handle_stream_event(event(records), &config("3"), &sfn, Some(&key))
+            .await
+            .expect("handled");
+        assert!(response.batch_item_failures.is_empty());
+        let inputs = inputs.lock().expect("lock").clone();
+        assert_eq!(inputs.len(), 3);
+        assert_eq!(generate.num_calls(), 3, "one GenerateMac per execution");
+        for input in &inputs {
+            assert!(input.mac.is_some(), "{} is signed", input.batch_id);
+            key.verify(input).await.expect("the MAC verifies");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_signing_failure_hands_over_nothing_from_that_execution_on() {
+        use aws_sdk_kms::operation::generate_mac::GenerateMacError;
+        let started = started();
+        let sfn = client(&[&started]);
+        let denied = mock!(aws_sdk_kms::Client::generate_mac).then_error(|| {
+            GenerateMacError::generic(
+                ErrorMetadata::builder()
+                    .code("AccessDeniedException")
+                    .message("not allowed")
+                    .build(),
+            )
+        });
+        let key = crate::signing::tests::fake::key(&[&denied]);
+        let records: Vec<Value> = (0..4).map(remove).collect();
+        let response = handle_stream_event(event(records), &config("3"), &sfn, Some(&key))
+            .await
+            .expect("handled");
+        assert_eq!(response.batch_item_failures.len(), 4, "the stream retries them all");
+        assert_eq!(started.num_calls(), 0, "nothing unsigned is started");
     }
 
     #[tokio::test]
@@ -863,7 +919,7 @@ mod with_sfn {
         let records: Vec<Value> = (0..60)
             .map(|i| remove_with_key(i, &format!("images/{i:04}/{}", "~".repeat(1000))))
             .collect();
-        let response = handle_stream_event(event(records), &config("10000"), &sfn)
+        let response = handle_stream_event(event(records), &config("10000"), &sfn, None)
             .await
             .expect("handled");
         assert!(response.batch_item_failures.is_empty());
@@ -945,7 +1001,7 @@ mod with_sfn {
             ),
         );
         records.push(remove(6));
-        let response = handle_stream_event(event(records), &config("3"), &sfn)
+        let response = handle_stream_event(event(records), &config("3"), &sfn, None)
             .await
             .expect("handled");
         let ids: Vec<String> = response
@@ -973,7 +1029,7 @@ mod with_sfn {
         });
         let sfn = client(&[&denied]);
         let records: Vec<Value> = (0..4).map(remove).collect();
-        let response = handle_stream_event(event(records), &config("500"), &sfn)
+        let response = handle_stream_event(event(records), &config("500"), &sfn, None)
             .await
             .expect("handled");
         assert_eq!(response.batch_item_failures.len(), 4);
@@ -991,7 +1047,7 @@ mod with_sfn {
             )
         });
         let sfn = client(&[&exists]);
-        let response = handle_stream_event(event(vec![remove(1)]), &config("500"), &sfn)
+        let response = handle_stream_event(event(vec![remove(1)]), &config("500"), &sfn, None)
             .await
             .expect("handled");
         assert!(response.batch_item_failures.is_empty());
@@ -1001,7 +1057,7 @@ mod with_sfn {
     async fn missing_configuration_fails_at_the_handler() {
         let sfn = client(&[]);
         let config = Config::from_lookup(|_| None).expect("defaults");
-        let err = handle_stream_event(event(vec![remove(1)]), &config, &sfn)
+        let err = handle_stream_event(event(vec![remove(1)]), &config, &sfn, None)
             .await
             .expect_err("no template");
         assert_eq!(err.error_type(), crate::error::names::INVALID_CONFIG);
@@ -1010,7 +1066,7 @@ mod with_sfn {
     #[tokio::test]
     async fn an_empty_batch_starts_nothing() {
         let sfn = client(&[]);
-        let response = handle_stream_event(StreamEvent::default(), &config("500"), &sfn)
+        let response = handle_stream_event(StreamEvent::default(), &config("500"), &sfn, None)
             .await
             .expect("handled");
         assert!(response.batch_item_failures.is_empty());
