@@ -252,6 +252,8 @@ export class PurgeFlowStack extends Stack {
   readonly bucket: s3.IBucket;
   readonly distribution: cloudfront.IDistribution;
   readonly key: kms.Key;
+  /** The HMAC_256 key that signs execution inputs and replay inputs (tasks/src/signing.rs). */
+  readonly macKey: kms.Key;
   readonly stateMachine: sfn.StateMachine;
   readonly failureTopic: sns.Topic;
   readonly deferralQueue: sqs.Queue;
@@ -267,6 +269,17 @@ export class PurgeFlowStack extends Stack {
     const logRetention = props.logRetention ?? logs.RetentionDays.THREE_MONTHS;
 
     this.key = this.createKey();
+    this.macKey = new kms.Key(this, 'MacKey', {
+      description: 'purgeflow: signs execution inputs and replay inputs (HMAC; GenerateMac / VerifyMac)',
+      keySpec: kms.KeySpec.HMAC_256,
+      keyUsage: kms.KeyUsage.GENERATE_VERIFY_MAC,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    acknowledge(
+      this.macKey,
+      'AwsSolutions-KMS5',
+      'KMS does not rotate HMAC keys automatically; rotating means a new key, and replay inputs signed with the old one must be replayed first',
+    );
     this.table = this.tableFrom(props);
     this.bucket = this.bucketFrom(props);
     this.distribution = this.distributionFrom(props);
@@ -344,15 +357,23 @@ export class PurgeFlowStack extends Stack {
       ),
     };
     this.grantTaskPermissions(tasks);
+    // The MAC: validate-records verifies it; report-failures verifies a caught error's original
+    // input and signs replay inputs. Each role gets only the operation it calls, on this key only.
+    const macKeyId = { PURGE_MAC_KEY_ID: this.macKey.keyArn };
+    tasks['validate-records'].function.addEnvironment('PURGE_MAC_KEY_ID', this.macKey.keyArn);
+    tasks['report-failures'].function.addEnvironment('PURGE_MAC_KEY_ID', this.macKey.keyArn);
+    this.grantMac(tasks['validate-records'].function, ['kms:VerifyMac']);
+    this.grantMac(tasks['report-failures'].function, ['kms:GenerateMac', 'kms:VerifyMac']);
 
     this.stateMachine = this.createStateMachine(props, tasks, logRetention);
 
     const trigger = fn(
       'purge-trigger',
       'purgeflow: stream REMOVE records -> Express executions',
-      { PURGE_STATE_MACHINE_ARN: this.stateMachine.stateMachineArn },
+      { PURGE_STATE_MACHINE_ARN: this.stateMachine.stateMachineArn, ...macKeyId },
       Duration.seconds(60),
     );
+    this.grantMac(trigger.function, ['kms:GenerateMac']);
     trigger.function.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [this.stateMachine.stateMachineArn] }),
     );
@@ -366,10 +387,12 @@ export class PurgeFlowStack extends Stack {
         PURGE_DISPATCH_MAX_AGE_SECONDS: String((dispatch.maxMessageAge ?? Duration.hours(1)).toSeconds()),
         PURGE_DISPATCH_RETRY_SECONDS: String((dispatch.retryDelay ?? Duration.seconds(5)).toSeconds()),
         PURGE_DEFERRAL_QUEUE_URL: this.deferralQueue.queueUrl,
+        ...macKeyId,
       },
       DISPATCH_TIMEOUT,
       DISPATCH_MEMORY_MB,
     );
+    this.grantMac(dispatcher.function, ['kms:GenerateMac']);
     this.connectDispatcher(dispatch, dispatcher.function);
     this.functions = { 'purge-trigger': trigger, ...tasks, 'dispatch-invalidations': dispatcher };
 
@@ -408,6 +431,11 @@ export class PurgeFlowStack extends Stack {
     );
 
     this.createOutputs();
+  }
+
+  /** `actions` (GenerateMac / VerifyMac) on the MAC key alone, for `fn`'s role. */
+  private grantMac(fn: lambda.IFunction, actions: string[]): void {
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions, resources: [this.macKey.keyArn] }));
   }
 
   /** One customer-managed key for the logs and the topics, usable by the services that write them. */

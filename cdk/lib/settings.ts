@@ -78,6 +78,15 @@ export interface PurgeSettings {
    * @default false
    */
   readonly pressureAllowRoot?: boolean;
+  /**
+   * Whether validate-records admits an execution input without a MAC:
+   * `PURGE_ALLOW_UNSIGNED_INPUTS`. Off: only inputs purgeflow made (signed with the stack's
+   * HMAC key by the trigger, or a report's signed replayInput) can delete. Turn it on only to
+   * run an input a person wrote by hand, and off again after (see the README's runbook).
+   *
+   * @default false
+   */
+  readonly allowUnsignedInputs?: boolean;
 }
 
 /** The settings with every default applied. */
@@ -185,6 +194,7 @@ export function resolveSettings(settings: PurgeSettings): ResolvedSettings {
     maxRecordsPerExecution,
     pressureMaxLevel,
     pressureAllowRoot: settings.pressureAllowRoot ?? false,
+    allowUnsignedInputs: settings.allowUnsignedInputs ?? false,
   };
 }
 
@@ -203,6 +213,7 @@ export function settingsEnvironment(settings: ResolvedSettings): Record<string, 
     PURGE_MAX_RECORDS_PER_EXECUTION: String(settings.maxRecordsPerExecution),
     PURGE_PRESSURE_MAX_LEVEL: String(settings.pressureMaxLevel),
     PURGE_PRESSURE_ALLOW_ROOT: String(settings.pressureAllowRoot),
+    PURGE_ALLOW_UNSIGNED_INPUTS: String(settings.allowUnsignedInputs),
   };
   if (settings.keyPrefix !== '') {
     environment.PURGE_KEY_PREFIX = settings.keyPrefix;

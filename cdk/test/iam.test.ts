@@ -92,12 +92,13 @@ describe('IAM', () => {
         'dynamodb:GetRecords',
         'dynamodb:GetShardIterator',
         'dynamodb:ListStreams',
+        'kms:GenerateMac',
       ],
-      'validate-records': ['dynamodb:BatchGetItem', 'dynamodb:GetItem'],
+      'validate-records': ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'kms:VerifyMac'],
       'delete-objects': ['s3:DeleteObject'],
       'batch-paths': [],
       'invalidate-cache': ['cloudfront:CreateInvalidation'],
-      'report-failures': ['sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt'],
+      'report-failures': ['sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt', 'kms:GenerateMac', 'kms:VerifyMac'],
       'dispatch-invalidations': [
         'cloudfront:CreateInvalidation',
         'cloudfront:GetInvalidation',
@@ -105,6 +106,7 @@ describe('IAM', () => {
         'sns:Publish',
         'kms:GenerateDataKey',
         'kms:Decrypt',
+        'kms:GenerateMac',
         // The SQS event source mapping: receive and delete on the deferral queue, and its key;
         // ChangeMessageVisibility is also the dispatcher's own call (the short retry delay of
         // the messages it returns, dispatch/requeue.rs).
@@ -143,6 +145,19 @@ describe('IAM', () => {
     assert.deepEqual(only('states:StartExecution'), [{ Ref: logicalId(stack, stack.stateMachine) }]);
     assert.match(joined(only('cloudfront:CreateInvalidation')[0]), /:cloudfront::123456789012:distribution\//);
     assert.deepEqual(only('dynamodb:GetRecords'), [{ 'Fn::GetAtt': [logicalId(stack, stack.table), 'StreamArn'] }]);
+    // The MAC key, and only it, for signing and verifying.
+    assert.deepEqual(only('kms:GenerateMac'), [{ 'Fn::GetAtt': [logicalId(stack, stack.macKey), 'Arn'] }]);
+    assert.deepEqual(only('kms:VerifyMac'), [{ 'Fn::GetAtt': [logicalId(stack, stack.macKey), 'Arn'] }]);
+  });
+
+  it('creates the MAC key as HMAC_256 for GenerateMac/VerifyMac and names it to each signer and verifier', () => {
+    template.hasResourceProperties('AWS::KMS::Key', { KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC' });
+    const macKeyArn = { 'Fn::GetAtt': [logicalId(stack, stack.macKey), 'Arn'] };
+    for (const binary of ['purge-trigger', 'validate-records', 'report-failures', 'dispatch-invalidations'] as const) {
+      const fn = template.toJSON().Resources[logicalId(stack, stack.functions[binary].function)];
+      assert.deepEqual(fn.Properties.Environment.Variables.PURGE_MAC_KEY_ID, macKeyArn, binary);
+      assert.equal(fn.Properties.Environment.Variables.PURGE_ALLOW_UNSIGNED_INPUTS, 'false', binary);
+    }
   });
 
   it('adds the version actions only with versions=all, limited to the prefix', () => {

@@ -24,6 +24,7 @@ describe('settings', () => {
       maxRecordsPerExecution: 500,
       pressureMaxLevel: 3,
       pressureAllowRoot: false,
+      allowUnsignedInputs: false,
     });
   });
 
@@ -38,6 +39,7 @@ describe('settings', () => {
       PURGE_MAX_RECORDS_PER_EXECUTION: '500',
       PURGE_PRESSURE_MAX_LEVEL: '3',
       PURGE_PRESSURE_ALLOW_ROOT: 'false',
+      PURGE_ALLOW_UNSIGNED_INPUTS: 'false',
     });
   });
 

@@ -33,10 +33,10 @@ use serde_json::Value;
 use purgeflow_tasks::TaskError;
 use purgeflow_tasks::batch_paths::batch_paths;
 use purgeflow_tasks::config::{CHECK_SUPERSEDED, Config, ConfigError, Var};
-use purgeflow_tasks::signing::MacPolicy;
 use purgeflow_tasks::contract::{
     BatchPathsInput, DeleteInput, ExecutionInput, InvalidateInput, ReportInput,
 };
+use purgeflow_tasks::signing::MacPolicy;
 
 /// The function names the handlers are registered under: the Lambdas' names.
 pub mod functions {
@@ -124,8 +124,11 @@ pub fn register_handlers(
     registry.register(
         functions::VALIDATE_RECORDS,
         handler(move |input: ExecutionInput| {
-            let (config, dynamodb, mac) =
-                (Arc::clone(&config), dynamodb.clone(), Arc::clone(&report_mac));
+            let (config, dynamodb, mac) = (
+                Arc::clone(&config),
+                dynamodb.clone(),
+                Arc::clone(&report_mac),
+            );
             async move {
                 purgeflow_tasks::validate_records::validate_records(
                     input,

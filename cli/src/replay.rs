@@ -21,7 +21,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use purgeflow_tasks::contract::ExecutionInput;
-use purgeflow_tasks::replay_check::{Outcome, ReplayCheck, check_replay_input};
+use purgeflow_tasks::replay_check::{Outcome, Refusal, ReplayCheck, check_replay_input};
 
 use crate::files::read_json_or_lines;
 use crate::local::aws::{AwsClients, sdk_config};
@@ -764,6 +764,84 @@ impl DryRunTotals {
 }
 
 /// `purgeflow replay`.
+/// Checks every replay input's MAC before anything starts, with `PURGE_MAC_KEY_ID` (or the key
+/// `--provision` remembered): one that fails verification (unsigned, edited, another key) is
+/// moved to the reports for a person, named with why, and never started or deleted from the
+/// queue. An unsigned one stays only under `PURGE_ALLOW_UNSIGNED_INPUTS=true`. Without a key
+/// nothing is checked here (ValidateRecords still checks every input), and that is said.
+///
+/// Returns the inputs refused for their MAC, with the refusal, for the dry run's lines.
+pub async fn verify_signatures(
+    collected: &mut Collected,
+    config: &Config,
+    kms: &aws_sdk_kms::Client,
+) -> Vec<(ReplayInput, Refusal)> {
+    use purgeflow_tasks::error::names;
+    use purgeflow_tasks::signing::{MacKey, MacProblem, SigningError};
+    let mut refused = Vec::new();
+    let Some(key_id) = &config.mac_key_id else {
+        if !collected.inputs.is_empty() {
+            println!(
+                "signatures not checked here: PURGE_MAC_KEY_ID is unset (ValidateRecords checks each input's MAC before it deletes anything)"
+            );
+        }
+        return refused;
+    };
+    let key = MacKey::new(kms.clone(), key_id.clone());
+    let mut kept = Vec::with_capacity(collected.inputs.len());
+    for item in std::mem::take(&mut collected.inputs) {
+        let parsed: Result<ExecutionInput, _> = serde_json::from_value(item.input.clone());
+        let verdict = match &parsed {
+            Err(e) => Err((format!("not an execution input: {e}"), None)),
+            Ok(input) => match key.verify(input).await {
+                Ok(()) => Ok(()),
+                Err(SigningError::Refused(MacProblem::Unsigned))
+                    if config.allow_unsigned_inputs =>
+                {
+                    println!(
+                        "- {}: unsigned; admitted because PURGE_ALLOW_UNSIGNED_INPUTS=true",
+                        item.source
+                    );
+                    Ok(())
+                }
+                Err(SigningError::Refused(MacProblem::Unsigned)) => Err((
+                    "fails verification (PurgeFlow.UnsignedInput): its replayInput has no mac; check it, then replay it with PURGE_ALLOW_UNSIGNED_INPUTS=true"
+                        .to_owned(),
+                    Some(Refusal::Signature {
+                        error: names::UNSIGNED_INPUT,
+                        detail: "the input has no mac".to_owned(),
+                    }),
+                )),
+                Err(SigningError::Refused(MacProblem::BadSignature(detail))) => Err((
+                    format!("fails verification (PurgeFlow.BadSignature): {detail}"),
+                    Some(Refusal::Signature {
+                        error: names::BAD_SIGNATURE,
+                        detail,
+                    }),
+                )),
+                Err(SigningError::Kms(err)) => {
+                    Err((format!("its MAC could not be verified: {err}"), None))
+                }
+            },
+        };
+        match verdict {
+            Ok(()) => kept.push(item),
+            Err((why, refusal)) => {
+                collected.not_replayable.push(NotReplayable {
+                    source: item.source.clone(),
+                    why: format!("{} ({})", why, item.describe()),
+                    kind: NotReplayableKind::NeedsAPerson,
+                });
+                if let Some(refusal) = refusal {
+                    refused.push((item, refusal));
+                }
+            }
+        }
+    }
+    collected.inputs = kept;
+    refused
+}
+
 pub async fn run(args: Args) -> anyhow::Result<ReplaySummary> {
     let sdk = sdk_config(args.endpoint_url.as_deref()).await;
     let aws = AwsClients::new(&sdk);
@@ -790,6 +868,20 @@ pub async fn run(args: Args) -> anyhow::Result<ReplaySummary> {
         )
         .await?;
     }
+    // The configuration a local replay runs with; the signature check and the dry run judge
+    // against it when there is one (a dry run needs none: then its lines say what was not
+    // judged), and a local run fails on its error below.
+    let loaded = load_config(&args);
+    let judged_with = match &loaded {
+        Ok(config) => config.clone(),
+        Err(error) => {
+            if args.dry_run {
+                println!("configuration: not judged ({error:#})");
+            }
+            Config::from_lookup(|_| None).context("an empty configuration")?
+        }
+    };
+    let refused_by_mac = verify_signatures(&mut collected, &judged_with, &aws.kms).await;
     for skipped in &collected.not_replayable {
         match skipped.kind {
             NotReplayableKind::NothingToDo => {
@@ -807,15 +899,7 @@ pub async fn run(args: Args) -> anyhow::Result<ReplaySummary> {
         }
     }
     if args.dry_run {
-        // Judged against the configuration the replay would run with, when there is one; a
-        // dry run needs none, so without it the lines say what was not judged.
-        let config = match load_config(&args) {
-            Ok(config) => config,
-            Err(error) => {
-                println!("configuration: not judged ({error:#})");
-                Config::from_lookup(|_| None).context("an empty configuration")?
-            }
-        };
+        let config = &judged_with;
         let mut dry = DryRunTotals::default();
         for item in &collected.inputs {
             println!(
@@ -824,7 +908,22 @@ pub async fn run(args: Args) -> anyhow::Result<ReplaySummary> {
                 item.describe(),
                 item.source
             );
-            let check = check_item(item, &config)?;
+            let check = check_item(item, config)?;
+            for line in dry_run_lines(&check) {
+                println!("{line}");
+            }
+            dry.add(&check);
+        }
+        // Inputs whose MAC fails: every target and batch of them is refused for it.
+        for (item, refusal) in &refused_by_mac {
+            println!(
+                "would not start {}  ({})  from {}: {refusal}",
+                item.name,
+                item.describe(),
+                item.source
+            );
+            let mut check = check_item(item, config)?;
+            check.refuse_all(refusal);
             for line in dry_run_lines(&check) {
                 println!("{line}");
             }
@@ -866,7 +965,7 @@ pub async fn run(args: Args) -> anyhow::Result<ReplaySummary> {
             .await?
         }
         None => {
-            let mut config = load_config(&args)?;
+            let mut config = loaded?;
             if config.deferral_queue_url.is_none() {
                 config.deferral_queue_url = Some(crate::local::find_deferral_queue(&aws).await?);
             }

@@ -932,13 +932,14 @@ fn local_names_every_missing_variable_at_once() {
     let out = command.output().expect("the purgeflow binary runs");
     assert_eq!(out.status.code(), Some(2));
     let message = stderr(&out);
-    assert!(message.contains("5 variables are not set"), "{message}");
+    assert!(message.contains("6 variables are not set"), "{message}");
     for variable in [
         "PURGE_TABLE_NAME",
         "PURGE_BUCKET",
         "PURGE_KEY_TEMPLATE",
         "PURGE_DISTRIBUTION_ID",
         "PURGE_TOPIC_ARN",
+        "PURGE_MAC_KEY_ID",
     ] {
         assert!(message.contains(variable), "{variable}: {message}");
     }

@@ -201,6 +201,17 @@ impl Aws {
         });
     }
 
+    /// `report` with its replayInput signed by the MAC key `--provision` made, as ReportFailures
+    /// signs it (moto's KMS GenerateMac).
+    fn signed(&self, key_id: &str, mut report: Value) -> Value {
+        let input: purgeflow_tasks::contract::ExecutionInput =
+            serde_json::from_value(report["replayInput"].clone()).expect("an execution input");
+        let key = purgeflow_tasks::signing::MacKey::new(self.clients.kms.clone(), key_id);
+        let signed = self.block(key.signed(input)).expect("GenerateMac");
+        report["replayInput"] = serde_json::to_value(signed).expect("JSON");
+        report
+    }
+
     fn delete_item(&self, id: &str) {
         self.block(async {
             self.clients
@@ -483,17 +494,25 @@ fn prepare_replays(aws: &Aws, shell: &mut Shell, copy: &Path) {
         .as_str()
         .expect("queueUrl")
         .to_owned();
+    let mac_key_id = provisioned["macKeyId"]
+        .as_str()
+        .expect("macKeyId")
+        .to_owned();
     std::fs::write(
         copy.join("failure-reports.json"),
-        serde_json::to_string_pretty(&report("images/p2.jpg", "readme-1")).expect("JSON"),
+        serde_json::to_string_pretty(&aws.signed(&mac_key_id, report("images/p2.jpg", "readme-1")))
+            .expect("JSON"),
     )
     .expect("write failure-reports.json");
+    let queued = aws
+        .signed(&mac_key_id, report("images/p3.jpg", "readme-2"))
+        .to_string();
     let state_machine_arn = aws.block(async {
         aws.clients
             .sqs
             .send_message()
             .queue_url(&queue_url)
-            .message_body(report("images/p3.jpg", "readme-2").to_string())
+            .message_body(queued)
             .send()
             .await
             .expect("SendMessage");

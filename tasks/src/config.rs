@@ -439,7 +439,9 @@ impl Config {
 
     /// The variables `purgeflow local` needs from the environment before it touches anything:
     /// the table it reads, and everything the five task handlers need, less what `--provision`
-    /// creates when it is unset (the distribution and the topic).
+    /// creates when it is unset (the distribution and the topic). The MAC key
+    /// (`PURGE_MAC_KEY_ID`) is required too unless `PURGE_ALLOW_UNSIGNED_INPUTS=true` or
+    /// `--provision` creates it: [`Config::require_mac_key`].
     pub fn local_requirements(provisioning: bool) -> &'static [Var] {
         if provisioning {
             &[Var::TableName, Var::Bucket, Var::KeyTemplate]
@@ -526,9 +528,7 @@ fn is_kms_key_id(value: &str) -> bool {
     !value.is_empty()
         && value.len() <= 2048
         && value.chars().all(plain)
-        && (value.starts_with("arn:")
-            || value.starts_with("alias/")
-            || !value.contains(['/', ':']))
+        && (value.starts_with("arn:") || value.starts_with("alias/") || !value.contains(['/', ':']))
 }
 
 /// `PURGE_A (expected ...); PURGE_B (expected ...)`.

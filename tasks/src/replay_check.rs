@@ -30,6 +30,10 @@ pub enum Refusal {
     },
     /// BatchPaths would drop the batch (a report's `droppedBatches`).
     BatchDropped { detail: String },
+    /// The input's MAC is missing or does not verify: ValidateRecords refuses the whole input
+    /// (`error`: `PurgeFlow.UnsignedInput` or `PurgeFlow.BadSignature`) before anything is
+    /// touched, so every record, target and batch of it is refused (see `crate::signing`).
+    Signature { error: &'static str, detail: String },
 }
 
 impl std::fmt::Display for Refusal {
@@ -37,6 +41,7 @@ impl std::fmt::Display for Refusal {
         match self {
             Refusal::Rejected { reason, detail } => write!(f, "{reason:?}: {detail}"),
             Refusal::BatchDropped { detail } => write!(f, "DroppedBatch: {detail}"),
+            Refusal::Signature { error, detail } => write!(f, "{error}: {detail}"),
         }
     }
 }
@@ -90,6 +95,22 @@ pub struct ReplayCheck {
 }
 
 impl ReplayCheck {
+    /// Refuses every record, target and batch for `refusal` as well, listed first: what a
+    /// signature refusal does to the whole input.
+    pub fn refuse_all(&mut self, refusal: &Refusal) {
+        let refuse = |outcome: &mut Outcome| {
+            let mut refusals = match std::mem::replace(outcome, Outcome::WouldRun) {
+                Outcome::Refused(refusals) => refusals,
+                _ => Vec::new(),
+            };
+            refusals.insert(0, refusal.clone());
+            *outcome = Outcome::Refused(refusals);
+        };
+        self.records.iter_mut().for_each(|r| refuse(&mut r.outcome));
+        self.targets.iter_mut().for_each(|t| refuse(&mut t.outcome));
+        self.batches.iter_mut().for_each(|b| refuse(&mut b.outcome));
+    }
+
     /// How many distinct objects (bucket and key) the replay would delete: two targets or
     /// records naming one object delete it once.
     pub fn objects_to_delete(&self) -> usize {
@@ -266,6 +287,7 @@ mod tests {
             targets,
             batches,
             rejections: vec![],
+            mac: None,
         }
     }
 

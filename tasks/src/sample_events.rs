@@ -68,9 +68,14 @@ async fn run(file: &str, config: &Config) -> (RecordCounts, Vec<ExecutionInput>,
         rejections: Vec::new(),
         mac: None,
     });
-    let output = validate_records(input, config, &crate::signing::MacPolicy::unsigned_allowed(), None)
-        .await
-        .expect("validates");
+    let output = validate_records(
+        input,
+        config,
+        &crate::signing::MacPolicy::unsigned_allowed(),
+        None,
+    )
+    .await
+    .expect("validates");
     assert_valid(
         "validate-records.output.schema.json",
         &serde_json::to_value(&output).expect("serialisable"),
@@ -175,9 +180,14 @@ async fn ttl_delete_is_told_apart_and_follows_the_policy() {
     );
     let mut ignore = config(PHOTO_TEMPLATE, "");
     ignore.ttl_deletes = crate::config::TtlPolicy::Ignore;
-    let output = validate_records(inputs[0].clone(), &ignore, &crate::signing::MacPolicy::unsigned_allowed(), None)
-        .await
-        .expect("validates");
+    let output = validate_records(
+        inputs[0].clone(),
+        &ignore,
+        &crate::signing::MacPolicy::unsigned_allowed(),
+        None,
+    )
+    .await
+    .expect("validates");
     assert!(output.targets.is_empty());
     assert_eq!(output.ignored.len(), 1);
 }
@@ -282,9 +292,14 @@ async fn recreated_item_is_superseded() {
     let table = crate::supersede::tests::FakeTable::new(vec![item], crate::supersede::tests::never);
     let rule = table.rule();
     let dynamodb = crate::supersede::tests::client_with_mode(RuleMode::Sequential, &[&rule]);
-    let output = validate_records(inputs[0].clone(), &config, &crate::signing::MacPolicy::unsigned_allowed(), Some(&dynamodb))
-        .await
-        .expect("validates");
+    let output = validate_records(
+        inputs[0].clone(),
+        &config,
+        &crate::signing::MacPolicy::unsigned_allowed(),
+        Some(&dynamodb),
+    )
+    .await
+    .expect("validates");
     assert_valid(
         "validate-records.output.schema.json",
         &serde_json::to_value(&output).expect("serialisable"),

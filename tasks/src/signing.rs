@@ -149,6 +149,7 @@ fn write_canonical(value: &Value, out: &mut String) {
 }
 
 /// Checks the parts of a MAC that need no KMS call: its version and the form of its value.
+#[cfg_attr(not(feature = "kms"), allow(dead_code))]
 fn check_form(mac: &Mac) -> Result<Vec<u8>, MacProblem> {
     if mac.version != MAC_VERSION {
         return Err(MacProblem::BadSignature(format!(
@@ -165,7 +166,7 @@ fn check_form(mac: &Mac) -> Result<Vec<u8>, MacProblem> {
 }
 
 #[cfg(feature = "kms")]
-pub use with_kms::{MacPolicy, MacKey, SigningError};
+pub use with_kms::{MacKey, MacPolicy, SigningError};
 
 #[cfg(feature = "kms")]
 mod with_kms {
@@ -293,13 +294,14 @@ mod with_kms {
                 .send()
                 .await
                 .map_err(|e| crate::aws_errors::classify("kms", &e))?;
-            let value = output.mac().map(|b| hex::encode(b.as_ref())).ok_or_else(|| {
-                TaskError::Aws {
+            let value = output
+                .mac()
+                .map(|b| hex::encode(b.as_ref()))
+                .ok_or_else(|| TaskError::Aws {
                     service: "kms",
                     code: "MissingMac".into(),
                     message: "GenerateMac answered without a MAC".into(),
-                }
-            })?;
+                })?;
             Ok(Mac {
                 version: super::MAC_VERSION,
                 key_id: output.key_id().unwrap_or(&self.key_id).to_owned(),

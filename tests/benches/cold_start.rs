@@ -196,6 +196,12 @@ fn launches(repo: &Path, target: &Path, python: Option<&Path>) -> Vec<Launch> {
             ("PURGE_KEY_TEMPLATE", template.into()),
             ("PURGE_DISTRIBUTION_ID", DISTRIBUTION_ID.into()),
             ("PURGE_TOPIC_ARN", TOPIC_ARN.into()),
+            // As deployed: the MAC key is set, so init builds the KMS client too.
+            (
+                "PURGE_MAC_KEY_ID",
+                "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-4000-8000-00000000beef"
+                    .into(),
+            ),
             (
                 "PURGE_STATE_MACHINE_ARN",
                 "arn:aws:states:us-east-1:123456789012:stateMachine:purgeflow-purge".into(),

@@ -40,16 +40,25 @@ enum Way {
     Classic,
     PurgeflowDefault,
     PurgeflowCheckOff,
+    /// The default configuration with the MAC's opt-out (`PURGE_ALLOW_UNSIGNED_INPUTS=true`, no
+    /// key): what signing and verifying cost, side by side with the default.
+    PurgeflowUnsigned,
 }
 
 impl Way {
-    const ALL: [Way; 3] = [Way::Classic, Way::PurgeflowDefault, Way::PurgeflowCheckOff];
+    const ALL: [Way; 4] = [
+        Way::Classic,
+        Way::PurgeflowDefault,
+        Way::PurgeflowCheckOff,
+        Way::PurgeflowUnsigned,
+    ];
 
     fn label(self) -> &'static str {
         match self {
             Way::Classic => "classic handlers",
             Way::PurgeflowDefault => "purgeflow (default, check on)",
             Way::PurgeflowCheckOff => "purgeflow, check off",
+            Way::PurgeflowUnsigned => "purgeflow, unsigned (opt-out)",
         }
     }
 
@@ -58,6 +67,7 @@ impl Way {
             Way::Classic => "classic",
             Way::PurgeflowDefault => "pf",
             Way::PurgeflowCheckOff => "pfoff",
+            Way::PurgeflowUnsigned => "pfunsigned",
         }
     }
 }
@@ -150,15 +160,27 @@ async fn one_round(env: &LocalEnv, way: Way, round: usize, records: usize) -> Me
         ),
         ("PURGE_CHECK_SUPERSEDED", check),
         ("PURGE_MAX_RECORDS_PER_EXECUTION", "1000"),
+        (
+            "PURGE_ALLOW_UNSIGNED_INPUTS",
+            if way == Way::PurgeflowUnsigned {
+                "true"
+            } else {
+                "false"
+            },
+        ),
     ]);
     let options = ProvisionOptions {
         partition_key: PARTITION_KEY.into(),
         queue_name: "bench-failures".into(),
         object_lock: false,
     };
-    let connected = connect(&env.aws, config, Some(&options))
+    let mut connected = connect(&env.aws, config, Some(&options))
         .await
         .expect("provision");
+    if way == Way::PurgeflowUnsigned {
+        // The opt-out without a key: nothing signs, nothing verifies.
+        connected.config.mac_key_id = None;
+    }
     let state_dir = env.state_dir.join(&name);
     let photos: Vec<(String, String)> = (0..records)
         .map(|n| (format!("p{n:05}"), format!("images/p{n:05}.jpg")))
@@ -176,7 +198,7 @@ async fn one_round(env: &LocalEnv, way: Way, round: usize, records: usize) -> Me
     let started = Instant::now();
     let stream_read = match way {
         Way::Classic => classic(env, &connected, &state_dir).await,
-        Way::PurgeflowDefault | Way::PurgeflowCheckOff => {
+        Way::PurgeflowDefault | Way::PurgeflowCheckOff | Way::PurgeflowUnsigned => {
             let summary = run_connected(
                 &env.aws,
                 &connected,
@@ -401,7 +423,17 @@ fn report(results: &BTreeMap<Way, Vec<Measure>>, records: usize) {
             by_operation(&median_calls(&results[&way], |m| &m.stream_calls))
         );
     }
-    for way in [Way::PurgeflowDefault, Way::PurgeflowCheckOff] {
+    println!(
+        "  signed (default) - unsigned (opt-out): {:+.1} ms purge work, {:+.1} ms wall time, {:+} AWS calls",
+        purge_work(Way::PurgeflowDefault) - purge_work(Way::PurgeflowUnsigned),
+        wall(Way::PurgeflowDefault) - wall(Way::PurgeflowUnsigned),
+        calls(Way::PurgeflowDefault) - calls(Way::PurgeflowUnsigned),
+    );
+    for way in [
+        Way::PurgeflowDefault,
+        Way::PurgeflowCheckOff,
+        Way::PurgeflowUnsigned,
+    ] {
         println!(
             "  classic / {}: {:.1}x wall time end to end, {:.1}x purge work, {:.0}x AWS calls",
             way.label(),

@@ -171,7 +171,9 @@ impl FakeAws {
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .kms_calls += 1;
             GenerateMacOutput::builder()
-                .mac(Blob::new(fake_hmac(req.message().map(|b| b.as_ref()).unwrap_or_default())))
+                .mac(Blob::new(fake_hmac(
+                    req.message().map(|b| b.as_ref()).unwrap_or_default(),
+                )))
                 .key_id(FAKE_MAC_KEY)
                 .build()
         });
@@ -184,11 +186,16 @@ impl FakeAws {
             let expected = fake_hmac(req.message().map(|b| b.as_ref()).unwrap_or_default());
             if req.mac().map(|b| b.as_ref()) == Some(expected.as_slice()) {
                 aws_smithy_mocks::MockResponse::Output(
-                    VerifyMacOutput::builder().mac_valid(true).key_id(FAKE_MAC_KEY).build(),
+                    VerifyMacOutput::builder()
+                        .mac_valid(true)
+                        .key_id(FAKE_MAC_KEY)
+                        .build(),
                 )
             } else {
                 aws_smithy_mocks::MockResponse::Error(VerifyMacError::KmsInvalidMacException(
-                    KmsInvalidMacException::builder().message("invalid MAC").build(),
+                    KmsInvalidMacException::builder()
+                        .message("invalid MAC")
+                        .build(),
                 ))
             }
         });

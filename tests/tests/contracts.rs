@@ -281,9 +281,14 @@ async fn most_batches() -> usize {
         let config = shape.config();
         let input: ExecutionInput =
             serde_json::from_value(shape.input()).expect("the trigger writes ExecutionInputs");
-        let validated = purgeflow_tasks::validate_records::validate_records(input, &config, &purgeflow_tasks::signing::MacPolicy::unsigned_allowed(), None)
-            .await
-            .expect("validates");
+        let validated = purgeflow_tasks::validate_records::validate_records(
+            input,
+            &config,
+            &purgeflow_tasks::signing::MacPolicy::unsigned_allowed(),
+            None,
+        )
+        .await
+        .expect("validates");
         let policy = config.fold_policy();
         let batches = batch_paths(
             BatchPathsInput {

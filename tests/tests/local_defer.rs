@@ -84,6 +84,19 @@ async fn a_refused_batch_is_sent_to_the_provisioned_deferral_queue() {
         "eventId": "e1", "sequenceNumber": "1", "deleteKind": "user",
         "keys": {"photo_id": {"S": "a"}},
         "oldImage": {"photo_id": {"S": "a"}, "image_key": {"S": "images/a.jpg"}}}]});
+    // Signed as the trigger signs, with the key --provision made (moto's KMS).
+    let key = purgeflow_tasks::signing::MacKey::new(
+        env.aws.kms.clone(),
+        connected
+            .config
+            .mac_key_id
+            .clone()
+            .expect("--provision makes the MAC key"),
+    );
+    let input = purgeflow_tasks::trigger::signed_input(&input.to_string(), &key)
+        .await
+        .expect("GenerateMac");
+    let input: serde_json::Value = serde_json::from_str(&input).expect("JSON");
     let mut registry = TaskRegistry::new();
     register_handlers(
         &mut registry,

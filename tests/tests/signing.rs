@@ -49,7 +49,12 @@ fn only_report(aws: &FakeAws) -> Value {
 async fn an_unsigned_input_for_a_missing_item_deletes_nothing_and_is_reported() {
     let aws = FakeAws::new().with_objects(BUCKET, ["images/someone-elses.jpg"]);
     let (result, _) = aws.run(strict(), forged(), "forged-1").await;
-    assert_eq!(result.status, ExecutionStatus::Failed, "{}", describe(&result));
+    assert_eq!(
+        result.status,
+        ExecutionStatus::Failed,
+        "{}",
+        describe(&result)
+    );
     {
         let world = aws.world();
         assert!(world.delete_requests.is_empty(), "nothing was deleted");
@@ -58,7 +63,11 @@ async fn an_unsigned_input_for_a_missing_item_deletes_nothing_and_is_reported() 
     }
     let report = only_report(&aws);
     assert_eq!(report["caught"]["Error"], "PurgeFlow.UnsignedInput");
-    assert_eq!(report["replayInput"], Value::Null, "no replay input to launder");
+    assert_eq!(
+        report["replayInput"],
+        Value::Null,
+        "no replay input to launder"
+    );
     assert_eq!(report["unreplayableInput"]["reason"], "UnsignedInput");
     assert_eq!(report["unreplayableInput"]["input"], forged());
     purgeflow_tests::schemas::check("failure-report.schema.json", &report).expect("schema");
@@ -74,8 +83,16 @@ async fn an_edited_signed_input_deletes_nothing_and_is_reported_as_a_bad_signatu
     // Signed for a.jpg, then pointed at another object.
     edited["targets"][0]["key"] = json!("images/someone-elses.jpg");
     let (result, _) = aws.run(strict(), edited.clone(), "forged-1").await;
-    assert_eq!(result.status, ExecutionStatus::Failed, "{}", describe(&result));
-    assert!(aws.world().delete_requests.is_empty(), "nothing was deleted");
+    assert_eq!(
+        result.status,
+        ExecutionStatus::Failed,
+        "{}",
+        describe(&result)
+    );
+    assert!(
+        aws.world().delete_requests.is_empty(),
+        "nothing was deleted"
+    );
     let report = only_report(&aws);
     assert_eq!(report["caught"]["Error"], "PurgeFlow.BadSignature");
     assert_eq!(report["replayInput"], Value::Null);
@@ -97,7 +114,12 @@ async fn a_signed_input_passes_and_its_report_is_signed_again() {
         "targets": [target("images/a.jpg"), target("images/held.jpg")]
     }));
     let (result, _) = aws.run(strict(), input, "signed-1").await;
-    assert_eq!(result.status, ExecutionStatus::Failed, "{}", describe(&result));
+    assert_eq!(
+        result.status,
+        ExecutionStatus::Failed,
+        "{}",
+        describe(&result)
+    );
     assert_eq!(
         aws.world().removed,
         vec![(BUCKET.to_owned(), "images/a.jpg".to_owned())]
@@ -105,13 +127,21 @@ async fn a_signed_input_passes_and_its_report_is_signed_again() {
     let report = only_report(&aws);
     let replay = report["replayInput"].clone();
     assert_eq!(replay["targets"][0]["key"], "images/held.jpg");
-    assert!(replay["mac"].is_object(), "the replay input is signed: {report}");
+    assert!(
+        replay["mac"].is_object(),
+        "the replay input is signed: {report}"
+    );
     assert!(report.get("unsignedReplay").is_none());
 
     // Replaying the report's input runs (its MAC verifies) once the hold is gone.
     aws.world().denied_keys.clear();
     let (replayed, _) = aws.run(strict(), replay, "signed-1-replay").await;
-    assert_eq!(replayed.status, ExecutionStatus::Succeeded, "{}", describe(&replayed));
+    assert_eq!(
+        replayed.status,
+        ExecutionStatus::Succeeded,
+        "{}",
+        describe(&replayed)
+    );
     assert!(
         aws.world()
             .removed
@@ -132,9 +162,17 @@ async fn the_opt_out_admits_a_hand_written_input_and_its_report_stays_unsigned()
         &[("PURGE_ALLOW_UNSIGNED_INPUTS", "true")],
     );
     let (result, _) = aws.run(config, input, "hand-written").await;
-    assert_eq!(result.status, ExecutionStatus::Failed, "{}", describe(&result));
+    assert_eq!(
+        result.status,
+        ExecutionStatus::Failed,
+        "{}",
+        describe(&result)
+    );
     let report = only_report(&aws);
     assert!(report["replayInput"].is_object());
-    assert!(report["replayInput"].get("mac").is_none(), "not laundered: {report}");
+    assert!(
+        report["replayInput"].get("mac").is_none(),
+        "not laundered: {report}"
+    );
     assert_eq!(report["unsignedReplay"]["reason"], "InputNotVerified");
 }

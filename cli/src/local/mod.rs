@@ -152,6 +152,9 @@ pub async fn connect(
 ) -> anyhow::Result<Connected> {
     // Every variable the run needs is checked before anything is described or created.
     config.require(Config::local_requirements(provision_options.is_some()))?;
+    if provision_options.is_none() {
+        config.require_mac_key()?;
+    }
     let table = config.table_name()?.to_owned();
     let Some(options) = provision_options else {
         let endpoint = aws.endpoint();
@@ -198,8 +201,10 @@ pub async fn connect(
             .and_then(|url| url.rsplit('/').next())
             .unwrap_or(DEFAULT_DEFERRAL_QUEUE_NAME)
             .to_owned(),
+        mac_key_id: config.mac_key_id.clone(),
     };
     let provisioned = provision(aws, &wanted).await?;
+    config.mac_key_id = Some(provisioned.mac_key_id.clone());
     config.distribution_id = Some(provisioned.distribution_id.clone());
     config.topic_arn = Some(provisioned.topic_arn.clone());
     config.deferral_queue_url = Some(provisioned.deferral_queue_url.clone());
@@ -330,6 +335,10 @@ pub async fn run(args: Args) -> anyhow::Result<RunSummary> {
     if !args.provision {
         required.extend([Var::DistributionId, Var::TopicArn]);
     }
+    // The MAC key: PURGE_MAC_KEY_ID, or what --provision creates (alias/purgeflow-mac).
+    if !args.provision && !config.allow_unsigned_inputs {
+        required.push(Var::MacKeyId);
+    }
     config.require(&required).with_context(|| {
         if args.provision {
             "the PURGE_* configuration is incomplete".to_owned()
@@ -443,6 +452,10 @@ mod tests {
             (
                 "PURGE_TOPIC_ARN",
                 "arn:aws:sns:us-east-1:000000000000:purge-failures",
+            ),
+            (
+                "PURGE_MAC_KEY_ID",
+                "arn:aws:kms:us-east-1:000000000000:key/beef",
             ),
         ]);
         let error = connect(&aws, complete, None)

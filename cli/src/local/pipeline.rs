@@ -7,6 +7,8 @@
 //! real too, so throttled calls are not retried at once. The durations printed here are
 //! wall-clock times measured around each task call, so they show what the endpoint cost.
 
+use purgeflow_tasks::signing::MacKey;
+use purgeflow_tasks::trigger::signed_input;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -158,6 +160,9 @@ pub struct Pipeline {
     concurrency: usize,
     /// Whether executions wait out their delays for real; virtual unless set.
     sleeper: Option<Arc<dyn Sleeper>>,
+    /// Signs each execution input as the trigger does (`None`: unsigned, only with
+    /// `PURGE_ALLOW_UNSIGNED_INPUTS=true` and no key).
+    mac_key: Option<MacKey>,
 }
 
 impl Pipeline {
@@ -169,6 +174,10 @@ impl Pipeline {
         config: Config,
     ) -> anyhow::Result<Pipeline> {
         let projection = Projection::for_template(config.key_template()?);
+        let mac_key = match (&config.mac_key_id, &clients.kms) {
+            (Some(key_id), Some(kms)) => Some(MacKey::new(kms.clone(), key_id.clone())),
+            _ => None,
+        };
         let mut registry = TaskRegistry::new();
         register_handlers(&mut registry, clients, config.clone())?;
         Ok(Pipeline {
@@ -178,6 +187,7 @@ impl Pipeline {
             config,
             concurrency: DEFAULT_CONCURRENCY,
             sleeper: TimeMode::default().sleeper(),
+            mac_key,
         })
     }
 
@@ -211,7 +221,14 @@ impl Pipeline {
         on_finished: &(dyn Fn(&ExecutionReport) + Sync),
     ) -> anyhow::Result<Vec<ExecutionReport>> {
         let mut runs = futures::stream::iter(plan.executions.iter().map(|execution| async move {
-            let input: Value = serde_json::from_str(&execution.input)
+            // As the trigger does before StartExecution: one GenerateMac per execution.
+            let text = match &self.mac_key {
+                Some(key) => signed_input(&execution.input, key)
+                    .await
+                    .with_context(|| format!("cannot sign execution {}'s input", execution.name))?,
+                None => execution.input.clone(),
+            };
+            let input: Value = serde_json::from_str(&text)
                 .with_context(|| format!("execution {}'s input is not JSON", execution.name))?;
             anyhow::Ok(
                 self.execute(&execution.name, input, execution.record_count)

@@ -4,7 +4,8 @@
 //! NEW_AND_OLD_IMAGES stream), the bucket, the distribution (found again by its comment), the
 //! topic, the failure queue subscribed to the topic with raw message delivery, so each
 //! queue message is one failure report as ReportFailures published it, and the deferral queue
-//! the state machine sends batches CloudFront refused to.
+//! the state machine sends batches CloudFront refused to, and the KMS HMAC key that signs
+//! execution inputs (found again by its alias `alias/purgeflow-mac`).
 
 use anyhow::{Context, bail};
 use aws_sdk_cloudfront::types::{
@@ -33,7 +34,13 @@ pub struct Wanted {
     pub queue_name: String,
     /// The deferral queue: found or created by this name.
     pub deferral_queue_name: String,
+    /// An existing MAC key to use (`PURGE_MAC_KEY_ID`); `None` finds or creates
+    /// [`MAC_KEY_ALIAS`].
+    pub mac_key_id: Option<String>,
 }
+
+/// The alias of the HMAC key `--provision` creates, so a second run finds it.
+pub const MAC_KEY_ALIAS: &str = "alias/purgeflow-mac";
 
 /// What exists after provisioning; also what `provisioned.json` remembers
 /// ([`super::provisioned_file`]).
@@ -47,6 +54,8 @@ pub struct Provisioned {
     pub topic_arn: String,
     pub queue_url: String,
     pub deferral_queue_url: String,
+    /// The HMAC_256 key that signs execution inputs (`PURGE_MAC_KEY_ID`).
+    pub mac_key_id: String,
 }
 
 /// Creates what is missing, in dependency order.
@@ -87,6 +96,7 @@ pub async fn provision(aws: &AwsClients, wanted: &Wanted) -> anyhow::Result<Prov
         .with_context(|| format!("cannot create or find queue {}", wanted.deferral_queue_name))?
         .queue_url
         .context("CreateQueue answered without a QueueUrl")?;
+    let mac_key_id = mac_key(aws, wanted.mac_key_id.as_deref()).await?;
     Ok(Provisioned {
         table: wanted.table.clone(),
         stream_arn,
@@ -95,7 +105,60 @@ pub async fn provision(aws: &AwsClients, wanted: &Wanted) -> anyhow::Result<Prov
         topic_arn,
         queue_url,
         deferral_queue_url,
+        mac_key_id,
     })
+}
+
+/// The MAC key's ARN: `given` (checked to be an HMAC_256 key for GenerateMac/VerifyMac), else
+/// the key behind [`MAC_KEY_ALIAS`], else a new one (KeySpec HMAC_256, KeyUsage
+/// GENERATE_VERIFY_MAC) with that alias.
+async fn mac_key(aws: &AwsClients, given: Option<&str>) -> anyhow::Result<String> {
+    use aws_sdk_kms::types::{KeySpec, KeyUsageType};
+    let wanted = given.unwrap_or(MAC_KEY_ALIAS);
+    match aws.kms.describe_key().key_id(wanted).send().await {
+        Ok(found) => {
+            let metadata = found
+                .key_metadata
+                .context("DescribeKey answered without key metadata")?;
+            if metadata.key_spec() != Some(&KeySpec::Hmac256)
+                || metadata.key_usage() != Some(&KeyUsageType::GenerateVerifyMac)
+            {
+                bail!(
+                    "KMS key {wanted} is not an HMAC_256 key for GENERATE_VERIFY_MAC; purgeflow signs execution inputs with one"
+                );
+            }
+            Ok(metadata.arn().unwrap_or(metadata.key_id()).to_owned())
+        }
+        Err(err)
+            if given.is_none()
+                && err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_not_found_exception()) =>
+        {
+            let created = aws
+                .kms
+                .create_key()
+                .key_spec(KeySpec::Hmac256)
+                .key_usage(KeyUsageType::GenerateVerifyMac)
+                .description("purgeflow: signs execution inputs and replay inputs")
+                .send()
+                .await
+                .context("cannot create the MAC key (KMS CreateKey, HMAC_256)")?
+                .key_metadata
+                .context("CreateKey answered without key metadata")?;
+            aws.kms
+                .create_alias()
+                .alias_name(MAC_KEY_ALIAS)
+                .target_key_id(created.key_id())
+                .send()
+                .await
+                .with_context(|| format!("cannot name the MAC key {MAC_KEY_ALIAS}"))?;
+            Ok(created.arn().unwrap_or(created.key_id()).to_owned())
+        }
+        Err(err) => Err(anyhow::Error::new(err).context(format!(
+            "cannot read KMS key {wanted} (PURGE_MAC_KEY_ID, or {MAC_KEY_ALIAS})"
+        ))),
+    }
 }
 
 /// The table's stream ARN, creating the table, or enabling its stream, when needed.

@@ -67,6 +67,10 @@ pub fn fill_in(config: &mut Config, remembered: &Provisioned) -> Option<String> 
         config.topic_arn = Some(remembered.topic_arn.clone());
         filled.push(format!("topic {}", remembered.topic_arn));
     }
+    if config.mac_key_id.is_none() {
+        config.mac_key_id = Some(remembered.mac_key_id.clone());
+        filled.push(format!("MAC key {}", remembered.mac_key_id));
+    }
     if config.deferral_queue_url.is_none() {
         config.deferral_queue_url = Some(remembered.deferral_queue_url.clone());
         filled.push(format!("deferral queue {}", remembered.deferral_queue_url));
@@ -76,10 +80,13 @@ pub fn fill_in(config: &mut Config, remembered: &Provisioned) -> Option<String> 
 
 /// The `export` lines that set what `--provision` found or made, for a shell or another tool.
 pub fn export_lines(provisioned: &Provisioned) -> String {
-    use purgeflow_tasks::config::{DEFERRAL_QUEUE_URL, DISTRIBUTION_ID, TOPIC_ARN};
+    use purgeflow_tasks::config::{DEFERRAL_QUEUE_URL, DISTRIBUTION_ID, MAC_KEY_ID, TOPIC_ARN};
     format!(
-        "export {DISTRIBUTION_ID}={}\nexport {TOPIC_ARN}={}\nexport {DEFERRAL_QUEUE_URL}={}",
-        provisioned.distribution_id, provisioned.topic_arn, provisioned.deferral_queue_url
+        "export {DISTRIBUTION_ID}={}\nexport {TOPIC_ARN}={}\nexport {DEFERRAL_QUEUE_URL}={}\nexport {MAC_KEY_ID}={}",
+        provisioned.distribution_id,
+        provisioned.topic_arn,
+        provisioned.deferral_queue_url,
+        provisioned.mac_key_id
     )
 }
 
@@ -96,6 +103,7 @@ mod tests {
             topic_arn: "arn:aws:sns:us-east-1:000000000000:purgeflow-failures".into(),
             queue_url: "http://127.0.0.1:1/000000000000/purgeflow-failures".into(),
             deferral_queue_url: "http://127.0.0.1:1/000000000000/purgeflow-deferred".into(),
+            mac_key_id: "arn:aws:kms:us-east-1:000000000000:key/beef".into(),
         }
     }
 
@@ -153,7 +161,7 @@ mod tests {
     fn export_lines_set_the_variables() {
         assert_eq!(
             export_lines(&provisioned()),
-            "export PURGE_DISTRIBUTION_ID=E2QWRUHEXAMPLE\nexport PURGE_TOPIC_ARN=arn:aws:sns:us-east-1:000000000000:purgeflow-failures\nexport PURGE_DEFERRAL_QUEUE_URL=http://127.0.0.1:1/000000000000/purgeflow-deferred"
+            "export PURGE_DISTRIBUTION_ID=E2QWRUHEXAMPLE\nexport PURGE_TOPIC_ARN=arn:aws:sns:us-east-1:000000000000:purgeflow-failures\nexport PURGE_DEFERRAL_QUEUE_URL=http://127.0.0.1:1/000000000000/purgeflow-deferred\nexport PURGE_MAC_KEY_ID=arn:aws:kms:us-east-1:000000000000:key/beef"
         );
     }
 }

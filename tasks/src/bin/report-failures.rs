@@ -24,7 +24,13 @@ async fn main() -> Result<(), Error> {
     let mac = MacPolicy::from_config(&config, Some(aws_sdk_kms::Client::new(&aws)))?;
     let (sns, mac) = (&sns, &mac);
     run(service_fn(move |event: LambdaEvent<Value>| async move {
-        report_failures(sns, topic_arn, mac, from_value::<ReportInput>(event.payload)?).await
+        report_failures(
+            sns,
+            topic_arn,
+            mac,
+            from_value::<ReportInput>(event.payload)?,
+        )
+        .await
     }))
     .await
 }

@@ -145,7 +145,10 @@ mod tests {
             key: key.into(),
             paths: vec![format!("/{key}")],
             event_id: "e1".into(),
-            table_keys: json!({"id": {"S": "1"}}).as_object().expect("object").clone(),
+            table_keys: json!({"id": {"S": "1"}})
+                .as_object()
+                .expect("object")
+                .clone(),
         }
     }
 
@@ -206,9 +209,11 @@ mod tests {
             ReplayTrust::Refuse(reason, detail) => Some((*reason, detail.clone())),
             _ => None,
         };
-        let mut messages = build_messages_refusing(input, SNS_MAX_MESSAGE_BYTES, refusal)
-            .expect("builds");
-        sign_messages(&mut messages, mac, &trust).await.expect("signs");
+        let mut messages =
+            build_messages_refusing(input, SNS_MAX_MESSAGE_BYTES, refusal).expect("builds");
+        sign_messages(&mut messages, mac, &trust)
+            .await
+            .expect("signs");
         for message in &messages {
             let body: serde_json::Value = serde_json::from_str(&message.body).expect("json");
             assert_valid("failure-report.schema.json", &body);
@@ -225,7 +230,10 @@ mod tests {
         assert_eq!(reports[0].replay_input, None, "no replay input to launder");
         let unreplayable = reports[0].unreplayable_input.as_ref().expect("carried");
         assert_eq!(unreplayable.reason, UnreplayableReason::UnsignedInput);
-        assert_eq!(unreplayable.input, serde_json::to_value(original()).expect("json"));
+        assert_eq!(
+            unreplayable.input,
+            serde_json::to_value(original()).expect("json")
+        );
         assert_eq!(generate.num_calls(), 0, "nothing was signed");
     }
 
@@ -251,7 +259,12 @@ mod tests {
         let replay = reports[0].replay_input.clone().expect("replayed whole");
         assert!(replay.mac.is_some());
         assert_eq!(reports[0].unsigned_replay, None);
-        mac.key.as_ref().expect("key").verify(&replay).await.expect("verifies");
+        mac.key
+            .as_ref()
+            .expect("key")
+            .verify(&replay)
+            .await
+            .expect("verifies");
     }
 
     #[tokio::test]
@@ -259,13 +272,24 @@ mod tests {
         let (generate, verify) = (fake::generate_rule(), fake::verify_rule());
         let mac = policy(&[&generate, &verify]);
         let signed = publish(&mac, &listed(Some(InputSignature::Verified))).await;
-        let replay = signed[0].replay_input.clone().expect("failed delete replayed");
-        mac.key.as_ref().expect("key").verify(&replay).await.expect("verifies");
+        let replay = signed[0]
+            .replay_input
+            .clone()
+            .expect("failed delete replayed");
+        mac.key
+            .as_ref()
+            .expect("key")
+            .verify(&replay)
+            .await
+            .expect("verifies");
 
         for signature in [Some(InputSignature::Unverified), None] {
             let reports = publish(&mac, &listed(signature)).await;
             let replay = reports[0].replay_input.as_ref().expect("still replayable");
-            assert_eq!(replay.mac, None, "{signature:?}: admitted unsigned, stays unsigned");
+            assert_eq!(
+                replay.mac, None,
+                "{signature:?}: admitted unsigned, stays unsigned"
+            );
             assert_eq!(
                 reports[0].unsigned_replay.as_ref().map(|u| u.reason),
                 Some(UnsignedReplayReason::InputNotVerified)
@@ -285,7 +309,12 @@ mod tests {
             )
         });
         let reports = publish(&policy(&[&denied]), &listed(Some(InputSignature::Verified))).await;
-        assert!(reports[0].replay_input.as_ref().is_some_and(|r| r.mac.is_none()));
+        assert!(
+            reports[0]
+                .replay_input
+                .as_ref()
+                .is_some_and(|r| r.mac.is_none())
+        );
         let note = reports[0].unsigned_replay.as_ref().expect("says why");
         assert_eq!(note.reason, UnsignedReplayReason::KmsUnavailable);
         assert!(note.detail.contains("GenerateMac"), "{}", note.detail);

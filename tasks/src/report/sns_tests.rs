@@ -78,9 +78,14 @@ async fn publishes_with_subject_and_filterable_attributes() {
         "report-failures.input.schema.json",
         &serde_json::to_value(&input).expect("serialisable"),
     );
-    let output = report_failures(&client, TOPIC, &crate::signing::MacPolicy::unsigned_allowed(), input)
-        .await
-        .expect("published");
+    let output = report_failures(
+        &client,
+        TOPIC,
+        &crate::signing::MacPolicy::unsigned_allowed(),
+        input,
+    )
+    .await
+    .expect("published");
     assert_valid(
         "report-failures.output.schema.json",
         &serde_json::to_value(&output).expect("serialisable"),
@@ -127,9 +132,14 @@ async fn a_report_over_256_kib_is_published_in_parts() {
     let client = mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&rule], |conf| conf
         .retry_config(RetryConfig::disabled()));
     // 600 failures of ~1 KiB, each listed and replayed: about 1.2 MiB in all.
-    let output = report_failures(&client, TOPIC, &crate::signing::MacPolicy::unsigned_allowed(), input_with_failures(600, 1000))
-        .await
-        .expect("published");
+    let output = report_failures(
+        &client,
+        TOPIC,
+        &crate::signing::MacPolicy::unsigned_allowed(),
+        input_with_failures(600, 1000),
+    )
+    .await
+    .expect("published");
     let sizes = sizes.lock().expect("lock").clone();
     assert!(sizes.len() >= 4, "{sizes:?}");
     assert_eq!(output.message_ids.len(), sizes.len());
@@ -157,9 +167,14 @@ async fn an_sns_failure_fails_the_task() {
                 .build(),
         )
     });
-    let err = report_failures(&client(&[&denied]), TOPIC, &crate::signing::MacPolicy::unsigned_allowed(), input_with_failures(1, 4))
-        .await
-        .expect_err("denied");
+    let err = report_failures(
+        &client(&[&denied]),
+        TOPIC,
+        &crate::signing::MacPolicy::unsigned_allowed(),
+        input_with_failures(1, 4),
+    )
+    .await
+    .expect_err("denied");
     assert_eq!(err.error_type(), names::ACCESS_DENIED);
 
     let throttled = mock!(Client::publish).then_error(|| {
@@ -170,9 +185,14 @@ async fn an_sns_failure_fails_the_task() {
                 .build(),
         )
     });
-    let err = report_failures(&client(&[&throttled]), TOPIC, &crate::signing::MacPolicy::unsigned_allowed(), input_with_failures(1, 4))
-        .await
-        .expect_err("throttled");
+    let err = report_failures(
+        &client(&[&throttled]),
+        TOPIC,
+        &crate::signing::MacPolicy::unsigned_allowed(),
+        input_with_failures(1, 4),
+    )
+    .await
+    .expect_err("throttled");
     assert_eq!(err.error_type(), names::THROTTLED);
     assert!(err.is_retryable());
 }
@@ -180,9 +200,14 @@ async fn an_sns_failure_fails_the_task() {
 #[tokio::test]
 async fn nothing_to_report_publishes_nothing() {
     let client = client(&[]);
-    let output = report_failures(&client, TOPIC, &crate::signing::MacPolicy::unsigned_allowed(), input_with_failures(0, 4))
-        .await
-        .expect("nothing to do");
+    let output = report_failures(
+        &client,
+        TOPIC,
+        &crate::signing::MacPolicy::unsigned_allowed(),
+        input_with_failures(0, 4),
+    )
+    .await
+    .expect("nothing to do");
     assert!(output.message_ids.is_empty());
     assert_eq!(
         output.summary,

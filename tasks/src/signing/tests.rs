@@ -14,7 +14,9 @@ fn input() -> ExecutionInput {
             sequence_number: "100".into(),
             delete_kind: DeleteKind::User,
             keys: map(json!({"photo_id": {"S": "p1"}})),
-            old_image: Some(map(json!({"photo_id": {"S": "p1"}, "type": {"S": "image/jpeg"}}))),
+            old_image: Some(map(
+                json!({"photo_id": {"S": "p1"}, "type": {"S": "image/jpeg"}}),
+            )),
         }],
         targets: vec![PurgeTarget {
             bucket: "photo-bucket".into(),
@@ -58,10 +60,9 @@ fn field_order_defaults_and_unknown_fields_do_not_change_the_message() {
     let mut only_records = input();
     only_records.targets.clear();
     only_records.batches.clear();
-    let without_lists: ExecutionInput = serde_json::from_value(
-        serde_json::to_value(&only_records).expect("json"),
-    )
-    .expect("reads back");
+    let without_lists: ExecutionInput =
+        serde_json::from_value(serde_json::to_value(&only_records).expect("json"))
+            .expect("reads back");
     let mut with_empty_lists = serde_json::to_value(&only_records).expect("json");
     with_empty_lists["targets"] = json!([]);
     with_empty_lists["batches"] = json!([]);
@@ -69,6 +70,9 @@ fn field_order_defaults_and_unknown_fields_do_not_change_the_message() {
         serde_json::from_value(with_empty_lists).expect("reads back");
     assert_eq!(message(&without_lists), message(&with_empty_lists));
 }
+
+/// One change to an input.
+type Edit = Box<dyn Fn(&mut ExecutionInput)>;
 
 #[test]
 fn the_mac_itself_is_not_signed_but_every_field_that_can_delete_is() {
@@ -81,11 +85,20 @@ fn the_mac_itself_is_not_signed_but_every_field_that_can_delete_is() {
     });
     assert_eq!(message(&signed), base, "the mac field is left out");
 
-    let edits: Vec<(&str, Box<dyn Fn(&mut ExecutionInput)>)> = vec![
+    let edits: Vec<(&str, Edit)> = vec![
         ("batchId", Box::new(|i| i.batch_id.push('x'))),
-        ("target bucket", Box::new(|i| i.targets[0].bucket = "other".into())),
-        ("target key", Box::new(|i| i.targets[0].key = "images/b.jpg".into())),
-        ("target paths", Box::new(|i| i.targets[0].paths.push("/x".into()))),
+        (
+            "target bucket",
+            Box::new(|i| i.targets[0].bucket = "other".into()),
+        ),
+        (
+            "target key",
+            Box::new(|i| i.targets[0].key = "images/b.jpg".into()),
+        ),
+        (
+            "target paths",
+            Box::new(|i| i.targets[0].paths.push("/x".into())),
+        ),
         (
             "tableKeys",
             Box::new(|i| {
@@ -96,8 +109,14 @@ fn the_mac_itself_is_not_signed_but_every_field_that_can_delete_is() {
         ),
         ("record keys", Box::new(|i| i.records[0].keys.clear())),
         ("old image", Box::new(|i| i.records[0].old_image = None)),
-        ("delete kind", Box::new(|i| i.records[0].delete_kind = DeleteKind::Ttl)),
-        ("batch paths", Box::new(|i| i.batches[0].paths.push("/images/*".into()))),
+        (
+            "delete kind",
+            Box::new(|i| i.records[0].delete_kind = DeleteKind::Ttl),
+        ),
+        (
+            "batch paths",
+            Box::new(|i| i.batches[0].paths.push("/images/*".into())),
+        ),
         (
             "caller reference",
             Box::new(|i| i.batches[0].caller_reference = "ref-2".into()),
@@ -123,7 +142,10 @@ fn the_message_is_the_domain_and_a_sha256_digest_within_kms_limits() {
 fn a_mac_field_fits_its_reserve() {
     let mac = Mac {
         version: MAC_VERSION,
-        key_id: format!("arn:aws:kms:ap-southeast-2:123456789012:alias/{}", "a".repeat(250)),
+        key_id: format!(
+            "arn:aws:kms:ap-southeast-2:123456789012:alias/{}",
+            "a".repeat(250)
+        ),
         value: "ab".repeat(32),
     };
     let field = format!(",\"mac\":{}", serde_json::to_string(&mac).expect("json"));
@@ -156,7 +178,9 @@ pub(crate) mod fake {
             .match_requests(|req| req.key_id() == Some(KEY))
             .then_compute_output(|req| {
                 GenerateMacOutput::builder()
-                    .mac(Blob::new(fake_mac(req.message().expect("message").as_ref())))
+                    .mac(Blob::new(fake_mac(
+                        req.message().expect("message").as_ref(),
+                    )))
                     .key_id(KEY)
                     .mac_algorithm(MacAlgorithmSpec::HmacSha256)
                     .build()
@@ -170,7 +194,10 @@ pub(crate) mod fake {
                 let message = req.message().expect("message").as_ref();
                 if req.mac().expect("mac").as_ref() == fake_mac(message).as_slice() {
                     MockResponse::Output(
-                        VerifyMacOutput::builder().mac_valid(true).key_id(KEY).build(),
+                        VerifyMacOutput::builder()
+                            .mac_valid(true)
+                            .key_id(KEY)
+                            .build(),
                     )
                 } else {
                     MockResponse::Error(VerifyMacError::KmsInvalidMacException(
@@ -201,9 +228,9 @@ pub(crate) mod fake {
 
 #[cfg(feature = "kms")]
 mod kms {
+    use super::fake::{KEY, fake_mac, key, verify_rule as verifying_rule};
     use super::*;
     use crate::error::names;
-    use super::fake::{KEY, fake_mac, key, verify_rule as verifying_rule};
     use aws_sdk_kms::Client;
     use aws_sdk_kms::operation::generate_mac::GenerateMacOutput;
     use aws_sdk_kms::operation::verify_mac::VerifyMacError;
@@ -223,7 +250,9 @@ mod kms {
             })
             .then_compute_output(|req| {
                 GenerateMacOutput::builder()
-                    .mac(Blob::new(fake_mac(req.message().expect("message").as_ref())))
+                    .mac(Blob::new(fake_mac(
+                        req.message().expect("message").as_ref(),
+                    )))
                     .key_id(KEY)
                     .mac_algorithm(MacAlgorithmSpec::HmacSha256)
                     .build()
@@ -267,7 +296,11 @@ mod kms {
             key.verify(&input()).await,
             Err(SigningError::Refused(MacProblem::Unsigned))
         ));
-        for (version, value) in [(1, "not hex".to_owned()), (1, "ab".into()), (2, "ab".repeat(32))] {
+        for (version, value) in [
+            (1, "not hex".to_owned()),
+            (1, "ab".into()),
+            (2, "ab".repeat(32)),
+        ] {
             let mut odd = input();
             odd.mac = Some(Mac {
                 version,

@@ -39,6 +39,9 @@ mod tests {
         key.verify(&read).await.expect("verifies");
         let mut unsigned = read.clone();
         unsigned.mac = None;
-        assert_eq!(unsigned, serde_json::from_str::<ExecutionInput>(text).expect("input"));
+        assert_eq!(
+            unsigned,
+            serde_json::from_str::<ExecutionInput>(text).expect("input")
+        );
     }
 }

@@ -519,9 +519,14 @@ async fn the_downstream_cost_bounds_every_form_a_record_takes() {
     for (index, (execution, input)) in plan.executions.iter().zip(inputs(&plan)).enumerate() {
         let budget = MAX_INPUT_BYTES;
         assert!(execution.input.len() <= budget);
-        let validated = crate::validate_records::validate_records(input, &config, &crate::signing::MacPolicy::unsigned_allowed(), None)
-            .await
-            .expect("validates");
+        let validated = crate::validate_records::validate_records(
+            input,
+            &config,
+            &crate::signing::MacPolicy::unsigned_allowed(),
+            None,
+        )
+        .await
+        .expect("validates");
         let validated_bytes = json_len(&validated);
         // Every target's delete failing, with a code and a message at their caps.
         let failed: Vec<DeleteFailure> = validated
@@ -899,7 +904,11 @@ mod with_sfn {
         let response = handle_stream_event(event(records), &config("3"), &sfn, Some(&key))
             .await
             .expect("handled");
-        assert_eq!(response.batch_item_failures.len(), 4, "the stream retries them all");
+        assert_eq!(
+            response.batch_item_failures.len(),
+            4,
+            "the stream retries them all"
+        );
         assert_eq!(started.num_calls(), 0, "nothing unsigned is started");
     }
 
