@@ -282,7 +282,7 @@ mod tests {
             reason: RejectionReason::UnsafeKey,
             detail: "longer than 1024 bytes".into(),
         }];
-        let output = validate_records(input, &config(false), None)
+        let output = validate_records(input, &config(false), &MacPolicy::unsigned_allowed(), None)
             .await
             .expect("validates");
         check_schema(&output);
@@ -619,6 +619,7 @@ mod tests {
             }],
             batches: Vec::new(),
             mac: None,
+            rejections: Vec::new(),
         }
     }
 

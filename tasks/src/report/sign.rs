@@ -159,6 +159,7 @@ mod tests {
             targets: vec![target("images/a.jpg")],
             batches: Vec::new(),
             mac: None,
+            rejections: Vec::new(),
         }
     }
 

@@ -328,6 +328,7 @@ fn a_caught_task_error_reports_the_triggers_rejections_without_replaying_them() 
         targets: vec![],
         batches: vec![],
         rejections: vec![rejection.clone()],
+        mac: None,
     };
     let mut input = report_input();
     input.caught = Some(CaughtError {

@@ -31,6 +31,7 @@ fn input() -> ExecutionInput {
             paths: vec!["/images/b.jpg".into()],
         }],
         mac: None,
+        rejections: Vec::new(),
     }
 }
 

@@ -962,7 +962,7 @@ mod with_sfn {
             remove_with_key(2, &"k".repeat(210_000)),
             remove(3),
         ];
-        let response = handle_stream_event(event(records), &config("500"), &sfn)
+        let response = handle_stream_event(event(records), &config("500"), &sfn, None)
             .await
             .expect("handled");
         assert!(
