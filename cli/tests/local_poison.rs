@@ -187,6 +187,7 @@ impl Env {
                 "PURGE_DEFERRAL_QUEUE_URL",
                 &self.provisioned.deferral_queue_url,
             )
+            .env("PURGE_MAC_KEY_ID", &self.provisioned.mac_key_id)
             .output()
             .expect("the purgeflow binary runs")
     }

@@ -142,3 +142,81 @@ async fn reports_from_the_queue_are_listed_then_started_once_on_a_state_machine(
         "the same names: no new executions"
     );
 }
+
+/// `purgeflow replay` checks each report's MAC against moto's KMS before it starts anything:
+/// an intact signed report passes; the same report with its target's key edited, and an
+/// unsigned one, are listed for a person with why, never started. Fails on the code before
+/// the MAC, which started all three.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_names_the_reports_that_fail_verification_and_starts_none_of_them() {
+    use aws_sdk_kms::types::{KeySpec, KeyUsageType};
+    use purgeflow_cli::replay::{NotReplayableKind, collect_files, verify_signatures};
+    use purgeflow_tasks::contract::ExecutionInput;
+    use purgeflow_tasks::signing::MacKey;
+
+    let env = LocalEnv::start("local_replay_mac").await;
+    let key_id = env
+        .aws
+        .kms
+        .create_key()
+        .key_spec(KeySpec::Hmac256)
+        .key_usage(KeyUsageType::GenerateVerifyMac)
+        .send()
+        .await
+        .expect("CreateKey")
+        .key_metadata
+        .expect("metadata")
+        .key_id;
+    let key = MacKey::new(env.aws.kms.clone(), key_id.clone());
+    let signed = |mut report: Value| {
+        let key = key.clone();
+        async move {
+            let input: ExecutionInput =
+                serde_json::from_value(report["replayInput"].clone()).expect("an input");
+            report["replayInput"] =
+                serde_json::to_value(key.signed(input).await.expect("GenerateMac")).expect("json");
+            report
+        }
+    };
+    let intact = signed(report("intact")).await;
+    let mut edited = signed(report("edited")).await;
+    edited["replayInput"]["targets"][0]["key"] = json!("images/someone-elses.jpg");
+    let unsigned = report("unsigned");
+    let file = env.state_dir.join("reports.json");
+    std::fs::create_dir_all(&env.state_dir).expect("state dir");
+    std::fs::write(&file, json!([intact, edited, unsigned]).to_string()).expect("write");
+
+    let mut collected = collect_files(std::slice::from_ref(&file)).expect("reports");
+    assert_eq!(collected.inputs.len(), 3);
+    let config = LocalEnv::config(&[("PURGE_MAC_KEY_ID", &key_id)]);
+    let refused = verify_signatures(&mut collected, &config, &env.aws.kms).await;
+
+    let kept: Vec<&str> = collected
+        .inputs
+        .iter()
+        .map(|i| i.input["batchId"].as_str().expect("batchId"))
+        .collect();
+    assert_eq!(
+        kept,
+        ["intact"],
+        "only the intact signed report is replayed"
+    );
+    assert_eq!(refused.len(), 2, "both refusals reach the dry run's lines");
+    let whys: Vec<&str> = collected
+        .not_replayable
+        .iter()
+        .filter(|n| n.kind == NotReplayableKind::NeedsAPerson)
+        .map(|n| n.why.as_str())
+        .collect();
+    assert_eq!(whys.len(), 2, "{whys:#?}");
+    assert!(
+        whys.iter()
+            .any(|w| w.contains("PurgeFlow.BadSignature") && w.contains("batch edited")),
+        "{whys:#?}"
+    );
+    assert!(
+        whys.iter()
+            .any(|w| w.contains("PurgeFlow.UnsignedInput") && w.contains("batch unsigned")),
+        "{whys:#?}"
+    );
+}
