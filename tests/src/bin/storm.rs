@@ -177,6 +177,8 @@ async fn storm(options: &Options) -> Vec<String> {
         "PURGE_DISTRIBUTION_ID".into(),
         provisioned.distribution_id.clone(),
     ));
+    // The HMAC key --provision made: every execution input is signed and verified for real.
+    run_env.push(("PURGE_MAC_KEY_ID".into(), provisioned.mac_key_id.clone()));
     let state_dir = env.state_dir.join("runner");
     let expected_executions = options.deletes.div_ceil(1000).max(1);
     let runs = run_with_kills(
