@@ -23,8 +23,9 @@
 //! when malformed: ValidateRecords rejects them by name (`MalformedRecord`,
 //! `WrongAttributeType`, ...) and the failure report shows them. Only a record whose structure
 //! is broken (not an object, a field of the wrong JSON type such as an array for `OldImage`, no
-//! `eventID`, a REMOVE without `Keys`) is dropped here, counted, and logged at error level with
-//! whatever identifies it: DynamoDB never writes such a record, and no retry could fix it.
+//! `eventID`, a REMOVE without `Keys`) is classified as malformed here, counted, and logged at
+//! error level with whatever identifies it: DynamoDB never writes such a record, and no retry
+//! could fix it. The trigger hands it over as a `MalformedRecord` rejection, so it is reported.
 
 use std::borrow::Cow;
 use std::fmt;

@@ -164,7 +164,7 @@ impl Handler for LocalTrigger<'_> {
             for record in &plan.records {
                 if let Classified::Malformed { event_id, reason } = &record.outcome {
                     self.printer.note(&format!(
-                        "stream record {} dropped as malformed: {reason}",
+                        "stream record {} is malformed: handed over as a MalformedRecord rejection, which its execution reports ({reason})",
                         event_id.as_deref().unwrap_or("<no eventID>")
                     ));
                 }

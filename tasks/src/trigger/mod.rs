@@ -26,8 +26,10 @@
 //! keep it; nothing is dropped. StartExecution's failures (throttling, a service error) are
 //! transient and stay batch item failures.
 //!
-//! A structurally broken record (see [`crate::records`]) is counted and logged as malformed
-//! instead: no retry could ever fix it, and retrying would block the shard.
+//! A structurally broken record (see [`crate::records`]) is handed over as a `MalformedRecord`
+//! rejection in the same way, naming its event id (or `<no eventID>`) and why it could not be
+//! read: no retry could ever fix it and retrying would block the shard, but dropping it would
+//! lose it silently. Its execution's ValidateRecords reports it on the failure topic.
 
 mod cost;
 mod failures;

@@ -115,6 +115,23 @@ impl Packing<'_> {
     }
 }
 
+/// A structurally broken stream record (see [`crate::records`]) as the `MalformedRecord`
+/// rejection it is reported as. Nothing identifies its item, so its keys are empty and the
+/// detail says why it could not be read; a record without an `eventID` is named as such.
+fn malformed_rejection(event_id: Option<&str>, reason: &str) -> Rejection {
+    Rejection {
+        event_id: event_id.unwrap_or(NO_EVENT_ID).to_owned(),
+        keys: Default::default(),
+        reason: RejectionReason::MalformedRecord,
+        detail: bounded_detail(&format!(
+            "the stream record could not be read, so nothing was deleted for it: {reason}"
+        )),
+    }
+}
+
+/// The `eventId` of a malformed record's rejection when the record has none.
+pub const NO_EVENT_ID: &str = "<no eventID>";
+
 /// The most a rejection's detail made by the trigger holds, in bytes: every rule's message
 /// fits (key_safety already shortens a long key), and the rejection stays small whatever the
 /// record held.
@@ -208,13 +225,24 @@ impl Pending {
 
     /// A record handed over as its rejection; `json` is the serialised [`Rejection`].
     fn push_rejection(&mut self, record: &HandedOver, json: &str, cost: usize) {
+        self.push_named_rejection(&record.event_id, &record.sequence_number, json, cost);
+    }
+
+    /// A rejection for the record with this event id and sequence number.
+    fn push_named_rejection(
+        &mut self,
+        event_id: &str,
+        sequence_number: &str,
+        json: &str,
+        cost: usize,
+    ) {
         if !self.rejections.is_empty() {
             self.rejections.push(',');
         }
         self.cost += cost;
         self.rejections.push_str(json);
         // Named with the records, in stream order: a redelivered batch gets the same name.
-        self.name.add(&record.event_id, &record.sequence_number);
+        self.name.add(event_id, sequence_number);
         self.count += 1;
     }
 
@@ -247,8 +275,32 @@ pub(super) fn pack(records: &[ClassifiedRecord], packing: &Packing<'_>) -> Packe
     let mut packed = Packed::default();
     let mut pending: Option<Pending> = None;
     for (index, classified) in records.iter().enumerate() {
-        let Classified::Removed(record) = &classified.outcome else {
-            continue;
+        let record = match &classified.outcome {
+            Classified::Removed(record) => record,
+            Classified::Malformed { event_id, reason } => {
+                // Reported, not dropped: the execution's ValidateRecords publishes it with its
+                // other rejections, so a broken record is named on the failure topic.
+                let rejection = malformed_rejection(event_id.as_deref(), reason);
+                let cost = json_len(&rejection) + 1;
+                if let Some(current) = &pending
+                    && (current.cost_with(cost) > limits.max_bytes || current.count >= max_records)
+                {
+                    packed
+                        .executions
+                        .extend(pending.take().map(Pending::finish));
+                }
+                let current = pending.get_or_insert_with(|| Pending::new(index));
+                // Contract types always serialise.
+                let json = serde_json::to_string(&rejection).unwrap_or_default();
+                current.push_named_rejection(
+                    &rejection.event_id,
+                    classified.sequence_number.as_deref().unwrap_or_default(),
+                    &json,
+                    cost,
+                );
+                continue;
+            }
+            Classified::Other { .. } => continue,
         };
         // A record's cost counts its separating comma and is never below its input bytes, so
         // the budget bounds the input's size too.

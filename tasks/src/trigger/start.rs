@@ -122,7 +122,7 @@ pub async fn handle_stream_event(
                 event_id = event_id.as_deref().unwrap_or("<none>"),
                 sequence_number = record.sequence_number.as_deref().unwrap_or("<none>"),
                 %reason,
-                "malformed stream record dropped; no retry can fix it"
+                "malformed stream record: handed over as a MalformedRecord rejection, which its execution reports (no retry could fix it)"
             ),
             Classified::Removed(_) => {}
         }

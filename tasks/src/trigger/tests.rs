@@ -1081,3 +1081,46 @@ mod with_sfn {
         assert!(response.batch_item_failures.is_empty());
     }
 }
+
+#[test]
+fn a_malformed_record_is_handed_over_as_its_rejection_and_the_rest_goes_on() {
+    // An OldImage of the wrong JSON type: DynamoDB never writes it, no retry can fix it.
+    let mut broken = stream_record("REMOVE", "2", json!({"id": {"S": "b"}}), None);
+    broken["dynamodb"]["OldImage"] = json!([1, 2]);
+    // Not a stream record at all, and nothing names it.
+    let records = vec![remove(1), broken, json!({"junk": 1}), remove(4)];
+    let plan = plan(
+        &event(records),
+        &projection(),
+        PackLimits {
+            max_bytes: MAX_INPUT_BYTES,
+            max_records: 500,
+        },
+    );
+    let inputs = inputs(&plan);
+    assert_eq!(inputs.len(), 1);
+    let keys: Vec<String> = inputs[0]
+        .records
+        .iter()
+        .map(|r| r.old_image.as_ref().expect("image")["image_key"]["S"].to_string())
+        .collect();
+    assert_eq!(keys, ["\"images/1.jpg\"", "\"images/4.jpg\""]);
+    let rejections = &inputs[0].rejections;
+    assert_eq!(rejections.len(), 2, "{rejections:?}");
+    for rejection in rejections {
+        assert_eq!(
+            rejection.reason,
+            crate::contract::RejectionReason::MalformedRecord
+        );
+        assert!(
+            rejection
+                .detail
+                .starts_with("the stream record could not be read"),
+            "{}",
+            rejection.detail
+        );
+    }
+    assert_eq!(rejections[1].event_id, NO_EVENT_ID);
+    assert_eq!(plan.executions[0].record_count, 4);
+    assert!(plan.stopped.is_none());
+}
