@@ -57,11 +57,15 @@ pub struct DispatchTotals {
 }
 
 impl LocalDispatcher {
-    /// One round: `None` when the queue gave nothing.
-    pub async fn round(&self) -> anyhow::Result<Option<Outcome>> {
+    /// One round: `None` when the queue gave nothing, or when `stop` was asked for while the
+    /// round was still waiting for its first message.
+    pub async fn round(
+        &self,
+        stop: &mut tokio::sync::watch::Receiver<bool>,
+    ) -> anyhow::Result<Option<Outcome>> {
         let mut records = Vec::new();
         while records.len() < MAX_MESSAGES_PER_ROUND {
-            let received = self
+            let receive = self
                 .aws
                 .sqs
                 .receive_message()
@@ -71,9 +75,20 @@ impl LocalDispatcher {
                 // As in a Lambda event: a malformed message is reported at its first receive.
                 .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
                 .wait_time_seconds(if records.is_empty() { 1 } else { 0 })
-                .send()
-                .await
-                .with_context(|| format!("cannot receive from {}", self.queue_url))?;
+                .send();
+            // A stop that arrives during the first, long poll ends it at once: otherwise every
+            // `--once` run would wait out up to a second of an empty poll at its end. A message
+            // received just as the poll is dropped stays invisible for the visibility timeout and
+            // counts in `backlog`, so the drain waits for it: nothing is lost, at worst delayed.
+            let received = if records.is_empty() && !*stop.borrow() {
+                tokio::select! {
+                    received = receive => received,
+                    _ = stop.changed() => return Ok(None),
+                }
+            } else {
+                receive.await
+            }
+            .with_context(|| format!("cannot receive from {}", self.queue_url))?;
             let messages = received.messages.unwrap_or_default();
             if messages.is_empty() {
                 break;
@@ -172,6 +187,7 @@ impl LocalDispatcher {
         stop: tokio::sync::watch::Receiver<bool>,
         pause: Duration,
     ) -> anyhow::Result<DispatchTotals> {
+        let mut stop = stop;
         let mut totals = DispatchTotals::default();
         loop {
             // Asked to stop: once nothing is left (not even a message waiting out its
@@ -179,7 +195,7 @@ impl LocalDispatcher {
             if *stop.borrow() && self.backlog().await? == 0 {
                 return Ok(totals);
             }
-            match self.round().await {
+            match self.round(&mut stop).await {
                 Ok(Some(outcome)) => {
                     totals.rounds += 1;
                     totals.invalidations += usize::from(outcome.invalidation.is_some());
@@ -200,6 +216,8 @@ impl LocalDispatcher {
                         "refused": outcome.refused,
                     }));
                 }
+                // Once asked to stop, the next backlog check decides at once.
+                Ok(None) if *stop.borrow() => {}
                 Ok(None) => tokio::time::sleep(pause).await,
                 Err(err) => {
                     printer.note(&format!("dispatcher: {err:#}"));
