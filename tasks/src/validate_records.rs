@@ -42,7 +42,8 @@ pub async fn validate_records(
     };
 
     let mut candidates: Vec<PurgeTarget> = Vec::new();
-    // The trigger's own rejections (records too large to hand over) are reported with the rest.
+    // The trigger's own rejections (records too large to hand over, broken stream records) are
+    // reported with the rest.
     let mut rejections = std::mem::take(&mut input.rejections);
     let mut ignored = Vec::new();
     for record in &input.records {

@@ -282,14 +282,14 @@ pub(super) fn pack(records: &[ClassifiedRecord], packing: &Packing<'_>) -> Packe
                 // other rejections, so a broken record is named on the failure topic.
                 let rejection = malformed_rejection(event_id.as_deref(), reason);
                 let cost = json_len(&rejection) + 1;
-                if let Some(current) = &pending
-                    && (current.cost_with(cost) > limits.max_bytes || current.count >= max_records)
-                {
-                    packed
-                        .executions
-                        .extend(pending.take().map(Pending::finish));
-                }
-                let current = pending.get_or_insert_with(|| Pending::new(index));
+                let current = room_for(
+                    &mut pending,
+                    &mut packed,
+                    index,
+                    cost,
+                    max_records,
+                    limits.max_bytes,
+                );
                 // Contract types always serialise.
                 let json = serde_json::to_string(&rejection).unwrap_or_default();
                 current.push_named_rejection(
@@ -327,14 +327,14 @@ pub(super) fn pack(records: &[ClassifiedRecord], packing: &Packing<'_>) -> Packe
         } else {
             cost
         };
-        if let Some(current) = &pending
-            && (current.cost_with(cost) > limits.max_bytes || current.count >= max_records)
-        {
-            packed
-                .executions
-                .extend(pending.take().map(Pending::finish));
-        }
-        let current = pending.get_or_insert_with(|| Pending::new(index));
+        let current = room_for(
+            &mut pending,
+            &mut packed,
+            index,
+            cost,
+            max_records,
+            limits.max_bytes,
+        );
         match rejected {
             None => current.push(record, cost),
             Some(rejection) => {
@@ -347,6 +347,27 @@ pub(super) fn pack(records: &[ClassifiedRecord], packing: &Packing<'_>) -> Packe
     }
     packed.executions.extend(pending.map(Pending::finish));
     packed
+}
+
+/// The execution the record at `index`, costing `cost`, goes into: the one being filled, or a
+/// new one when the record would pass the byte budget or the record limit (the full one is
+/// finished into `packed`).
+fn room_for<'p>(
+    pending: &'p mut Option<Pending>,
+    packed: &mut Packed,
+    index: usize,
+    cost: usize,
+    max_records: usize,
+    max_bytes: usize,
+) -> &'p mut Pending {
+    if let Some(current) = pending.as_ref()
+        && (current.cost_with(cost) > max_bytes || current.count >= max_records)
+    {
+        packed
+            .executions
+            .extend(pending.take().map(Pending::finish));
+    }
+    pending.get_or_insert_with(|| Pending::new(index))
 }
 
 /// What [`pack`] made of a batch.
