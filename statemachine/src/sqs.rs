@@ -12,6 +12,9 @@
 //!   `SequenceNumber` when SQS answers them), with `SdkHttpMetadata` and `SdkResponseMetadata`
 //!   beside them, as the integration returns them.
 //!
+//! - **History:** the TaskScheduled event's `parameters` are the Parameters as the state
+//!   computed them, not this request (why: the comment in `engine/task.rs`).
+//!
 //! The request/response integration pattern only: `.waitForTaskToken` needs a callback API this
 //! engine does not have, and is refused by name rather than run as a plain send.
 

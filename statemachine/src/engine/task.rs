@@ -109,6 +109,19 @@ async fn attempt(
     )?;
 
     let kind = classify(&task.resource);
+    // The scheduled event records the effective input as the state computed it, not the request
+    // the integration then sends: AWS's TaskScheduled `parameters` is the evaluated
+    // Parameters/Arguments. The recorded AWS histories (LocalStack's snapshots of
+    // `test_sqs_task_service`, `test_sns_task_service`) hold exactly what the states'
+    // Parameters produced, and LocalStack, checked against them, records its parameters before
+    // it reduces them to the API's request. So for `sqs:sendMessage` this history keeps a
+    // parameter SQS does not take, while `crate::sqs::send_message_request` drops it from the
+    // request. No recording holds such a parameter (AWS checks a Task's literal Parameters
+    // field names when the definition is created, "The field ... is not supported by Step
+    // Functions", seen for an SDK integration in aws/aws-step-functions-data-science-sdk-python
+    // #198; this engine's validator does not). The recordings do not settle whether an object MessageBody appears
+    // in `parameters` as the object or as its text (their snapshots parse JSON text); it is
+    // recorded as the object, as computed.
     let (prefix, mut scheduled) = match &kind {
         ResourceKind::Lambda => (
             "LambdaFunction",

@@ -859,3 +859,70 @@ fn without_a_sleeper_an_hour_long_wait_takes_no_real_time() {
     assert!(started.elapsed() < std::time::Duration::from_secs(2));
     assert_eq!(result.duration, std::time::Duration::from_secs(3600));
 }
+
+/// `sqs:sendMessage`: the TaskScheduled event records the Parameters as the state computed
+/// them (a parameter SQS does not take, an object MessageBody as the object), as AWS's
+/// history does, while SQS gets SendMessage's own parameters with the body as JSON text.
+#[test]
+fn send_message_history_records_the_computed_parameters_and_sqs_gets_its_own() {
+    use std::sync::{Arc, Mutex};
+
+    let sent: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let mut registry = crate::task::TaskRegistry::new();
+    let seen = Arc::clone(&sent);
+    registry.register(
+        crate::sqs::SEND_MESSAGE,
+        Arc::new(move |request: Value| {
+            seen.lock().expect("not poisoned").push(request);
+            async { Ok(json!({"MessageId": "m-1", "MD5OfMessageBody": "d41d8cd98f00b204e9800998ecf8427e"})) }
+        }),
+    );
+    let definition = json!({"StartAt": "Defer", "States": {"Defer": {
+        "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
+        "Parameters": {
+            "QueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/deferred",
+            "MessageBody": {"paths.$": "$.paths"},
+            "MessageSystemAttribute": {"AWSTraceHeader": "t"}
+        },
+        "End": true
+    }}});
+    let options = ExecutionOptions {
+        tasks: Arc::new(registry),
+        ..Default::default()
+    };
+    let result = execute(definition, json!({"paths": ["/a.jpg"]}), &options);
+    assert_eq!(
+        result.status,
+        crate::execution::ExecutionStatus::Succeeded,
+        "{:?}",
+        result.cause
+    );
+
+    let scheduled = result
+        .history
+        .iter()
+        .find(|e| e["type"] == "TaskScheduled")
+        .expect("scheduled");
+    let details = &scheduled["taskScheduledEventDetails"];
+    assert_eq!(details["resourceType"], json!("sqs"));
+    assert_eq!(details["resource"], json!("sendMessage"));
+    let recorded: Value = serde_json::from_str(details["parameters"].as_str().expect("text"))
+        .expect("parameters are JSON text");
+    assert_eq!(
+        recorded,
+        json!({
+            "QueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/deferred",
+            "MessageBody": {"paths": ["/a.jpg"]},
+            "MessageSystemAttribute": {"AWSTraceHeader": "t"}
+        })
+    );
+
+    let sent = sent.lock().expect("not poisoned");
+    assert_eq!(
+        *sent,
+        [json!({
+            "QueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/deferred",
+            "MessageBody": "{\"paths\":[\"/a.jpg\"]}"
+        })]
+    );
+}
