@@ -86,14 +86,20 @@ pub struct Args {
     /// jitter) before an execution defers its batch; 0 defers at the first refusal.
     #[arg(long, default_value_t = 0)]
     pub defer_after_retries: u32,
-    /// `purgeflow`: executions defer without trying CloudFront while the queue has messages.
-    #[arg(long)]
-    pub skip_direct_while_backlog: bool,
+    /// `purgeflow`: PURGE_SKIP_DIRECT_BACKLOG. On a batch's first attempt, invalidate-cache
+    /// defers it without trying CloudFront while the deferral queue holds at least this many
+    /// messages (waiting or in flight); 0: never.
+    #[arg(long, default_value_t = scenario::DEFAULT_SKIP_DIRECT_BACKLOG)]
+    pub skip_direct_backlog: usize,
+    /// Seconds late the backlog gate sees the queue (SQS's approximate counts are eventually
+    /// consistent; the default is an assumption).
+    #[arg(long, default_value_t = scenario::DEFAULT_BACKLOG_LAG_S, value_parser = seconds_in(0.0, 3600.0))]
+    pub backlog_lag: f64,
     /// Dispatcher event source mapping batch size (at most 10,000).
     #[arg(long, default_value_t = 10_000)]
     pub dispatch_batch_size: usize,
-    /// Dispatcher event source mapping batching window, seconds.
-    #[arg(long, default_value_t = 5.0)]
+    /// Dispatcher event source mapping batching window, seconds (0-300).
+    #[arg(long, default_value_t = scenario::DISPATCH_BATCHING_WINDOW_S, value_parser = seconds_in(0.0, 300.0))]
     pub dispatch_window: f64,
     /// Dispatcher MaximumConcurrency.
     #[arg(long, default_value_t = 2)]
@@ -163,7 +169,8 @@ impl Args {
             create_rate: self.create_rate,
             create_burst: self.create_burst,
             defer_after_retries: self.defer_after_retries,
-            skip_direct_while_backlog: self.skip_direct_while_backlog,
+            skip_direct_backlog: self.skip_direct_backlog,
+            backlog_lag_s: self.backlog_lag,
             dispatch_batch_size: self.dispatch_batch_size,
             dispatch_window_s: self.dispatch_window,
             dispatch_concurrency: self.dispatch_concurrency,
@@ -223,13 +230,15 @@ pub fn run(args: &Args) -> anyhow::Result<Vec<Outcome>> {
     let outcomes = simulate(&scenario, &policies)?;
     let elapsed = started.elapsed();
     let title = format!(
-        "{} deletes over {:.0} s, {:?} keys, {} paths each, {} live per delete, completion median {:.0} s, seed {}",
+        "{} deletes over {:.0} s, {:?} keys, {} paths each, {} live per delete, completion median {:.0} s, backlog gate {} (seen {:.0} s late), seed {}",
         scenario.deletes,
         scenario.duration_s,
         scenario.layout,
         scenario.paths_per_object,
         scenario.live_per_delete,
         scenario.invalidation_median_s,
+        scenario.skip_direct_backlog,
+        scenario.backlog_lag_s,
         scenario.seed
     );
     println!("{title}\n");

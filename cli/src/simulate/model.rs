@@ -14,6 +14,10 @@
 //!   the invocation (`sdk_attempts`, full-jitter backoff from 1 s); a refusal is then retried as
 //!   the policy's schedule says, and past it the batch is reported (`per-path`, `all`,
 //!   `per-execution`) or deferred to the queue (`purgeflow`, the DeferBatch SendMessage state);
+//! - invalidate-cache's backlog gate (`purgeflow`, `PURGE_SKIP_DIRECT_BACKLOG`): on a batch's
+//!   first attempt, inside the invocation and before CreateInvalidation, a deferral queue backlog
+//!   of at least the threshold, as SQS's approximate counts showed it `backlog_lag_s` ago, defers
+//!   the batch without a call to CloudFront (PurgeFlow.BacklogWaiting, caught into DeferBatch);
 //! - the dispatcher: the queue's event source mapping (batch size, batching window, the 6 MB
 //!   payload, MaximumConcurrency) invokes it; it receives up to `dispatch_extra_messages` more
 //!   straight from the queue (`dispatch::extra`), reports messages older than the max age, reads
@@ -259,6 +263,35 @@ fn coverage(entries: &[(String, u32)], batch: &InvalidationBatch) -> (Vec<u32>, 
     (covers, spans)
 }
 
+/// The deferral queue's backlog over time, for a gate that reads it late. Reads come at
+/// increasing times, so what no later read can ask for is dropped.
+#[derive(Default)]
+struct BacklogHistory {
+    /// (from when, backlog), oldest first, each backlog different from the one before.
+    changes: VecDeque<(Micros, usize)>,
+}
+
+impl BacklogHistory {
+    fn note(&mut self, at: Micros, backlog: usize) {
+        match self.changes.back_mut() {
+            Some(&mut (_, last)) if last == backlog => {}
+            Some(last) if last.0 == at => last.1 = backlog,
+            _ => self.changes.push_back((at, backlog)),
+        }
+    }
+
+    /// The backlog at `at` (0 before anything was noted); `at` never goes back between calls.
+    fn seen_at(&mut self, at: Micros) -> usize {
+        while self.changes.get(1).is_some_and(|&(from, _)| from <= at) {
+            self.changes.pop_front();
+        }
+        match self.changes.front() {
+            Some(&(from, backlog)) if from <= at => backlog,
+            _ => 0,
+        }
+    }
+}
+
 struct Shard {
     queue: VecDeque<u32>,
     in_flight: usize,
@@ -295,6 +328,9 @@ pub struct Simulation<'a> {
     jobs: Vec<Job>,
     dispatchers_busy: usize,
     poll_at: Option<Micros>,
+    /// How late the backlog gate sees the queue, and what it has been.
+    backlog_lag: Micros,
+    backlog_history: BacklogHistory,
     /// Every wildcard CloudFront took, for the collateral.
     wildcards: BTreeSet<String>,
     outstanding: Vec<u16>,
@@ -373,6 +409,8 @@ impl<'a> Simulation<'a> {
             jobs: Vec::new(),
             dispatchers_busy: 0,
             poll_at: None,
+            backlog_lag: micros(scenario.backlog_lag_s),
+            backlog_history: BacklogHistory::default(),
             wildcards: BTreeSet::new(),
             outstanding: vec![0; n],
             finished_at: vec![Micros::MAX; n],
@@ -432,6 +470,10 @@ impl<'a> Simulation<'a> {
                 Event::DispatchSend { job, next, attempt } => {
                     self.dispatch_send(job, next, attempt);
                 }
+            }
+            if self.backlog_lag > 0 && self.gating() {
+                let backlog = self.backlog();
+                self.backlog_history.note(self.now, backlog);
             }
         }
         Ok(self.finish())
@@ -552,23 +594,41 @@ impl<'a> Simulation<'a> {
         self.batching.policy == Policy::Purgeflow
     }
 
-    /// Messages on the queue or held by a dispatcher.
-    fn backlog(&self) -> bool {
-        !self.visible.is_empty() || !self.invisible.is_empty() || self.received > 0
+    /// The deferral queue's backlog now, as the gate counts it: ApproximateNumberOfMessages (the
+    /// visible messages, including those the event source mapping is gathering for its window)
+    /// plus ApproximateNumberOfMessagesNotVisible (held by a dispatcher, or returned and not yet
+    /// visible again).
+    fn backlog(&self) -> usize {
+        self.visible.len() + self.invisible.len() + self.received
+    }
+
+    /// Whether invalidate-cache's backlog gate is on in this run.
+    fn gating(&self) -> bool {
+        self.deferring() && self.scenario.skip_direct_backlog > 0
+    }
+
+    /// The backlog as the gate reads it now: as it was `backlog_lag_s` ago.
+    fn backlog_seen(&mut self) -> usize {
+        if self.backlog_lag == 0 {
+            return self.backlog();
+        }
+        self.backlog_history
+            .seen_at(self.now.saturating_sub(self.backlog_lag))
+    }
+
+    /// invalidate-cache's backlog gate (PURGE_SKIP_DIRECT_BACKLOG): on the first attempt only
+    /// (`pressure`, the state's retry count, is 0), a backlog of at least the threshold fails the
+    /// task with PurgeFlow.BacklogWaiting before CreateInvalidation, and the Catch defers the
+    /// batch as it defers a refused one.
+    fn backlog_waiting(&mut self, retries: Retries) -> bool {
+        self.gating()
+            && retries.total() == 0
+            && self.backlog_seen() >= self.scenario.skip_direct_backlog
     }
 
     fn invoke(&mut self, exec: usize, batch: usize, retries: Retries) {
         if self.now >= self.executions[exec].start + EXPRESS_LIMIT {
             self.time_out(exec);
-            return;
-        }
-        if self.deferring()
-            && self.scenario.skip_direct_while_backlog
-            && retries == Retries::default()
-            && self.backlog()
-        {
-            self.outcome.skipped_direct += 1;
-            self.defer(exec, batch);
             return;
         }
         if self.lambda_in_use >= self.scenario.lambda_concurrency {
@@ -605,6 +665,12 @@ impl<'a> Simulation<'a> {
     }
 
     fn send(&mut self, exec: usize, batch: usize, retries: Retries, attempt: u32) {
+        if attempt == 0 && self.backlog_waiting(retries) {
+            self.lambda_in_use -= 1;
+            self.outcome.skipped_direct += 1;
+            self.defer(exec, batch);
+            return;
+        }
         if !self.bucket.try_take(self.now) {
             self.outcome.throttled += 1;
             if attempt + 1 < self.scenario.sdk_attempts {

@@ -5,6 +5,20 @@
 
 use clap::ValueEnum;
 
+/// The deferral queue's event source mapping batching window in the CDK app
+/// (`cdk/lib/purgeflow-stack.ts`, `dispatch.maxBatchingWindow` by default);
+/// `tests::the_simulated_mappings_are_the_deployed_ones` keeps the two the same.
+pub const DISPATCH_BATCHING_WINDOW_S: f64 = 20.0;
+
+/// `PURGE_SKIP_DIRECT_BACKLOG` as deployed (invalidate-cache's default).
+pub const DEFAULT_SKIP_DIRECT_BACKLOG: usize = 1;
+
+/// How stale the backlog gate's view of the queue is, by default. An assumption: SQS documents
+/// its approximate counts as eventually consistent (they "may not achieve consistency until at
+/// least 1 minute after the producers stop sending messages") and gives no figure while they
+/// send.
+pub const DEFAULT_BACKLOG_LAG_S: f64 = 60.0;
+
 /// Where the deleted objects (and the live ones around them) sit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Layout {
@@ -101,9 +115,14 @@ pub struct Scenario {
     /// `purgeflow`: TooManyInvalidationsInProgress / throttling retries in the execution before
     /// the batch is deferred (0: defer at the first refusal, the state machine's default).
     pub defer_after_retries: u32,
-    /// `purgeflow`: while the deferral queue holds messages, executions defer without trying
-    /// CloudFront themselves.
-    pub skip_direct_while_backlog: bool,
+    /// `purgeflow`: `PURGE_SKIP_DIRECT_BACKLOG`, invalidate-cache's backlog gate. On a batch's
+    /// first attempt, while the deferral queue's backlog (messages waiting, held by a dispatcher
+    /// or returned and invisible) is at least this many, the batch is deferred without trying
+    /// CloudFront (`PurgeFlow.BacklogWaiting`). 0: never (every batch tries CloudFront first).
+    pub skip_direct_backlog: usize,
+    /// How late the backlog gate sees the queue: SQS's approximate counts are eventually
+    /// consistent, so the gate reads the backlog as it was this many seconds ago.
+    pub backlog_lag_s: f64,
     /// The DeferBatch state: Step Functions' SendMessage integration.
     pub defer_s: f64,
     /// Dispatcher event source mapping: messages per invocation at most (SQS allows 10,000).
@@ -156,10 +175,11 @@ impl Default for Scenario {
             create_burst: 10.0,
             sdk_attempts: 3,
             defer_after_retries: 0,
-            skip_direct_while_backlog: false,
+            skip_direct_backlog: DEFAULT_SKIP_DIRECT_BACKLOG,
+            backlog_lag_s: DEFAULT_BACKLOG_LAG_S,
             defer_s: 0.05,
             dispatch_batch_size: 10_000,
-            dispatch_window_s: 5.0,
+            dispatch_window_s: DISPATCH_BATCHING_WINDOW_S,
             dispatch_concurrency: 2,
             dispatch_s: 0.5,
             reserved_wildcards: 2,

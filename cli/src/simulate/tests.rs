@@ -109,9 +109,9 @@ fn a_refused_batch_is_deferred_and_the_dispatcher_sends_it_after_its_window() {
         (10, 1)
     );
     assert_eq!(outcome.dispatched_paths_billed, 1);
-    // Refused at 0.8 s; SendMessage 0.05 s: on the queue at 0.85 s. The batching window (5 s)
-    // passes at 5.85 s; the dispatcher reads the capacity the first ten freed at 1.8 s, plans,
-    // and calls CreateInvalidation 0.5 s later, at 6.35 s; 1 s in progress. (Its event is far
+    // Refused at 0.8 s; SendMessage 0.05 s: on the queue at 0.85 s. The batching window (20 s)
+    // passes at 20.85 s; the dispatcher reads the capacity the first ten freed at 1.8 s, plans,
+    // and calls CreateInvalidation 0.5 s later, at 21.35 s; 1 s in progress. (Its event is far
     // from full, so it receives nothing beyond it.)
     let late: Vec<u64> = outcome
         .freshness
@@ -119,7 +119,7 @@ fn a_refused_batch_is_deferred_and_the_dispatcher_sends_it_after_its_window() {
         .map(|&(_, d)| d)
         .filter(|&d| d != TAKEN_AT + SECOND)
         .collect();
-    assert_eq!(late, vec![7_350_000]);
+    assert_eq!(late, vec![22_350_000]);
 }
 
 #[test]
@@ -234,7 +234,8 @@ fn no_limit_is_passed_and_no_path_is_left_unaccounted() {
             lambda_concurrency: [2, 1000][seed as usize % 2],
             create_rate: [0.5, 0.0, 2.0][seed as usize % 3],
             defer_after_retries: (seed % 3) as u32,
-            skip_direct_while_backlog: seed % 4 == 1,
+            skip_direct_backlog: [0, 1, 40][seed as usize % 3],
+            backlog_lag_s: [0.0, 60.0, 7.0, 20.0][seed as usize % 4],
             requeue_delay_s: [1.0, 5.0, 30.0][seed as usize % 3],
             ..Scenario::default()
         };
@@ -263,20 +264,127 @@ fn no_limit_is_passed_and_no_path_is_left_unaccounted() {
     }
 }
 
-#[test]
-fn skipping_the_direct_attempt_defers_while_a_backlog_waits() {
+/// 6,000 photos at t = 0 on one shard, one path each, 300 records per stream batch: twenty
+/// executions of 300 paths, one every 0.25 s, each calling CloudFront 0.8 s after its stream
+/// batch was polled (at 0.8, 1.05, ... 5.55 s). The first ten fill the 3,000 paths in progress
+/// (100 s each); the eleventh is refused at 3.3 s and deferred at 3.35 s. The dispatcher's
+/// window keeps the backlog until 23.35 s, long after the last execution.
+fn gated(threshold: usize, lag_s: f64) -> super::Outcome {
     let scenario = Scenario {
-        deletes: 30_000,
-        duration_s: 30.0,
-        skip_direct_while_backlog: true,
-        ..Scenario::default()
+        batch_size: 300,
+        skip_direct_backlog: threshold,
+        backlog_lag_s: lag_s,
+        ..by_hand(6000, 1, 100.0)
     };
     let outcome = simulate(&scenario, &[Policy::Purgeflow])
         .expect("runs")
         .remove(0);
-    assert!(outcome.skipped_direct > 0);
-    assert!(outcome.skipped_direct <= outcome.deferred_batches);
+    assert_eq!(outcome.executions, 20);
+    assert_eq!(outcome.direct_requests, 10);
     assert_eq!((outcome.reported, outcome.lost), (0, 0));
+    assert_eq!(outcome.invalidated(), 6000);
+    assert_eq!(
+        outcome.deferred_batches, 10,
+        "every batch the first ten left"
+    );
+    outcome
+}
+
+#[test]
+fn the_backlog_gate_defers_without_trying_from_its_threshold_on() {
+    // Off: each of the last ten tries CloudFront and is refused.
+    let off = gated(0, 0.0);
+    assert_eq!((off.refused, off.skipped_direct), (10, 0));
+    // At 1: only the first one over is refused; the backlog it leaves gates the nine after it.
+    let one = gated(1, 0.0);
+    assert_eq!((one.refused, one.skipped_direct), (1, 9));
+    // At 3: the gate opens on the third deferred batch, not before.
+    let three = gated(3, 0.0);
+    assert_eq!((three.refused, three.skipped_direct), (3, 7));
+}
+
+#[test]
+fn the_backlog_gate_sees_the_queue_as_it_was_its_lag_ago() {
+    // Deferred at 3.35 s; with the count 1 s late, the gate sees it from 4.35 s: the executions
+    // calling at 3.55, 3.8, 4.05 and 4.3 s still try (and are refused), the five from 4.55 s do
+    // not.
+    let late = gated(1, 1.0);
+    assert_eq!((late.refused, late.skipped_direct), (5, 5));
+    // A lag beyond the whole storm never sees the backlog.
+    let blind = gated(1, 30.0);
+    assert_eq!((blind.refused, blind.skipped_direct), (10, 0));
+}
+
+#[test]
+fn the_backlog_gate_cuts_a_storm_s_throttled_calls() {
+    let storm = |threshold| Scenario {
+        deletes: 12_000,
+        duration_s: 12.0,
+        skip_direct_backlog: threshold,
+        backlog_lag_s: 0.0,
+        ..Scenario::default()
+    };
+    let outcomes: Vec<_> = [0, 1]
+        .into_iter()
+        .map(|threshold| {
+            simulate(&storm(threshold), &[Policy::Purgeflow])
+                .expect("runs")
+                .remove(0)
+        })
+        .collect();
+    let (off, on) = (&outcomes[0], &outcomes[1]);
+    assert_eq!(off.skipped_direct, 0);
+    assert!(on.skipped_direct > 0);
+    assert!(on.skipped_direct <= on.deferred_batches);
+    assert!(
+        on.throttled < off.throttled,
+        "{} against {}",
+        on.throttled,
+        off.throttled
+    );
+    for outcome in &outcomes {
+        assert_eq!((outcome.reported, outcome.lost), (0, 0));
+    }
+}
+
+/// The simulation's event source mappings are the CDK app's defaults: its stream batch size and
+/// window, and its deferral queue's batch size, window and MaximumConcurrency.
+#[test]
+fn the_simulated_mappings_are_the_deployed_ones() {
+    let stack =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../cdk/lib/purgeflow-stack.ts");
+    let stack = std::fs::read_to_string(&stack).expect("the CDK stack is in the repository");
+    let setting = |prefix: &str| -> f64 {
+        let at = stack
+            .find(prefix)
+            .unwrap_or_else(|| panic!("the CDK stack no longer says {prefix:?}"));
+        let rest = &stack[at + prefix.len()..];
+        let end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '_' || c == '.'))
+            .unwrap_or(rest.len());
+        rest[..end].replace('_', "").parse().expect("a number")
+    };
+    let simulated = Scenario::default();
+    assert_eq!(
+        setting("maxBatchingWindow: dispatch.maxBatchingWindow ?? Duration.seconds("),
+        simulated.dispatch_window_s
+    );
+    assert_eq!(
+        setting("batchSize: dispatch.batchSize ?? "),
+        simulated.dispatch_batch_size as f64
+    );
+    assert_eq!(
+        setting("maxConcurrency: "),
+        simulated.dispatch_concurrency as f64
+    );
+    assert_eq!(
+        setting("maxBatchingWindow: stream.maxBatchingWindow ?? Duration.seconds("),
+        simulated.batching_window_s
+    );
+    assert_eq!(
+        setting("batchSize: stream.batchSize ?? "),
+        simulated.batch_size as f64
+    );
 }
 
 /// The simulation skips the planner when no wildcard slot is free and the oldest batch does not
