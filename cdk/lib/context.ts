@@ -76,6 +76,7 @@ export function propsFromContext(get: ContextLookup): Omit<PurgeFlowStackProps, 
     alarmEmail: text('alarmEmail'),
     iteratorAgeAlarmThreshold: seconds('iteratorAgeAlarmSeconds'),
     deferralAgeAlarmThreshold: seconds('deferralAgeAlarmSeconds'),
+    skipDirectBacklog: integer('skipDirectBacklog'),
     dispatch: {
       reservedWildcards: integer('dispatchReservedWildcards'),
       maxMessageAge: seconds('dispatchMaxMessageAgeSeconds'),

@@ -174,6 +174,16 @@ export interface PurgeFlowStackProps extends StackProps, PurgeSettings {
   readonly dispatch?: DispatchProps;
 
   /**
+   * The backlog gate (`PURGE_SKIP_DIRECT_BACKLOG`, tasks/src/backlog_gate.rs): while at least
+   * this many batches wait on the deferral queue, invalidate-cache's first attempt does not call
+   * CloudFront and the batch joins them for the dispatcher, so a storm's executions do not
+   * throttle one another and the dispatcher. 0 turns the gate off; 0 to 1000000.
+   *
+   * @default 1
+   */
+  readonly skipDirectBacklog?: number;
+
+  /**
    * The age of the deferral queue's oldest message above which the dispatcher is falling behind
    * (CloudFront stays full, or the dispatcher fails).
    *
@@ -346,7 +356,11 @@ export class PurgeFlowStack extends Stack {
       'invalidate-cache': fn(
         'invalidate-cache',
         'purgeflow: CloudFront CreateInvalidation for one batch',
-        {},
+        // The backlog gate reads the deferral queue's counts before the first attempt.
+        {
+          PURGE_DEFERRAL_QUEUE_URL: this.deferralQueue.queueUrl,
+          PURGE_SKIP_DIRECT_BACKLOG: String(checkedSkipDirectBacklog(props.skipDirectBacklog)),
+        },
         Duration.seconds(30),
       ),
       'report-failures': fn(
@@ -608,6 +622,11 @@ export class PurgeFlowStack extends Stack {
         resources: [this.distribution.distributionArn],
       }),
     );
+    // The backlog gate: the deferral queue's message counts, on that queue alone. GetQueueAttributes
+    // reads no message, so the queue's KMS key is not needed.
+    tasks['invalidate-cache'].function.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['sqs:GetQueueAttributes'], resources: [this.deferralQueue.queueArn] }),
+    );
 
     // Publishing to a KMS-encrypted topic: SNS asks for a data key under the publisher's identity.
     // Written out instead of Topic.grantPublish, whose kms:GenerateDataKey* is wider than needed.
@@ -854,6 +873,17 @@ export class PurgeFlowStack extends Stack {
 }
 
 /** The dispatcher's props, refused with a message when CloudFront or SQS would not take them. */
+/** `skipDirectBacklog` with its default, checked as the Lambda checks PURGE_SKIP_DIRECT_BACKLOG. */
+function checkedSkipDirectBacklog(threshold: number | undefined): number {
+  const value = threshold ?? 1;
+  if (!Number.isInteger(value) || value < 0 || value > 1_000_000) {
+    throw new Error(
+      `skipDirectBacklog ${value} must be a whole number from 0 to 1000000 (PURGE_SKIP_DIRECT_BACKLOG; 0 turns the backlog gate off)`,
+    );
+  }
+  return value;
+}
+
 function checkedDispatch(dispatch: DispatchProps): DispatchProps {
   const reserved = dispatch.reservedWildcards;
   if (reserved !== undefined && (!Number.isInteger(reserved) || reserved < 0 || reserved > 14)) {

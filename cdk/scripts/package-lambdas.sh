@@ -30,7 +30,7 @@ declare -A FEATURES=(
   [validate-records]=lambda,dynamodb,kms
   [delete-objects]=lambda,s3
   [batch-paths]=lambda
-  [invalidate-cache]=lambda,cloudfront
+  [invalidate-cache]=lambda,cloudfront,sqs
   [report-failures]=lambda,sns,kms
   [dispatch-invalidations]=lambda,cloudfront,sns,sqs,kms
 )

@@ -59,6 +59,32 @@ describe('the deferral queue and the dispatcher', () => {
     );
   });
 
+  it('gives invalidate-cache the queue and the threshold of the backlog gate, and GetQueueAttributes on that queue alone', () => {
+    const fn = stack.functions['invalidate-cache'].function;
+    const variables = template.toJSON().Resources[logicalId(stack, fn)].Properties.Environment.Variables;
+    assert.deepEqual(variables.PURGE_DEFERRAL_QUEUE_URL, { Ref: logicalId(stack, stack.deferralQueue) });
+    assert.equal(variables.PURGE_SKIP_DIRECT_BACKLOG, '1');
+    const roleId = logicalId(stack, stack.functions['invalidate-cache'].role);
+    const sqs = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((policy) => policy.Properties.Roles.some((role: { Ref?: string }) => role.Ref === roleId))
+      .flatMap((policy) => policy.Properties.PolicyDocument.Statement)
+      .filter((s: { Action: string | string[] }) => [s.Action].flat().some((a) => a.startsWith('sqs:')));
+    assert.deepEqual(
+      sqs.map((s: { Action: unknown; Resource: unknown }) => [s.Action, s.Resource]),
+      [['sqs:GetQueueAttributes', queueArn]],
+    );
+    assert.ok(!actionsOf(stack, template, 'invalidate-cache').some((a) => a.startsWith('kms:')));
+
+    for (const [threshold, rendered] of [[0, '0'], [25, '25']] as const) {
+      const { stack: tuned, template: tunedTemplate } = templateOf({ skipDirectBacklog: threshold });
+      const tunedFn = tunedTemplate.toJSON().Resources[logicalId(tuned, tuned.functions['invalidate-cache'].function)];
+      assert.equal(tunedFn.Properties.Environment.Variables.PURGE_SKIP_DIRECT_BACKLOG, rendered);
+    }
+    for (const bad of [-1, 1.5, 1_000_001]) {
+      assert.throws(() => templateOf({ skipDirectBacklog: bad }), /skipDirectBacklog .* must be a whole number from 0 to 1000000/);
+    }
+  });
+
   it('feeds the dispatcher through an event source mapping of at most two instances with partial batch responses', () => {
     const mappings = Object.values(template.findResources('AWS::Lambda::EventSourceMapping')).filter(
       (m) => JSON.stringify(m.Properties.EventSourceArn) === JSON.stringify(queueArn),

@@ -97,7 +97,8 @@ describe('IAM', () => {
       'validate-records': ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'kms:VerifyMac'],
       'delete-objects': ['s3:DeleteObject'],
       'batch-paths': [],
-      'invalidate-cache': ['cloudfront:CreateInvalidation'],
+      // The backlog gate's GetQueueAttributes on the deferral queue (no KMS: it reads no message).
+      'invalidate-cache': ['cloudfront:CreateInvalidation', 'sqs:GetQueueAttributes'],
       'report-failures': ['sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt', 'kms:GenerateMac', 'kms:VerifyMac'],
       'dispatch-invalidations': [
         'cloudfront:CreateInvalidation',

@@ -98,9 +98,11 @@ describe('context', () => {
         maxRecordsPerExecution: '100',
         streamBatchingWindowSeconds: '10',
         distributionId: 'E2QWRUHEXAMPLE',
+        skipDirectBacklog: '0',
       }),
     );
     assert.equal(props.lambdaAssetDir, '../target/lambda');
+    assert.equal(props.skipDirectBacklog, 0);
     assert.deepEqual(props.pathTemplates, ['/{key}', '/thumbs/{key}']);
     assert.equal(props.checkSuperseded, false);
     assert.equal(props.maxRecordsPerExecution, 100);

@@ -31,6 +31,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use purgeflow_tasks::TaskError;
+use purgeflow_tasks::backlog_gate::BacklogGate;
 use purgeflow_tasks::batch_paths::batch_paths;
 use purgeflow_tasks::config::{CHECK_SUPERSEDED, Config, ConfigError, Var};
 use purgeflow_tasks::contract::{
@@ -118,6 +119,7 @@ pub fn register_handlers(
     let policy = Arc::new(config.fold_policy());
     let pressure = Arc::new(config.pressure.clone());
     let versions = config.versions;
+    let gate = Arc::new(BacklogGate::from_config(&config));
     let config = Arc::new(config);
     let report_mac = Arc::clone(&mac);
 
@@ -156,18 +158,35 @@ pub fn register_handlers(
             async move { batch_paths(input, &distribution_id, &policy) }
         }),
     );
+    // As in invalidate-cache's main: the backlog gate reads the deferral queue
+    // (PURGE_DEFERRAL_QUEUE_URL, which `purgeflow local` sets) through the same SQS client
+    // DeferBatch sends with.
     let cloudfront = clients.cloudfront;
+    let sqs = clients.sqs;
+    let gate_sqs = sqs.clone();
     registry.register(
         functions::INVALIDATE_CACHE,
         handler(move |input: InvalidateInput| {
-            let (cloudfront, area, pressure) =
-                (cloudfront.clone(), Arc::clone(&area), Arc::clone(&pressure));
+            let (cloudfront, sqs, gate, area, pressure) = (
+                cloudfront.clone(),
+                gate_sqs.clone(),
+                Arc::clone(&gate),
+                Arc::clone(&area),
+                Arc::clone(&pressure),
+            );
             async move {
-                purgeflow_tasks::invalidate::invalidate(&cloudfront, input, &area, &pressure).await
+                purgeflow_tasks::invalidate::invalidate_cache(
+                    &cloudfront,
+                    &sqs,
+                    &gate,
+                    input,
+                    &area,
+                    &pressure,
+                )
+                .await
             }
         }),
     );
-    let sqs = clients.sqs;
     registry.register(
         purgeflow_asl::sqs::SEND_MESSAGE,
         Arc::new(move |request: Value| {

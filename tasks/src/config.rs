@@ -22,7 +22,8 @@
 //! | `PURGE_DISPATCH_FOLDED_PATHS` | 0 to 3000: the most file paths the dispatcher keeps exact in a folded invalidation (`dispatch/plan.rs`) | `0` |
 //! | `PURGE_DISPATCH_RETRY_SECONDS` | 1 to 900: how soon a deferred batch the dispatcher could not cover is received again (its visibility, `dispatch/requeue.rs`) | `5` |
 //! | `PURGE_DISPATCH_EXTRA_MESSAGES` | 0 to 10000: deferred batches the dispatcher receives straight from the queue beyond its event, to plan them together (`dispatch/extra.rs`) | `1000` |
-//! | `PURGE_DEFERRAL_QUEUE_URL` | the deferral queue's URL | required by dispatch-invalidations (and set by `purgeflow local`) |
+//! | `PURGE_DEFERRAL_QUEUE_URL` | the deferral queue's URL | required by dispatch-invalidations; read by invalidate-cache's backlog gate (and set by `purgeflow local`) |
+//! | `PURGE_SKIP_DIRECT_BACKLOG` | 0 to 1000000: invalidate-cache's first attempt skips CloudFront and defers its batch while the deferral queue holds at least this many batches (`backlog_gate.rs`); 0: never | `1` |
 //! | `PURGE_MAC_KEY_ID` | the KMS HMAC key (HMAC_256) that signs execution inputs and replay inputs (`signing.rs`) | required by purge-trigger, validate-records, report-failures and the dispatcher unless `PURGE_ALLOW_UNSIGNED_INPUTS=true` |
 //! | `PURGE_ALLOW_UNSIGNED_INPUTS` | `true` \| `false`: validate-records admits an execution input without a MAC (the operators' way out for a hand-written input) | `false` |
 //!
@@ -175,6 +176,13 @@ pub const MAX_DISPATCH_RETRY_SECONDS: u32 = 900;
 /// event's 6 MB (the CDK stack gives the dispatcher 1,024 MB).
 pub const DEFAULT_DISPATCH_EXTRA_MESSAGES: usize = 1000;
 pub const DEFERRAL_QUEUE_URL: &str = "PURGE_DEFERRAL_QUEUE_URL";
+pub const SKIP_DIRECT_BACKLOG: &str = "PURGE_SKIP_DIRECT_BACKLOG";
+/// `PURGE_SKIP_DIRECT_BACKLOG` when unset: any batch waiting on the deferral queue sends the
+/// next ones there too (the start value of issue 19's second session; `purgeflow simulate`
+/// measures others).
+pub const DEFAULT_SKIP_DIRECT_BACKLOG: u32 = 1;
+/// The largest `PURGE_SKIP_DIRECT_BACKLOG`: more batches than a storm of a million deletes makes.
+pub const MAX_SKIP_DIRECT_BACKLOG: u32 = 1_000_000;
 pub const MAC_KEY_ID: &str = "PURGE_MAC_KEY_ID";
 pub const ALLOW_UNSIGNED_INPUTS: &str = "PURGE_ALLOW_UNSIGNED_INPUTS";
 
@@ -216,6 +224,9 @@ pub struct Config {
     /// The deferral queue's URL (`PURGE_DEFERRAL_QUEUE_URL`), for `purgeflow local`, whose
     /// engine sends refused batches there; in AWS the state machine's definition names the queue.
     pub deferral_queue_url: Option<String>,
+    /// `PURGE_SKIP_DIRECT_BACKLOG`: the backlog on the deferral queue from which invalidate-cache
+    /// defers a batch without asking CloudFront (`backlog_gate.rs`); 0: the gate is off.
+    pub skip_direct_backlog: u32,
     /// The KMS HMAC key that signs and verifies execution inputs (`PURGE_MAC_KEY_ID`).
     pub mac_key_id: Option<String>,
     /// `PURGE_ALLOW_UNSIGNED_INPUTS`: validate-records admits an input without a MAC. Off by
@@ -395,6 +406,12 @@ impl Config {
                     ));
                 }
             },
+            skip_direct_backlog: number(
+                get(SKIP_DIRECT_BACKLOG),
+                SKIP_DIRECT_BACKLOG,
+                0..=MAX_SKIP_DIRECT_BACKLOG,
+            )?
+            .unwrap_or(DEFAULT_SKIP_DIRECT_BACKLOG),
             mac_key_id: get(MAC_KEY_ID)
                 .map(|v| checked(Var::MacKeyId, v, is_kms_key_id))
                 .transpose()?,
@@ -981,6 +998,27 @@ mod tests {
             assert_eq!(
                 message(&[(variable, bad)]),
                 format!("{variable}=\"{bad}\" is invalid; expected a whole number {expected}")
+            );
+        }
+    }
+
+    #[test]
+    fn the_backlog_gate_threshold_defaults_to_1_and_is_checked() {
+        assert_eq!(config(&[]).expect("valid").skip_direct_backlog, 1);
+        for (value, read) in [("0", 0), ("25", 25), ("1000000", 1_000_000)] {
+            assert_eq!(
+                config(&[(SKIP_DIRECT_BACKLOG, value)])
+                    .expect("valid")
+                    .skip_direct_backlog,
+                read
+            );
+        }
+        for bad in ["-1", "1000001", "some", "1.5"] {
+            assert_eq!(
+                message(&[(SKIP_DIRECT_BACKLOG, bad)]),
+                format!(
+                    "PURGE_SKIP_DIRECT_BACKLOG=\"{bad}\" is invalid; expected a whole number from 0 to 1000000"
+                )
             );
         }
     }

@@ -506,8 +506,8 @@ pub struct ReportOutput {
     pub summary: String,
 }
 
-/// Why the state machine deferred a batch: CloudFront's refusal, by the `errorType` the
-/// invalidate-cache task reported (the names in [`crate::error::names`]).
+/// Why the state machine deferred a batch: CloudFront's refusal, or the backlog gate's, by the
+/// `errorType` the invalidate-cache task reported (the names in [`crate::error::names`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum DeferralCause {
     /// The distribution already holds 3,000 paths or 15 wildcards in progress.
@@ -516,9 +516,14 @@ pub enum DeferralCause {
     /// CreateInvalidation's call rate was throttled.
     #[serde(rename = "PurgeFlow.Throttled")]
     Throttled,
+    /// Batches were already waiting on the deferral queue, so the execution did not ask
+    /// CloudFront itself (`backlog_gate.rs`, `PURGE_SKIP_DIRECT_BACKLOG`).
+    #[serde(rename = "PurgeFlow.BacklogWaiting")]
+    BacklogWaiting,
 }
 
-/// One message on the deferral queue: a batch CloudFront refused, sent by the state machine's
+/// One message on the deferral queue: a batch CloudFront refused (or the backlog gate held back
+/// from it), sent by the state machine's
 /// `DeferBatch` state (Step Functions' SQS integration) for the dispatcher to invalidate later.
 ///
 /// `batch` is the batch exactly as BatchPaths made it (never the pressure-folded one), so its
@@ -561,13 +566,14 @@ mod tests {
     }
 
     #[test]
-    fn a_deferred_batch_matches_its_schema_under_both_causes() {
+    fn a_deferred_batch_matches_its_schema_under_every_cause() {
         for (cause, name) in [
             (
                 DeferralCause::TooManyInvalidationsInProgress,
                 names::TOO_MANY_INVALIDATIONS,
             ),
             (DeferralCause::Throttled, names::THROTTLED),
+            (DeferralCause::BacklogWaiting, names::BACKLOG_WAITING),
         ] {
             let value = serde_json::to_value(deferred(cause)).expect("serialises");
             assert_eq!(value["error"], json!(name));

@@ -19,6 +19,9 @@ pub mod names {
     pub const ACCESS_DENIED: &str = "PurgeFlow.AccessDenied";
     /// The same CallerReference was used for a different batch.
     pub const INVALIDATION_CONFLICT: &str = "PurgeFlow.InvalidationConflict";
+    /// The deferral queue holds a backlog, so invalidate-cache's first attempt skips CloudFront
+    /// (`backlog_gate.rs`): not retried, caught into DeferBatch like CloudFront's refusals.
+    pub const BACKLOG_WAITING: &str = "PurgeFlow.BacklogWaiting";
     /// Any other AWS error: not retried, caught and reported.
     pub const AWS: &str = "PurgeFlow.AwsError";
     /// An execution input without a MAC while unsigned inputs are not allowed: it deletes
@@ -49,6 +52,11 @@ pub enum TaskError {
         distribution_id: String,
         message: String,
     },
+    #[error(
+        "the deferral queue holds {backlog} batches (PURGE_SKIP_DIRECT_BACKLOG={threshold}): \
+         this batch joins them for the dispatcher instead of asking CloudFront itself"
+    )]
+    BacklogWaiting { backlog: u64, threshold: u32 },
     #[error("{service} request failed transiently: {message}; safe to retry")]
     Transient {
         service: &'static str,
@@ -90,6 +98,7 @@ impl TaskError {
             TaskError::InvalidInput(_) => names::INVALID_INPUT,
             TaskError::Throttled { .. } => names::THROTTLED,
             TaskError::TooManyInvalidations { .. } => names::TOO_MANY_INVALIDATIONS,
+            TaskError::BacklogWaiting { .. } => names::BACKLOG_WAITING,
             TaskError::Transient { .. } => names::TRANSIENT,
             TaskError::AccessDenied { .. } => names::ACCESS_DENIED,
             TaskError::InvalidationConflict { .. } => names::INVALIDATION_CONFLICT,

@@ -1,5 +1,13 @@
 //! The InvalidateCache task: one CloudFront `CreateInvalidation` for one batch.
 //!
+//! [`invalidate_cache`] is the task (the invalidate-cache Lambda and `purgeflow local` call it):
+//! on the first attempt (`pressure` 0) it asks the backlog gate first
+//! ([`crate::backlog_gate`]), and while batches wait on the deferral queue it fails with
+//! [`TaskError::BacklogWaiting`] without calling CloudFront, so the state machine defers the batch
+//! to them. A retried batch (`pressure` > 0) was let through once and goes straight on.
+//! [`invalidate`] is the CloudFront call itself, which the dispatcher makes too (never gated: its
+//! own messages are the backlog).
+//!
 //! A retry after `TooManyInvalidationsInProgress` arrives with a pressure level (the state's
 //! retry count) and sends the batch folded harder first ([`crate::pressure`]), so a full
 //! distribution gets a smaller request instead of the same one again.
@@ -29,6 +37,33 @@ use crate::pressure::{PressurePolicy, batch_at_level};
 
 /// The error code CloudFront returns when a CallerReference is reused with another batch.
 const BATCH_ALREADY_EXISTS: &str = "InvalidationBatchAlreadyExists";
+
+/// The invalidate-cache task: the backlog gate on the first attempt, then [`invalidate`]. An
+/// invalid batch is refused by name before the gate is asked (it is not deferred). See the
+/// module docs.
+#[cfg(feature = "sqs")]
+pub async fn invalidate_cache(
+    cloudfront: &Client,
+    sqs: &aws_sdk_sqs::Client,
+    gate: &crate::backlog_gate::BacklogGate,
+    input: InvalidateInput,
+    area: &FoldPolicy,
+    policy: &PressurePolicy,
+) -> Result<InvalidationResult, TaskError> {
+    check_batch(&input.batch)?;
+    if input.pressure == 0 {
+        gate.check(sqs).await.inspect_err(|err| {
+            tracing::info!(
+                distribution_id = %input.batch.distribution_id,
+                caller_reference = %input.batch.caller_reference,
+                paths = input.batch.paths.len(),
+                reason = %err,
+                "deferring the batch without asking CloudFront"
+            );
+        })?;
+    }
+    invalidate(cloudfront, input, area, policy).await
+}
 
 /// Creates the invalidation for the input's batch (or gets the existing one back), folded at
 /// the input's pressure level within `area` and `policy` (see [`crate::pressure`]).
@@ -452,5 +487,177 @@ mod tests {
         .expect("created");
         assert_eq!(rule.num_calls(), 1);
         assert_eq!(result.pressure_level, None);
+    }
+
+    /// The invalidate-cache task with the backlog gate: each case asks SQS for the deferral
+    /// queue's counts before CloudFront (or not), and checks which of the two was called.
+    #[cfg(feature = "sqs")]
+    mod gated {
+        use super::*;
+        use crate::backlog_gate::BacklogGate;
+        use aws_sdk_sqs::operation::get_queue_attributes::{
+            GetQueueAttributesError, GetQueueAttributesOutput,
+        };
+        use aws_sdk_sqs::types::QueueAttributeName;
+
+        const QUEUE_URL: &str =
+            "https://sqs.us-east-1.amazonaws.com/123456789012/purgeflow-deferred";
+
+        fn sqs(rules: &[&Rule]) -> aws_sdk_sqs::Client {
+            mock_client!(aws_sdk_sqs, RuleMode::Sequential, rules, |conf| conf
+                .retry_config(aws_sdk_sqs::config::retry::RetryConfig::disabled()))
+        }
+
+        fn waiting(visible: u64, not_visible: u64) -> Rule {
+            mock!(aws_sdk_sqs::Client::get_queue_attributes)
+                .match_requests(|r| r.queue_url() == Some(QUEUE_URL))
+                .then_output(move || {
+                    GetQueueAttributesOutput::builder()
+                        .attributes(
+                            QueueAttributeName::ApproximateNumberOfMessages,
+                            visible.to_string(),
+                        )
+                        .attributes(
+                            QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+                            not_visible.to_string(),
+                        )
+                        .attributes(QueueAttributeName::ApproximateNumberOfMessagesDelayed, "0")
+                        .build()
+                })
+        }
+
+        fn gate(threshold: u32) -> BacklogGate {
+            BacklogGate {
+                queue_url: Some(QUEUE_URL.to_owned()),
+                threshold,
+            }
+        }
+
+        async fn run(
+            cloudfront: &Client,
+            sqs: &aws_sdk_sqs::Client,
+            gate: &BacklogGate,
+            pressure: u32,
+        ) -> Result<InvalidationResult, TaskError> {
+            invalidate_cache(
+                cloudfront,
+                sqs,
+                gate,
+                InvalidateInput {
+                    batch: batch(),
+                    pressure,
+                },
+                &FoldPolicy::default(),
+                &PressurePolicy::default(),
+            )
+            .await
+        }
+
+        #[tokio::test]
+        async fn a_backlog_at_or_above_the_threshold_defers_without_calling_cloudfront() {
+            for (threshold, visible, not_visible) in [(1, 1, 0), (1, 0, 7), (3, 2, 1)] {
+                let create = mock!(Client::create_invalidation).then_output(created);
+                let counts = waiting(visible, not_visible);
+                let err = run(&client(&[&create]), &sqs(&[&counts]), &gate(threshold), 0)
+                    .await
+                    .expect_err("a backlog waits");
+                assert_eq!(err.error_type(), names::BACKLOG_WAITING);
+                assert_eq!(counts.num_calls(), 1);
+                assert_eq!(create.num_calls(), 0, "CloudFront was not asked");
+            }
+        }
+
+        #[tokio::test]
+        async fn a_backlog_below_the_threshold_goes_to_cloudfront() {
+            for (threshold, visible) in [(1, 0), (5, 4)] {
+                let create = mock!(Client::create_invalidation).then_output(created);
+                let counts = waiting(visible, 0);
+                let result = run(&client(&[&create]), &sqs(&[&counts]), &gate(threshold), 0)
+                    .await
+                    .expect("invalidated");
+                assert_eq!(result.invalidation_id, "I2J0I21PCUYOIK");
+                assert_eq!((counts.num_calls(), create.num_calls()), (1, 1));
+            }
+        }
+
+        #[tokio::test]
+        async fn a_disabled_gate_asks_only_cloudfront() {
+            let create = mock!(Client::create_invalidation).then_output(created);
+            let counts = waiting(100, 0);
+            run(&client(&[&create]), &sqs(&[&counts]), &gate(0), 0)
+                .await
+                .expect("invalidated");
+            assert_eq!((counts.num_calls(), create.num_calls()), (0, 1));
+        }
+
+        #[tokio::test]
+        async fn a_failed_backlog_read_fails_open_to_cloudfront() {
+            let create = mock!(Client::create_invalidation).then_output(created);
+            let failing = mock!(aws_sdk_sqs::Client::get_queue_attributes).then_error(|| {
+                GetQueueAttributesError::generic(
+                    ErrorMetadata::builder()
+                        .code("InternalError")
+                        .message("We encountered an internal error.")
+                        .build(),
+                )
+            });
+            let result = run(&client(&[&create]), &sqs(&[&failing]), &gate(1), 0)
+                .await
+                .expect("CloudFront took it");
+            assert_eq!(result.invalidation_id, "I2J0I21PCUYOIK");
+            assert_eq!((failing.num_calls(), create.num_calls()), (1, 1));
+
+            // And CloudFront's refusal still comes back as before, so the batch is deferred.
+            let refuse = mock!(Client::create_invalidation).then_error(|| {
+                CreateInvalidationError::TooManyInvalidationsInProgress(
+                    TooManyInvalidationsInProgress::builder().build(),
+                )
+            });
+            let failing = mock!(aws_sdk_sqs::Client::get_queue_attributes).then_error(|| {
+                GetQueueAttributesError::generic(
+                    ErrorMetadata::builder().code("AccessDenied").build(),
+                )
+            });
+            let err = run(&client(&[&refuse]), &sqs(&[&failing]), &gate(1), 0)
+                .await
+                .expect_err("refused");
+            assert_eq!(err.error_type(), names::TOO_MANY_INVALIDATIONS);
+        }
+
+        #[tokio::test]
+        async fn a_retried_batch_is_never_gated() {
+            // pressure > 0: the batch was let through once (Transient or Lambda retries count).
+            for pressure in [1, 3] {
+                let create = mock!(Client::create_invalidation).then_output(created);
+                let counts = waiting(500, 0);
+                run(&client(&[&create]), &sqs(&[&counts]), &gate(1), pressure)
+                    .await
+                    .expect("invalidated");
+                assert_eq!((counts.num_calls(), create.num_calls()), (0, 1));
+            }
+        }
+
+        #[tokio::test]
+        async fn an_invalid_batch_is_refused_by_name_not_deferred() {
+            let counts = waiting(500, 0);
+            let err = invalidate_cache(
+                &client(&[]),
+                &sqs(&[&counts]),
+                &gate(1),
+                InvalidateInput {
+                    batch: InvalidationBatch {
+                        paths: Vec::new(),
+                        ..batch()
+                    },
+                    pressure: 0,
+                },
+                &FoldPolicy::default(),
+                &PressurePolicy::default(),
+            )
+            .await
+            .expect_err("no paths");
+            assert_eq!(err.error_type(), names::INVALID_INPUT);
+            assert_eq!(counts.num_calls(), 0);
+        }
     }
 }

@@ -4,6 +4,8 @@
 //! tracing and clients and call into this crate.
 
 pub mod aws_errors;
+#[cfg(feature = "sqs")]
+pub mod backlog_gate;
 pub mod batch_paths;
 pub mod config;
 pub mod contract;

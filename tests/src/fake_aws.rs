@@ -21,7 +21,9 @@ use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_s3::operation::delete_objects::DeleteObjectsOutput;
 use aws_sdk_sns::operation::publish::PublishOutput;
+use aws_sdk_sqs::operation::get_queue_attributes::GetQueueAttributesOutput;
 use aws_sdk_sqs::operation::send_message::{SendMessageError, SendMessageOutput};
+use aws_sdk_sqs::types::QueueAttributeName;
 use aws_sdk_sqs::types::error::KmsAccessDenied;
 use aws_smithy_mocks::{MockResponse, RuleMode, mock, mock_client};
 use aws_smithy_types::error::ErrorMetadata;
@@ -80,6 +82,12 @@ pub struct World {
     pub deferred: Vec<(String, String)>,
     /// Answer this many coming SendMessage calls with an SQS error (KMS access denied).
     pub send_message_failures: usize,
+    /// Messages on the deferral queue besides those deferred here (other executions'). The
+    /// backlog GetQueueAttributes answers is this plus [`World::deferred`] (nothing consumes
+    /// them here).
+    pub deferral_backlog: u64,
+    /// GetQueueAttributes calls (invalidate-cache's backlog gate).
+    pub backlog_reads: usize,
     /// Items in the table, for the supersede check's consistent reads.
     pub items: Vec<HashMap<String, AttributeValue>>,
     /// The keys of each read request (BatchGetItem, or GetItem with one key).
@@ -385,8 +393,31 @@ impl FakeAws {
                     .build(),
             )
         });
-        mock_client!(aws_sdk_sqs, RuleMode::MatchAny, [&send], |conf| conf
-            .retry_config(aws_sdk_sqs::config::retry::RetryConfig::disabled()))
+        let world = Arc::clone(&self.world);
+        let backlog =
+            mock!(aws_sdk_sqs::Client::get_queue_attributes).then_compute_response(move |_| {
+                let mut world = world
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                world.backlog_reads += 1;
+                let waiting = world.deferral_backlog + world.deferred.len() as u64;
+                MockResponse::Output(
+                    GetQueueAttributesOutput::builder()
+                        .attributes(
+                            QueueAttributeName::ApproximateNumberOfMessages,
+                            waiting.to_string(),
+                        )
+                        .attributes(
+                            QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+                            "0",
+                        )
+                        .attributes(QueueAttributeName::ApproximateNumberOfMessagesDelayed, "0")
+                        .build(),
+                )
+            });
+        mock_client!(aws_sdk_sqs, RuleMode::MatchAny, [&send, &backlog], |conf| {
+            conf.retry_config(aws_sdk_sqs::config::retry::RetryConfig::disabled())
+        })
     }
 }
 

@@ -8,7 +8,9 @@ use purgeflow_asl::validate::validate_definition;
 use purgeflow_tasks::batch_paths::batch_paths;
 use purgeflow_tasks::config::MAX_PATHS_PER_EXECUTION;
 use purgeflow_tasks::contract::{BatchPathsInput, ExecutionInput};
-use purgeflow_tasks::error::names::{RETRYABLE, THROTTLED, TOO_MANY_INVALIDATIONS, TRANSIENT};
+use purgeflow_tasks::error::names::{
+    BACKLOG_WAITING, RETRYABLE, THROTTLED, TOO_MANY_INVALIDATIONS, TRANSIENT,
+};
 use purgeflow_tasks::paths::{CLOUDFRONT_MAX_PATHS_PER_BATCH, CLOUDFRONT_MAX_WILDCARD_PATHS};
 use purgeflow_tests::purge::{self, task_states};
 use purgeflow_tests::samples::LargestShape;
@@ -95,9 +97,10 @@ fn every_task_retries_transient_errors_with_full_jitter_and_a_delay_cap() {
             .filter_map(Value::as_str)
             .collect();
         let must_retry: Vec<&str> = match task.name.as_str() {
-            // CloudFront's refusals are deferred at once (the Catch to DeferBatch), not retried.
+            // CloudFront's refusals and the backlog gate's are deferred at once (the Catch to
+            // DeferBatch), not retried.
             "CreateInvalidation" => {
-                for refusal in [TOO_MANY_INVALIDATIONS, THROTTLED] {
+                for refusal in [TOO_MANY_INVALIDATIONS, THROTTLED, BACKLOG_WAITING] {
                     assert!(
                         !retried.contains(refusal),
                         "CreateInvalidation must defer {refusal}, not retry it"
@@ -155,13 +158,13 @@ fn every_task_but_report_failures_catches_everything_and_report_failures_catches
         match task.name.as_str() {
             // Reporting failing must fail the execution with its own error, not loop.
             "ReportFailures" => assert!(catchers.is_empty(), "ReportFailures must not catch"),
-            // Inside the Map iteration: CloudFront's refusals defer the batch; anything else
-            // makes it a FailedInvalidation there.
+            // Inside the Map iteration: CloudFront's refusals and the backlog gate defer the
+            // batch; anything else makes it a FailedInvalidation there.
             "CreateInvalidation" => {
                 assert_eq!(catchers.len(), 2);
                 assert_eq!(
                     catchers[0]["ErrorEquals"],
-                    serde_json::json!([TOO_MANY_INVALIDATIONS, THROTTLED])
+                    serde_json::json!([TOO_MANY_INVALIDATIONS, THROTTLED, BACKLOG_WAITING])
                 );
                 assert_eq!(catchers[0]["Next"], "DeferBatch");
                 assert_eq!(

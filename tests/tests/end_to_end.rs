@@ -455,6 +455,123 @@ async fn a_full_distribution_gets_the_batch_deferred_as_planned_and_nothing_is_r
     );
 }
 
+/// The deferral queue (as `purgeflow local` and the CDK stack configure it), for the backlog gate.
+const DEFERRAL_QUEUE_URL: &str =
+    "https://sqs.us-east-1.amazonaws.com/000000000000/purgeflow-deferred";
+
+/// While batches wait on the deferral queue, the first attempt does not ask CloudFront: the
+/// batch is deferred (PurgeFlow.BacklogWaiting) with the others, and the execution succeeds.
+#[tokio::test]
+async fn a_waiting_backlog_defers_the_batch_without_asking_cloudfront() {
+    let input = repo::read_json("events/executions/photo-remove.json");
+    let aws = FakeAws::new();
+    aws.world().deferral_backlog = 3;
+    let config = Sample::by_file("photo-remove.json")
+        .config(&[("PURGE_DEFERRAL_QUEUE_URL", DEFERRAL_QUEUE_URL)]);
+    assert_eq!(config.skip_direct_backlog, 1, "the default threshold");
+    let (result, recording) = aws.run(config, input.clone(), &batch_id(&input)).await;
+    assert_eq!(
+        result.status,
+        ExecutionStatus::Succeeded,
+        "{}",
+        describe(&result)
+    );
+    assert_eq!(contract_violations(&recording), Vec::<String>::new());
+    let world = aws.world();
+    assert_eq!(world.backlog_reads, 1);
+    assert!(
+        world.invalidation_requests.is_empty(),
+        "CloudFront was not asked: {:?}",
+        world.invalidation_requests
+    );
+    assert!(world.published.is_empty(), "{:?}", world.published);
+    assert_eq!(world.deferred.len(), 1);
+    let (queue_url, body) = &world.deferred[0];
+    assert_eq!(queue_url, DEFERRAL_QUEUE_URL);
+    let message: DeferredBatch = serde_json::from_str(body).expect("a DeferredBatch");
+    assert_eq!(message.error, DeferralCause::BacklogWaiting);
+    assert_eq!(message.batch.paths, ["/p-20261101-0042.jpeg"]);
+    purgeflow_tests::schemas::check(
+        "deferred-batch.schema.json",
+        &serde_json::from_str::<Value>(body).expect("JSON"),
+    )
+    .unwrap_or_else(|report| panic!("{report}"));
+    assert_eq!(
+        result
+            .output
+            .as_ref()
+            .map(|o| (o["invalidations"].clone(), o["deferred"].clone())),
+        Some((json!(0), json!(1)))
+    );
+}
+
+/// An empty deferral queue lets the batch through to CloudFront; `PURGE_SKIP_DIRECT_BACKLOG=0`
+/// does not even look.
+#[tokio::test]
+async fn an_empty_queue_or_a_disabled_gate_asks_cloudfront_as_before() {
+    let input = repo::read_json("events/executions/photo-remove.json");
+    for (threshold, backlog, reads) in [("1", 0, 1), ("0", 5, 0)] {
+        let aws = FakeAws::new();
+        aws.world().deferral_backlog = backlog;
+        let config = Sample::by_file("photo-remove.json").config(&[
+            ("PURGE_DEFERRAL_QUEUE_URL", DEFERRAL_QUEUE_URL),
+            ("PURGE_SKIP_DIRECT_BACKLOG", threshold),
+        ]);
+        let (result, _) = aws.run(config, input.clone(), &batch_id(&input)).await;
+        assert_eq!(
+            result.status,
+            ExecutionStatus::Succeeded,
+            "{}",
+            describe(&result)
+        );
+        let world = aws.world();
+        assert_eq!(world.backlog_reads, reads, "threshold {threshold}");
+        assert_eq!(world.invalidation_requests.len(), 1);
+        assert!(world.deferred.is_empty());
+        assert_eq!(
+            result.output.as_ref().map(|o| o["invalidations"].clone()),
+            Some(json!(1))
+        );
+    }
+}
+
+/// A batch the gate held back whose deferral fails (SendMessage refused through every retry) is
+/// reported for replay, exactly as a refused one: nothing is lost.
+#[tokio::test]
+async fn a_held_back_batch_that_cannot_be_deferred_is_reported() {
+    let input = repo::read_json("events/executions/photo-remove.json");
+    let aws = FakeAws::new();
+    aws.world().deferral_backlog = 1;
+    aws.world().send_message_failures = 4;
+    let config = Sample::by_file("photo-remove.json")
+        .config(&[("PURGE_DEFERRAL_QUEUE_URL", DEFERRAL_QUEUE_URL)]);
+    let (result, recording) = aws.run(config, input.clone(), &batch_id(&input)).await;
+    assert_eq!(
+        result.status,
+        ExecutionStatus::Failed,
+        "{}",
+        describe(&result)
+    );
+    assert_eq!(contract_violations(&recording), Vec::<String>::new());
+    let world = aws.world();
+    assert!(world.invalidation_requests.is_empty());
+    assert!(world.deferred.is_empty());
+    assert_eq!(world.published.len(), 1);
+    let report = &world.published[0].body;
+    let failed = &report["failedInvalidations"][0];
+    assert!(
+        failed["cause"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("deferring after PurgeFlow.BacklogWaiting failed")),
+        "{failed}"
+    );
+    assert_eq!(failed["batch"]["paths"], json!(["/p-20261101-0042.jpeg"]));
+    assert_eq!(
+        report["replayInput"]["batches"][0]["paths"],
+        json!(["/p-20261101-0042.jpeg"])
+    );
+}
+
 /// A throttled CreateInvalidation is deferred the same way, named as throttling.
 #[tokio::test]
 async fn a_throttled_invalidation_is_deferred_too() {

@@ -4,6 +4,10 @@
 //! the invoker around the real handlers (CreateInvalidation answers
 //! `PurgeFlow.TooManyInvalidationsInProgress` before any call); everything else is the real
 //! handlers against moto.
+//!
+//! Then the backlog gate on the same wire: with that batch still on the queue (held by a
+//! receiver: in flight), a second execution through the real handlers reads the queue's counts
+//! with a real GetQueueAttributes and defers its batch without calling CloudFront.
 
 use std::sync::Arc;
 
@@ -44,7 +48,7 @@ impl TaskInvoker for FullDistribution {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_refused_batch_is_sent_to_the_provisioned_deferral_queue() {
+async fn a_refused_batch_is_sent_to_the_provisioned_deferral_queue_and_the_next_one_joins_it() {
     let env = LocalEnv::start("local_defer").await;
     let config = LocalEnv::config(&[
         ("PURGE_TABLE_NAME", TABLE),
@@ -154,4 +158,81 @@ async fn a_refused_batch_is_sent_to_the_provisioned_deferral_queue() {
             .clone()
             .expect("provisioned")
     );
+
+    // The first batch is in flight (received above, not deleted): the backlog is 1, so the next
+    // execution's first attempt skips CloudFront (PURGE_SKIP_DIRECT_BACKLOG defaults to 1).
+    assert_eq!(connected.config.skip_direct_backlog, 1);
+    env.put_object(BUCKET, "images/b.jpg").await;
+    let second = json!({"batchId": "defer-2", "records": [{
+        "eventId": "e2", "sequenceNumber": "2", "deleteKind": "user",
+        "keys": {"photo_id": {"S": "b"}},
+        "oldImage": {"photo_id": {"S": "b"}, "image_key": {"S": "images/b.jpg"}}}]});
+    let second = purgeflow_tasks::trigger::signed_input(&second.to_string(), &key)
+        .await
+        .expect("GenerateMac");
+    let second: Value = serde_json::from_str(&second).expect("JSON");
+    let mut registry = TaskRegistry::new();
+    register_handlers(
+        &mut registry,
+        env.aws.task_clients(false),
+        connected.config.clone(),
+    )
+    .expect("handlers");
+    env.calls.reset();
+    let result = machine
+        .execute(second, &purge::options("defer-2", Arc::new(registry)))
+        .await;
+    assert_eq!(
+        result.status,
+        ExecutionStatus::Succeeded,
+        "{}",
+        purge::describe(&result)
+    );
+    let output = result.output.expect("an output");
+    assert_eq!(
+        (output["invalidations"].clone(), output["deferred"].clone()),
+        (json!(0), json!(1))
+    );
+    let calls = env.calls.snapshot();
+    assert_eq!(calls.get("SQS:GetQueueAttributes"), Some(&1), "{calls:?}");
+    assert_eq!(
+        calls.get("CloudFront:CreateInvalidation"),
+        None,
+        "{calls:?}"
+    );
+    assert!(env.keys(BUCKET).await.is_empty(), "the object was deleted");
+    let invalidations = env
+        .aws
+        .cloudfront
+        .list_invalidations()
+        .distribution_id(&deferred.batch.distribution_id)
+        .send()
+        .await
+        .expect("ListInvalidations");
+    assert_eq!(
+        invalidations
+            .invalidation_list()
+            .map_or(0, |l| l.items().len()),
+        0,
+        "CloudFront was never asked"
+    );
+
+    let received = env
+        .aws
+        .sqs
+        .receive_message()
+        .queue_url(&queue_url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .expect("ReceiveMessage");
+    let messages = received.messages();
+    assert_eq!(messages.len(), 1, "the second batch: {messages:?}");
+    let value: Value =
+        serde_json::from_str(messages[0].body().expect("a body")).expect("JSON text");
+    schemas::check("deferred-batch.schema.json", &value).unwrap_or_else(|r| panic!("{r}"));
+    let gated: DeferredBatch = serde_json::from_value(value).expect("a DeferredBatch");
+    assert_eq!(gated.error, DeferralCause::BacklogWaiting);
+    assert_eq!(gated.batch.paths, ["/images/b.jpg"]);
+    assert_eq!(gated.batch_id, "defer-2");
 }

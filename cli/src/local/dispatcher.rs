@@ -14,9 +14,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use aws_lambda_events::event::sqs::SqsEvent;
-use aws_sdk_sqs::types::{
-    DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName,
-};
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
 use purgeflow_tasks::dispatch::extra::{Queue, dispatch_with_queue, record};
 use purgeflow_tasks::dispatch::{Dispatcher, Outcome};
 use serde_json::json;
@@ -159,24 +157,12 @@ impl LocalDispatcher {
         Ok(Some(outcome))
     }
 
-    /// Messages on the queue, visible or not (SQS's approximate counts).
+    /// Messages on the queue, visible, in flight or delayed (SQS's approximate counts): the
+    /// same backlog invalidate-cache's gate reads (`purgeflow_tasks::backlog_gate::backlog`).
     pub async fn backlog(&self) -> anyhow::Result<u64> {
-        let attributes = self
-            .aws
-            .sqs
-            .get_queue_attributes()
-            .queue_url(&self.queue_url)
-            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-            .send()
+        purgeflow_tasks::backlog_gate::backlog(&self.aws.sqs, &self.queue_url)
             .await
-            .with_context(|| format!("cannot read the attributes of {}", self.queue_url))?
-            .attributes
-            .unwrap_or_default();
-        Ok(attributes
-            .values()
-            .filter_map(|v| v.parse::<u64>().ok())
-            .sum())
+            .with_context(|| format!("cannot read the attributes of {}", self.queue_url))
     }
 
     /// Rounds until `stop` says so and, if `drain`, the queue is empty; each round that did

@@ -256,6 +256,7 @@ fn cause_name(cause: DeferralCause) -> &'static str {
     match cause {
         DeferralCause::TooManyInvalidationsInProgress => names::TOO_MANY_INVALIDATIONS,
         DeferralCause::Throttled => names::THROTTLED,
+        DeferralCause::BacklogWaiting => names::BACKLOG_WAITING,
     }
 }
 

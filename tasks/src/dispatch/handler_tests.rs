@@ -387,6 +387,74 @@ async fn an_aged_message_not_covered_is_reported_for_replay_then_deleted() {
     assert_eq!(failures(&outcome), ["young"]);
 }
 
+/// A batch the backlog gate deferred (`PurgeFlow.BacklogWaiting`, no CloudFront refusal) is
+/// planned with the others and deleted when covered; aged, it is reported under its own cause.
+#[tokio::test]
+async fn a_batch_the_backlog_gate_deferred_is_dispatched_like_a_refused_one() {
+    let gated = |name: &str, paths: &[&str], minutes_ago: i64| DeferredBatch {
+        error: DeferralCause::BacklogWaiting,
+        ..deferred(name, paths, minutes_ago)
+    };
+    let gated_body = body(&gated("exec-gated", &["/g/1.jpg"], 1));
+    assert!(gated_body.contains(r#""error":"PurgeFlow.BacklogWaiting""#));
+    let list = listed(&[]);
+    let create = mock!(aws_sdk_cloudfront::Client::create_invalidation)
+        .match_requests(|req| {
+            req.invalidation_batch()
+                .and_then(|b| b.paths())
+                .is_some_and(|p| p.items() == ["/g/1.jpg", "/r/1.jpg"])
+        })
+        .then_output(|| {
+            CreateInvalidationOutput::builder()
+                .invalidation(
+                    Invalidation::builder()
+                        .id("IBOTH")
+                        .status("InProgress")
+                        .create_time(SmithyTime::from_secs(now().timestamp()))
+                        .build()
+                        .expect("invalidation"),
+                )
+                .build()
+        });
+    let cf = cloudfront(&[&list, &create]);
+    let sns_none = sns(&[]);
+    let messages = vec![
+        message("gated", gated_body),
+        message("refused", body(&deferred("exec-refused", &["/r/1.jpg"], 2))),
+    ];
+    let outcome = dispatch(&cf, &sns_none, &dispatcher(), event(messages), now())
+        .await
+        .expect("dispatched");
+    assert!(outcome.malformed.is_empty(), "{:?}", outcome.malformed);
+    assert_eq!(create.num_calls(), 1);
+    assert_eq!(outcome.covered, ["refused", "gated"]);
+    assert!(failures(&outcome).is_empty());
+
+    // Aged and not covered (the distribution is full): reported for replay under its cause.
+    let list = listed(&[("IFULL", "InProgress", 1)]);
+    let full = in_progress("IFULL", 3000, 15);
+    let cf = cloudfront(&[&list, &full]);
+    let publish = mock!(aws_sdk_sns::Client::publish)
+        .match_requests(|req| {
+            let report: Value =
+                serde_json::from_str(req.message().unwrap_or_default()).expect("json");
+            assert_valid("failure-report.schema.json", &report);
+            report["failedInvalidations"][0]["error"] == json!(names::BACKLOG_WAITING)
+                && report["replayInput"]["batches"][0]["paths"] == json!(["/g/old.jpg"])
+        })
+        .then_output(|| PublishOutput::builder().message_id("sns-1").build());
+    let sns = sns(&[&publish]);
+    let messages = vec![message(
+        "old",
+        body(&gated("exec-old", &["/g/old.jpg"], 61)),
+    )];
+    let outcome = dispatch(&cf, &sns, &dispatcher(), event(messages), now())
+        .await
+        .expect("dispatched");
+    assert_eq!(publish.num_calls(), 1);
+    assert_eq!(outcome.expired, ["old"]);
+}
+
 #[tokio::test]
 async fn an_aged_message_whose_report_fails_stays_on_the_queue() {
     let list = listed(&[("IFULL", "InProgress", 1)]);
