@@ -17,11 +17,15 @@
 //! eventually consistent (about a minute to settle): a gate that sees a stale zero only sends a
 //! batch to CloudFront as before, and a stale count only defers a batch the dispatcher covers.
 //!
-//! Fail open: no queue URL, a failed call or an answer without the counts → a warning, and the
-//! batch goes to CloudFront as before (a refusal still defers it). The gate never drops,
+//! Fail open: no queue URL, a failed or slow call (over [`READ_TIMEOUT`], retries included) or an
+//! answer without the counts → a warning, and the batch goes to CloudFront as before (a refusal
+//! still defers it). The gate never drops,
 //! deletes or reports anything by itself: it only chooses between two ways to invalidate.
 
+use std::time::Duration;
+
 use aws_sdk_sqs::Client;
+use aws_sdk_sqs::config::timeout::TimeoutConfig;
 use aws_sdk_sqs::types::QueueAttributeName;
 
 use crate::TaskError;
@@ -34,6 +38,11 @@ const BACKLOG_ATTRIBUTES: [QueueAttributeName; 3] = [
     QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
     QueueAttributeName::ApproximateNumberOfMessagesDelayed,
 ];
+
+/// The longest the backlog read may take, retries included, before the gate fails open: SQS
+/// answers GetQueueAttributes in milliseconds, and a gate that waited out the SDK's default
+/// connect timeouts would slow every batch more than the gate could ever save.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The gate's settings: the deferral queue and `PURGE_SKIP_DIRECT_BACKLOG`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +106,14 @@ pub async fn backlog(sqs: &Client, queue_url: &str) -> Result<u64, TaskError> {
         .get_queue_attributes()
         .queue_url(queue_url)
         .set_attribute_names(Some(BACKLOG_ATTRIBUTES.to_vec()))
+        .customize()
+        .config_override(
+            aws_sdk_sqs::config::Builder::new().timeout_config(
+                TimeoutConfig::builder()
+                    .operation_timeout(READ_TIMEOUT)
+                    .build(),
+            ),
+        )
         .send()
         .await
         .map_err(|err| classify("sqs", &err))?;
@@ -285,5 +302,39 @@ mod tests {
             gate(1).check(&client(&[&rule])).await.expect("fails open");
             assert_eq!(rule.num_calls(), 1);
         }
+    }
+
+    /// An SQS that takes the connection and never answers: the gate gives up after
+    /// [`READ_TIMEOUT`] (the SDK's defaults have no read timeout, so without it every batch
+    /// would wait until the Lambda timed out, and be reported) and the batch goes to CloudFront.
+    #[tokio::test]
+    async fn a_backlog_read_that_hangs_fails_open_within_the_timeout() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a local port");
+        let address = listener.local_addr().expect("its address");
+        let silent = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((connection, _)) = listener.accept().await {
+                held.push(connection);
+            }
+        });
+        let config = aws_sdk_sqs::Config::builder()
+            .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+            .region(aws_sdk_sqs::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_sqs::config::Credentials::for_tests())
+            .endpoint_url(format!("http://{address}"))
+            .build();
+        let sqs = Client::from_conf(config);
+        let started = std::time::Instant::now();
+        let err = backlog(&sqs, QUEUE_URL).await.expect_err("no answer");
+        assert_eq!(err.error_type(), names::TRANSIENT, "{err}");
+        gate(1).check(&sqs).await.expect("fails open");
+        let took = started.elapsed();
+        assert!(
+            took < 2 * READ_TIMEOUT + std::time::Duration::from_secs(2),
+            "took {took:?}"
+        );
+        silent.abort();
     }
 }
