@@ -4,7 +4,7 @@
 //! Why: in a delete storm every execution used to try CreateInvalidation itself first. Those
 //! calls hold nothing back: they eat CloudFront's call-rate budget (an unpublished throttle) and
 //! its in-progress room, the dispatcher that drains the queue is throttled or refused with them,
-//! and freshness suffers (`purgeflow simulate --skip-direct-while-backlog`, README "Under
+//! and freshness suffers (`purgeflow simulate --skip-direct-backlog`, README "Under
 //! pressure"). Once anything waits, a new batch goes to the queue at once: the dispatcher plans
 //! it together with the others into the room there is.
 //!

@@ -89,7 +89,8 @@ pub struct Args {
     /// `purgeflow`: PURGE_SKIP_DIRECT_BACKLOG. On a batch's first attempt, invalidate-cache
     /// defers it without trying CloudFront while the deferral queue holds at least this many
     /// messages (waiting or in flight); 0: never.
-    #[arg(long, default_value_t = scenario::DEFAULT_SKIP_DIRECT_BACKLOG)]
+    #[arg(long, default_value_t = scenario::DEFAULT_SKIP_DIRECT_BACKLOG,
+          value_parser = count_in(0, purgeflow_tasks::config::MAX_SKIP_DIRECT_BACKLOG as usize))]
     pub skip_direct_backlog: usize,
     /// Seconds late the backlog gate sees the queue (SQS's approximate counts are eventually
     /// consistent; the default is an assumption).

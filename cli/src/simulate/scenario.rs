@@ -11,7 +11,8 @@ use clap::ValueEnum;
 pub const DISPATCH_BATCHING_WINDOW_S: f64 = 20.0;
 
 /// `PURGE_SKIP_DIRECT_BACKLOG` as deployed (invalidate-cache's default).
-pub const DEFAULT_SKIP_DIRECT_BACKLOG: usize = 1;
+pub const DEFAULT_SKIP_DIRECT_BACKLOG: usize =
+    purgeflow_tasks::config::DEFAULT_SKIP_DIRECT_BACKLOG as usize;
 
 /// How stale the backlog gate's view of the queue is, by default. An assumption: SQS documents
 /// its approximate counts as eventually consistent (they "may not achieve consistency until at
