@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every purgeflow test: formatting, clippy (-D warnings), the whole workspace's tests
 # (unit, handler, property, ASL conformance, CLI, local integration against moto), the doc
-# tests, and the CDK app's checks.
+# tests, the API docs (cargo doc, -D warnings) and the CDK app's checks.
 #
 # Usage: bash tests/all.sh        (from the repository root; CI runs exactly this)
 #
@@ -59,6 +59,11 @@ rm -rf "$install_root"
 
 step "doc tests"
 cargo test --workspace --locked --doc
+
+# Broken or private intra-doc links fail here rather than rot: the API docs are how a
+# developer finds the plain functions behind each Lambda. Reuses the dependencies clippy checked.
+step "cargo doc --workspace --no-deps (RUSTDOCFLAGS=-D warnings)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 
 # The CDK app: type check, node:test suite, cdk synth with cdk-nag, cfn-lint, asl-validator.
 # Installs its npm packages and cfn-lint (into cdk/.venv) when they are missing.

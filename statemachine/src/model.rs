@@ -2,7 +2,7 @@
 //!
 //! Fields that may hold either a literal, a path or a JSONata template stay `serde_json::Value`:
 //! the evaluator resolves them per query language. Fields where "absent" and `null` differ
-//! (ResultPath, InputPath, OutputPath, Result) are `Option<Value>` read with [`present`], so
+//! (ResultPath, InputPath, OutputPath, Result) are `Option<Value>` read with `present`, so
 //! `null` is `Some(Value::Null)` and only an absent field is `None`.
 
 use std::collections::HashMap;

@@ -7,7 +7,7 @@
 //!    validator, our own walkers, the intrinsic and JSONata parsers) can overflow the stack on a
 //!    hostile document;
 //! 2. the JSON Schema, for shapes and types;
-//! 3. the semantic pass ([`machine`]), which reads the document defensively (a wrong type is
+//! 3. the semantic pass (`machine`), which reads the document defensively (a wrong type is
 //!    skipped there, since step 2 already reported it) so that both kinds of problems show up
 //!    in one run, as in AWS's ValidateStateMachineDefinition.
 //!

@@ -5,7 +5,7 @@
 //! polls the table's stream ([`stream`]) with checkpoints ([`checkpoints`]), runs each batch
 //! through the trigger's code and the purge state machine on the engine ([`pipeline`],
 //! [`runner`]), and prints each execution as it finishes ([`output`]). `--provision`
-//! ([`provision`]) creates whatever is missing first.
+//! ([`provision()`]) creates whatever is missing first.
 
 pub mod aws;
 pub mod checkpoints;

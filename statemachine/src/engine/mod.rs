@@ -1,7 +1,7 @@
 //! The interpreter: walks a [`Definition`] from `StartAt`, state by state, on the virtual clock.
 //!
-//! Layout: this module holds the execution-wide state ([`Run`]) and the per-thread state
-//! ([`Flow`]), the state loop and the dispatch; `io` holds input/output processing in both query
+//! Layout: this module holds the execution-wide state (`Run`) and the per-thread state
+//! (`Flow`), the state loop and the dispatch; `io` holds input/output processing in both query
 //! languages, `simple` the Pass/Choice/Wait/Fail/Succeed states, `task` the Task state,
 //! `branches` Parallel and Map, `retry` Retry/Catch matching and backoff.
 //!

@@ -1,6 +1,6 @@
 //! TestState: one state, run once, outside any execution (see [`crate::test_state`]).
 //!
-//! The state's input and output processing reuse the interpreter's [`Eval`]; what differs
+//! The state's input and output processing reuse the interpreter's `Eval`; what differs
 //! from an execution is around it: no history, no clock, a mocked result standing in for a
 //! task's work (and for a Map's iterations or a Parallel's branches), and Retry/Catch that
 //! answer "would retry" (`RETRIABLE`) or "caught, next is X" (`CAUGHT_ERROR`) instead of

@@ -1,9 +1,9 @@
 //! The dispatcher: the one place that owns the distribution's CloudFront capacity. It drains
 //! the deferral queue (batches the state machine could not invalidate because CloudFront was
 //! full or throttling), unions them across executions and plans invalidations that fit the
-//! free room ([`plan`]).
+//! free room ([`plan()`]).
 //!
-//! - [`plan`]: the planner, a plain function (also used by `purgeflow local` and `purgeflow
+//! - [`plan()`]: the planner, a plain function (also used by `purgeflow local` and `purgeflow
 //!   simulate`); [`fit_prefixes`]: its partial-name prefix wildcards;
 //! - `capacity`: what is in progress, from CloudFront (features `cloudfront`);
 //! - `messages`: reading the queue's messages; `handler`: one invocation (features `cloudfront`

@@ -14,7 +14,7 @@
 //! deleted twice in one batch is asked for once.
 //!
 //! Keys DynamoDB leaves in `UnprocessedKeys` (it does so under throttling or past 16 MB) are
-//! asked for again with exponential backoff and full jitter ([`backoff`]), within
+//! asked for again with exponential backoff and full jitter (`backoff`), within
 //! [`UNPROCESSED_RETRY`]: at most 6 retries and 5 s. A key still unprocessed after that was not
 //! checked, so its target is [`SupersedeOutcome::Unchecked`]: it is reported by name and deletes
 //! nothing (when in doubt, keep the object).
@@ -22,7 +22,7 @@
 //! A `ValidationException` means DynamoDB refused the request: some key does not match the
 //! table's key schema (a wrong attribute name or type, typically in an edited replay). BatchGetItem
 //! does not say which, so that request's keys are asked again one by one with GetItem
-//! ([`single`]), which finds the culprit: [`SupersedeOutcome::KeysRejected`] for it alone, an
+//! (`single`), which finds the culprit: [`SupersedeOutcome::KeysRejected`] for it alone, an
 //! answer for every other key. Every other error is classified by
 //! [`crate::aws_errors::classify`]: throttling and 5xx are retryable (the state machine's Retry
 //! matches their names), AccessDenied is not, and none of them lets a target through unchecked.

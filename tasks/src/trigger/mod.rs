@@ -5,7 +5,7 @@
 //!    of state data, each record costed by the most it can become in any state of the purge
 //!    state machine ([`DownstreamCost`]), so no state's data can pass Step Functions' 256 KiB;
 //!    and [`PackLimits::max_records`] records, capped so an execution's CDN paths fit one wave
-//!    of invalidations ([`Config::max_records_per_execution_for_paths`]). Each input's
+//!    of invalidations ([`crate::config::Config::max_records_per_execution_for_paths`]). Each input's
 //!    `batchId`, which is also the execution name, is derived from its records (see
 //!    [`batch_name`]), so a redelivered batch gets the same name.
 //! 2. [`start_executions`] (features `sfn`, `kms`): sign each input ([`signed_input`], one KMS

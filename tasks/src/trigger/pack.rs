@@ -49,7 +49,7 @@ impl PackLimits {
     }
 }
 
-/// How [`plan`] packs: the limits, and what a record costs against [`PackLimits::max_bytes`].
+/// How [`plan`](super::plan) packs: the limits, and what a record costs against [`PackLimits::max_bytes`].
 #[derive(Debug, Clone)]
 pub struct Packing<'a> {
     pub limits: PackLimits,

@@ -1,8 +1,10 @@
 //! A delete storm on the local endpoint: N photos deleted at once, purged by `purgeflow local`,
 //! which is killed with SIGKILL mid-run and restarted, then checked through the AWS APIs.
 //!
-//!     bash tests/storm.sh 100000          # the README's figures (release build)
-//!     bash tests/storm.sh 5000 --dev      # what CI runs (tests/all.sh)
+//! ```text
+//! bash tests/storm.sh 100000          # the README's figures (release build)
+//! bash tests/storm.sh 5000 --dev      # what CI runs (tests/all.sh)
+//! ```
 //!
 //! Steps: start moto; provision a table (stream on), bucket, distribution, topic and failure
 //! queue; upload `deletes + kept` small objects with their items; delete `deletes` items through
