@@ -231,7 +231,7 @@ pub fn run(args: &Args) -> anyhow::Result<Vec<Outcome>> {
     let outcomes = simulate(&scenario, &policies)?;
     let elapsed = started.elapsed();
     let title = format!(
-        "{} deletes over {:.0} s, {:?} keys, {} paths each, {} live per delete, completion median {:.0} s, backlog gate {} (seen {:.0} s late), seed {}",
+        "{} deletes over {:.0} s, {:?} keys, {} paths each, {} live each, completion median {:.0} s, gate {} ({:.0} s late), seed {}",
         scenario.deletes,
         scenario.duration_s,
         scenario.layout,
