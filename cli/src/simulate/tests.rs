@@ -270,10 +270,16 @@ fn no_limit_is_passed_and_no_path_is_left_unaccounted() {
 /// (100 s each); the eleventh is refused at 3.3 s and deferred at 3.35 s. The dispatcher's
 /// window keeps the backlog until 23.35 s, long after the last execution.
 fn gated(threshold: usize, lag_s: f64) -> super::Outcome {
+    gated_after(threshold, lag_s, 0)
+}
+
+/// [`gated`], with `retries` TooManyInvalidationsInProgress retries before a batch is deferred.
+fn gated_after(threshold: usize, lag_s: f64, retries: u32) -> super::Outcome {
     let scenario = Scenario {
         batch_size: 300,
         skip_direct_backlog: threshold,
         backlog_lag_s: lag_s,
+        defer_after_retries: retries,
         ..by_hand(6000, 1, 100.0)
     };
     let outcome = simulate(&scenario, &[Policy::Purgeflow])
@@ -313,6 +319,21 @@ fn the_backlog_gate_sees_the_queue_as_it_was_its_lag_ago() {
     // A lag beyond the whole storm never sees the backlog.
     let blind = gated(1, 30.0);
     assert_eq!((blind.refused, blind.skipped_direct), (10, 0));
+}
+
+#[test]
+fn the_backlog_gate_holds_back_first_attempts_only() {
+    // With one retry before deferring, a batch refused on its first attempt is retried (pressure
+    // 1, never gated) and refused again while the first ten hold CloudFront, then deferred: two
+    // refusals. A batch held back on its first attempt has none. So the refusals are exactly
+    // twice the batches not held back, whatever the backlog was when each retry came.
+    let outcome = gated_after(1, 0.0, 1);
+    assert!(
+        outcome.skipped_direct > 0 && outcome.skipped_direct < 10,
+        "some batches were held back, not all: {}",
+        outcome.skipped_direct
+    );
+    assert_eq!(outcome.refused, 2 * (10 - outcome.skipped_direct));
 }
 
 #[test]
