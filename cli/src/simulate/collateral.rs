@@ -5,7 +5,7 @@
 //! for the 1M storm): each directory keeps its live photo numbers, sorted, and a wildcard's
 //! share of them is counted by number ranges.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use super::scenario::Scenario;
 use super::storm;
@@ -24,16 +24,8 @@ impl LiveObjects {
     pub fn new(scenario: &Scenario, template_prefixes: Vec<String>) -> LiveObjects {
         let n = scenario.deletes as u64;
         let live = scenario.live_per_delete;
-        let dir_of: Vec<String> = (0..n).map(|i| storm::dir(scenario.layout, i, n)).collect();
-        let dirs: Vec<String> = dir_of
-            .iter()
-            .cloned()
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let index = |dir: &str| dirs.binary_search_by(|d| d.as_str().cmp(dir)).unwrap_or(0);
+        let (dirs, delete_dir) = sorted_dirs((0..n).map(|i| storm::dir(scenario.layout, i, n)));
         let mut counts = vec![0usize; dirs.len() + 1];
-        let delete_dir: Vec<usize> = dir_of.iter().map(|d| index(d)).collect();
         for &d in &delete_dir {
             counts[d + 1] += live;
         }
@@ -114,6 +106,28 @@ impl LiveObjects {
     }
 }
 
+/// The distinct directories of `dir_of` (one per delete), sorted, and each delete's index among
+/// them. Each directory is named once through a hash map and only the distinct ones are sorted:
+/// a binary search of every delete's directory among the sorted ones cost more than a policy's
+/// whole storm at 1M deletes.
+fn sorted_dirs(dir_of: impl Iterator<Item = String>) -> (Vec<String>, Vec<usize>) {
+    let mut ids: HashMap<String, usize> = HashMap::new();
+    let first_seen: Vec<usize> = dir_of
+        .map(|dir| {
+            let next = ids.len();
+            *ids.entry(dir).or_insert(next)
+        })
+        .collect();
+    let mut dirs: Vec<(String, usize)> = ids.into_iter().collect();
+    dirs.sort_unstable();
+    let mut rank = vec![0; dirs.len()];
+    for (sorted, (_, id)) in dirs.iter().enumerate() {
+        rank[*id] = sorted;
+    }
+    let delete_dir = first_seen.into_iter().map(|id| rank[id]).collect();
+    (dirs.into_iter().map(|(dir, _)| dir).collect(), delete_dir)
+}
+
 /// Photos `p<number>.jpg` among `numbers` (sorted) whose name starts with `prefix`.
 fn count_names(numbers: &[u64], prefix: &str) -> usize {
     let Some(rest) = prefix.strip_prefix('p') else {
@@ -163,6 +177,15 @@ mod tests {
             .iter()
             .filter(|m| format!("p{m}.jpg").starts_with(prefix))
             .count()
+    }
+
+    #[test]
+    fn sorted_dirs_names_each_directory_once_in_order() {
+        let dir_of = ["b/", "a/", "b/", "c/", "a/"].map(str::to_owned);
+        let (dirs, delete_dir) = sorted_dirs(dir_of.clone().into_iter());
+        assert_eq!(dirs, ["a/", "b/", "c/"]);
+        let named: Vec<&str> = delete_dir.iter().map(|&d| dirs[d].as_str()).collect();
+        assert_eq!(named, dir_of);
     }
 
     #[test]

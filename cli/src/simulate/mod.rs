@@ -198,6 +198,7 @@ pub fn simulate(scenario: &Scenario, policies: &[Policy]) -> anyhow::Result<Vec<
         .collect();
     let live = (scenario.live_per_delete > 0)
         .then(|| collateral::LiveObjects::new(scenario, storm::template_prefixes(&config)));
+    let mut packings = storm::Packings::default();
     policies
         .iter()
         .map(|&policy| {
@@ -207,9 +208,16 @@ pub fn simulate(scenario: &Scenario, policies: &[Policy]) -> anyhow::Result<Vec<
                     retry::Schedule::before_deferral()
                 }
             };
-            let mut outcome =
-                model::Simulation::new(scenario, &config, schedule, &deletes, &shards, policy)
-                    .run()?;
+            let mut outcome = model::Simulation::new(
+                scenario,
+                &config,
+                schedule,
+                &deletes,
+                &shards,
+                &mut packings,
+                policy,
+            )
+            .run()?;
             if let Some(live) = &live {
                 outcome.live_objects = live.total();
                 outcome.collateral = live.invalidated_by(&outcome.wildcards);

@@ -307,6 +307,7 @@ pub struct Simulation<'a> {
     plan_policy: PlanPolicy,
     deletes: &'a [Delete],
     shard_of: &'a [u16],
+    packings: &'a mut storm::Packings,
     rng: StdRng,
     now: Micros,
     seq: u64,
@@ -369,6 +370,7 @@ impl<'a> Simulation<'a> {
         schedule: Schedule,
         deletes: &'a [Delete],
         shard_of: &'a [u16],
+        packings: &'a mut storm::Packings,
         policy: Policy,
     ) -> Self {
         let n = deletes.len();
@@ -384,6 +386,7 @@ impl<'a> Simulation<'a> {
             },
             deletes,
             shard_of,
+            packings,
             rng: StdRng::seed_from_u64(scenario.seed),
             now: 0,
             seq: 0,
@@ -531,7 +534,11 @@ impl<'a> Simulation<'a> {
     fn invoke_trigger(&mut self, shard: usize, batch: &[u32]) -> anyhow::Result<()> {
         let done = self.now + micros(self.scenario.trigger_s);
         let first = self.executions.len();
-        for records in storm::pack(self.config, self.deletes, batch)? {
+        let executions = self
+            .packings
+            .pack(self.config, self.deletes, batch)?
+            .to_vec();
+        for records in executions {
             let name = format!("storm-{}", self.executions.len());
             let mut entries: Vec<(String, u32)> = Vec::new();
             let mut raw = Vec::new();

@@ -2,6 +2,7 @@
 //! batches, and the trigger's own packing of each batch into executions.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use purgeflow_tasks::config::Config;
 use purgeflow_tasks::records::{Projection, StreamEvent};
@@ -145,6 +146,32 @@ fn record(index: usize, key: &str) -> String {
     )
 }
 
+/// The trigger's packing of each stream batch, made once for all the policies of a run. The
+/// stream does not depend on the policy (the event source mapping polls the shards on its own
+/// clock), so every policy meets the same batches; writing each batch's records as JSON and the
+/// trigger parsing them back was the larger part of a policy's run. Keyed by the batch itself, so
+/// a batch no earlier policy met is packed afresh.
+#[derive(Default)]
+pub struct Packings {
+    by_batch: HashMap<Vec<u32>, Vec<Vec<u32>>>,
+}
+
+impl Packings {
+    /// [`pack`] of `batch`, from an earlier policy's run when one met the same batch.
+    pub fn pack(
+        &mut self,
+        config: &Config,
+        deletes: &[Delete],
+        batch: &[u32],
+    ) -> anyhow::Result<&[Vec<u32>]> {
+        if !self.by_batch.contains_key(batch) {
+            let executions = pack(config, deletes, batch)?;
+            self.by_batch.insert(batch.to_vec(), executions);
+        }
+        Ok(&self.by_batch[batch])
+    }
+}
+
 /// The executions the trigger starts for one stream batch (delete indices, in stream order):
 /// the trigger's own `plan`, so packing limits and budgets are the deployed ones.
 pub fn pack(config: &Config, deletes: &[Delete], batch: &[u32]) -> anyhow::Result<Vec<Vec<u32>>> {
@@ -193,6 +220,30 @@ mod tests {
             "{sizes:?}"
         );
         assert_eq!(executions.concat(), batch, "every record, once, in order");
+    }
+
+    #[test]
+    fn packings_give_each_batch_the_triggers_own_packing() {
+        let scenario = Scenario {
+            deletes: 1200,
+            ..Scenario::default()
+        };
+        let config = config(&scenario).expect("valid");
+        let deletes = deletes(&scenario);
+        let mut packings = Packings::default();
+        for batch in [
+            (0..1200).collect::<Vec<u32>>(),
+            (7..9).collect(),
+            (0..1200).collect(),
+        ] {
+            let packed = packings.pack(&config, &deletes, &batch).expect("packs");
+            assert_eq!(packed, pack(&config, &deletes, &batch).expect("packs"));
+        }
+        assert_eq!(
+            packings.by_batch.len(),
+            2,
+            "a batch met again is not packed again"
+        );
     }
 
     #[test]
