@@ -23,6 +23,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use purgeflow_cli::local::aws::Origin;
 use purgeflow_cli::local::checkpoints::CheckpointStore;
 use purgeflow_cli::local::output::{OutputMode, Printer};
 use purgeflow_cli::local::runner::RunOptions;
@@ -62,12 +63,15 @@ impl Way {
         }
     }
 
+    /// Names the way's table and bucket. purgeflow writes the bucket's name into every record
+    /// it hands an execution, so the slugs are all as long as each other: the ways' records are
+    /// then the same size and pack into the same executions (the check in `main` keeps it so).
     fn slug(self) -> &'static str {
         match self {
-            Way::Classic => "classic",
+            Way::Classic => "cl",
             Way::PurgeflowDefault => "pf",
-            Way::PurgeflowCheckOff => "pfoff",
-            Way::PurgeflowUnsigned => "pfunsigned",
+            Way::PurgeflowCheckOff => "po",
+            Way::PurgeflowUnsigned => "pu",
         }
     }
 }
@@ -78,9 +82,11 @@ struct Measure {
     wall: Duration,
     /// Of `wall`, the time spent reading the stream (the same work for every way).
     stream_read: Duration,
-    /// Requests other than stream reads, per operation.
+    /// The purge's requests (the handlers', the state machine's), per operation.
     purge_calls: BTreeMap<String, u64>,
-    /// Stream reads (DescribeStream, GetShardIterator, GetRecords), per operation.
+    /// What event source mappings do in AWS (the stream's DescribeStream, GetShardIterator and
+    /// GetRecords; the deferral queue's polling), and the local runner's own stop check, which
+    /// has no counterpart in AWS; per operation.
     stream_calls: BTreeMap<String, u64>,
 }
 
@@ -108,6 +114,16 @@ fn env_number(name: &str, default: usize) -> usize {
 fn main() {
     let records = env_number("LOCAL_PURGE_RECORDS", 1000);
     let rounds = env_number("LOCAL_PURGE_ROUNDS", 3).max(1);
+    let slug_length = Way::PurgeflowDefault.slug().len();
+    for way in Way::ALL {
+        assert_eq!(
+            way.slug().len(),
+            slug_length,
+            "{}'s resources would be named longer or shorter than the default's, so its records \
+             would pack differently and the ways would not be compared alike",
+            way.label()
+        );
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -223,28 +239,67 @@ async fn one_round(env: &LocalEnv, way: Way, round: usize, records: usize) -> Me
         }
     };
     let wall = started.elapsed();
-    let calls = env.calls.snapshot();
     let left = env.keys(&name).await.len();
     assert_eq!(left, 0, "{} left {left} objects", way.label());
-    let (stream, purge): (BTreeMap<String, u64>, BTreeMap<String, u64>) = calls
-        .into_iter()
-        // What event source mappings do in AWS: reading the stream, and polling the deferral
-        // queue (the state machine's SendMessage to it is purge work).
-        .partition(|(operation, _)| {
-            operation.starts_with("DynamoDB Streams")
-                || [
-                    "SQS:ReceiveMessage",
-                    "SQS:DeleteMessageBatch",
-                    "SQS:GetQueueAttributes",
-                ]
-                .contains(&operation.as_str())
-        });
+    let (purge, stream) = attribute(env.calls.snapshot_by_origin());
+    if way != Way::Classic {
+        check_attribution(way, &purge, &stream);
+    }
     Measure {
         wall,
         stream_read,
         purge_calls: purge,
         stream_calls: stream,
     }
+}
+
+/// The stop check's calls, as they are listed on the stream side.
+const STOP_CHECK: &str = "SQS:GetQueueAttributes (local stop check)";
+
+/// Splits a round's calls into the purge's and the rest (see [`Measure`]), by who made them: the
+/// local dispatcher marks its stop check ([`Origin::LocalStopCheck`]), so invalidate-cache's
+/// backlog gate, which reads the same queue with the same operation, stays purge work.
+fn attribute(
+    calls: BTreeMap<(Origin, String), u64>,
+) -> (BTreeMap<String, u64>, BTreeMap<String, u64>) {
+    let mut purge = BTreeMap::new();
+    let mut stream = BTreeMap::new();
+    for ((origin, operation), n) in calls {
+        let (side, name) = match origin {
+            Origin::LocalStopCheck => (&mut stream, STOP_CHECK.to_owned()),
+            Origin::Unmarked
+                if operation.starts_with("DynamoDB Streams")
+                    || operation == "SQS:ReceiveMessage"
+                    || operation == "SQS:DeleteMessageBatch" =>
+            {
+                (&mut stream, operation)
+            }
+            Origin::Unmarked => (&mut purge, operation),
+        };
+        *side.entry(name).or_default() += n;
+    }
+    (purge, stream)
+}
+
+/// What every purgeflow round must show if the calls are filed right: moto refuses nothing, so
+/// each invalidation batch's first attempt reads the backlog once (the gate, purge work) and
+/// then invalidates; the local dispatcher checks the queue before it stops (the runner's).
+fn check_attribution(way: Way, purge: &BTreeMap<String, u64>, stream: &BTreeMap<String, u64>) {
+    let count =
+        |calls: &BTreeMap<String, u64>, operation: &str| calls.get(operation).copied().unwrap_or(0);
+    let invalidations = count(purge, "CloudFront:CreateInvalidation");
+    assert!(invalidations > 0, "{}: {purge:?}", way.label());
+    assert_eq!(
+        count(purge, "SQS:GetQueueAttributes"),
+        invalidations,
+        "{}: the backlog gate reads the queue once per invalidation batch\npurge: {purge:?}\nstream: {stream:?}",
+        way.label()
+    );
+    assert!(
+        count(stream, STOP_CHECK) >= 1,
+        "{}: the local dispatcher checks the queue before it stops\nstream: {stream:?}",
+        way.label()
+    );
 }
 
 /// Reads the stream to its end without purging anything, checkpointing as it goes.

@@ -3,12 +3,15 @@
 //! 1,000 records per execution, one path template). Nothing is deferred (moto enforces no
 //! CloudFront limit), so the deferral queue stays empty: each invalidation batch's first attempt
 //! reads the queue's counts once (SQS GetQueueAttributes) and then calls CloudFront as before.
-//! With `PURGE_SKIP_DIRECT_BACKLOG=0` the gate makes no call. The difference between the two
-//! runs is what the gate adds to the benchmark's AWS calls; it is printed.
+//! With `PURGE_SKIP_DIRECT_BACKLOG=0` the gate makes no call. The local dispatcher's check that
+//! the queue is empty before it stops reads the same counts; it marks its calls
+//! (`Origin::LocalStopCheck`), so the two are told apart by who made them, as the benchmark files
+//! them (the gate's as purge work, the stop check as the local runner's).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use purgeflow_cli::local::aws::Origin;
 use purgeflow_cli::local::checkpoints::CheckpointStore;
 use purgeflow_cli::local::output::{OutputMode, Printer};
 use purgeflow_cli::local::runner::RunOptions;
@@ -23,7 +26,11 @@ const GET_QUEUE_ATTRIBUTES: &str = "SQS:GetQueueAttributes";
 const CREATE_INVALIDATION: &str = "CloudFront:CreateInvalidation";
 
 /// One purge of [`DELETES`] items on fresh resources named `name`; the AWS requests of the run.
-async fn purge(env: &LocalEnv, name: &str, skip_direct_backlog: &str) -> BTreeMap<String, u64> {
+async fn purge(
+    env: &LocalEnv,
+    name: &str,
+    skip_direct_backlog: &str,
+) -> BTreeMap<(Origin, String), u64> {
     let config = LocalEnv::config(&[
         ("PURGE_TABLE_NAME", name),
         ("PURGE_BUCKET", name),
@@ -92,7 +99,7 @@ async fn purge(env: &LocalEnv, name: &str, skip_direct_backlog: &str) -> BTreeMa
     assert_eq!(summary.failed, 0, "{:?}", summary.reports);
     assert_eq!(summary.removed, DELETES);
     assert!(env.keys(name).await.is_empty(), "every object was deleted");
-    env.calls.snapshot()
+    env.calls.snapshot_by_origin()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -100,29 +107,49 @@ async fn the_gate_reads_the_deferral_queue_once_per_batch_and_not_at_all_when_of
     let env = LocalEnv::start("local_backlog_gate").await;
     let on = purge(&env, "gate-on", "1").await;
     let off = purge(&env, "gate-off", "0").await;
-    let count =
-        |calls: &BTreeMap<String, u64>, operation: &str| calls.get(operation).copied().unwrap_or(0);
-    let batches = count(&on, CREATE_INVALIDATION);
+    let count = |calls: &BTreeMap<(Origin, String), u64>, origin: Origin, operation: &str| {
+        calls
+            .get(&(origin, operation.to_owned()))
+            .copied()
+            .unwrap_or(0)
+    };
+    let gate = |calls| count(calls, Origin::Unmarked, GET_QUEUE_ATTRIBUTES);
+    let stop_checks = |calls| count(calls, Origin::LocalStopCheck, GET_QUEUE_ATTRIBUTES);
+    let batches = count(&on, Origin::Unmarked, CREATE_INVALIDATION);
     println!(
-        "{DELETES} deletes: gate on: {} GetQueueAttributes, {batches} CreateInvalidation; gate off: {} GetQueueAttributes, {} CreateInvalidation",
-        count(&on, GET_QUEUE_ATTRIBUTES),
-        count(&off, GET_QUEUE_ATTRIBUTES),
-        count(&off, CREATE_INVALIDATION),
+        "{DELETES} deletes: gate on: {} GetQueueAttributes by the gate, {} by the stop check, {batches} CreateInvalidation; gate off: {} by the gate, {} by the stop check, {} CreateInvalidation",
+        gate(&on),
+        stop_checks(&on),
+        gate(&off),
+        stop_checks(&off),
+        count(&off, Origin::Unmarked, CREATE_INVALIDATION),
     );
     assert!(batches > 0, "{on:?}");
     // Nothing waited, so nothing was held back: every batch went to CloudFront either way.
-    assert_eq!(count(&off, CREATE_INVALIDATION), batches, "{off:?}");
-    // The gate's reads: one per batch's first attempt. The rest (the local dispatcher's check
-    // that the queue is empty before it stops) is the same with the gate off.
     assert_eq!(
-        count(&on, GET_QUEUE_ATTRIBUTES) - count(&off, GET_QUEUE_ATTRIBUTES),
+        count(&off, Origin::Unmarked, CREATE_INVALIDATION),
         batches,
-        "on: {on:?}\noff: {off:?}"
+        "{off:?}"
     );
+    // The gate's reads: one per batch's first attempt, none when it is off.
+    assert_eq!(gate(&on), batches, "on: {on:?}");
+    assert_eq!(gate(&off), 0, "off: {off:?}");
+    // The local dispatcher checks the queue before it stops, gate or no gate, and nothing else
+    // of the run is marked as its stop check.
+    for calls in [&on, &off] {
+        assert!(stop_checks(calls) >= 1, "{calls:?}");
+        assert!(
+            calls
+                .keys()
+                .all(|(origin, operation)| *origin == Origin::Unmarked
+                    || operation == GET_QUEUE_ATTRIBUTES),
+            "{calls:?}"
+        );
+    }
     // Nothing else changed.
-    let without = |calls: &BTreeMap<String, u64>| {
+    let without = |calls: &BTreeMap<(Origin, String), u64>| {
         let mut calls = calls.clone();
-        calls.remove(GET_QUEUE_ATTRIBUTES);
+        calls.retain(|(_, operation), _| operation != GET_QUEUE_ATTRIBUTES);
         calls
     };
     assert_eq!(

@@ -122,7 +122,31 @@ impl AwsClients {
 /// is a request AWS bills and answers).
 #[derive(Debug, Clone, Default)]
 pub struct CallCounter {
-    counts: Arc<Mutex<BTreeMap<String, u64>>>,
+    counts: Arc<Mutex<BTreeMap<(Origin, String), u64>>>,
+}
+
+/// Who made a call, where that matters for what it is counted as. Calls are marked by the code
+/// that makes them ([`made_by`]), not guessed afterwards from their operation: the local
+/// dispatcher's stop check and invalidate-cache's backlog gate both call SQS GetQueueAttributes
+/// on the same queue, and only the gate's is purge work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Origin {
+    /// Not marked: the task handlers, the engine's integrations, the stream poller, the tests.
+    #[default]
+    Unmarked,
+    /// The local dispatcher's check that the deferral queue is empty before it stops: the local
+    /// runner's bookkeeping, which the deployed dispatcher (an event source mapping) never does.
+    LocalStopCheck,
+}
+
+tokio::task_local! {
+    static ORIGIN: Origin;
+}
+
+/// Runs `future` with every AWS call it makes counted as `origin`'s (the counter's interceptor
+/// runs inside the call's own future, so the mark follows the call wherever it is awaited).
+pub async fn made_by<F: std::future::Future>(origin: Origin, future: F) -> F::Output {
+    ORIGIN.scope(origin, future).await
 }
 
 impl CallCounter {
@@ -134,8 +158,17 @@ impl CallCounter {
         SharedInterceptor::new(self.clone())
     }
 
-    /// Requests so far, per operation.
+    /// Requests so far, per operation, whoever made them.
     pub fn snapshot(&self) -> BTreeMap<String, u64> {
+        let mut totals = BTreeMap::new();
+        for ((_, operation), n) in self.snapshot_by_origin() {
+            *totals.entry(operation).or_default() += n;
+        }
+        totals
+    }
+
+    /// Requests so far, per origin and operation.
+    pub fn snapshot_by_origin(&self) -> BTreeMap<(Origin, String), u64> {
         self.counts.lock().map(|c| c.clone()).unwrap_or_default()
     }
 
@@ -165,8 +198,9 @@ impl Intercept for CallCounter {
             || "unknown".to_owned(),
             |m| format!("{}:{}", m.service(), m.name()),
         );
+        let origin = ORIGIN.try_with(|origin| *origin).unwrap_or_default();
         if let Ok(mut counts) = self.counts.lock() {
-            *counts.entry(operation).or_default() += 1;
+            *counts.entry((origin, operation)).or_default() += 1;
         }
         Ok(())
     }
@@ -189,10 +223,44 @@ mod tests {
         let counter = CallCounter::new();
         assert_eq!(counter.total(), 0);
         if let Ok(mut counts) = counter.counts.lock() {
-            counts.insert("S3:DeleteObjects".into(), 2);
+            counts.insert((Origin::Unmarked, "S3:DeleteObjects".into()), 2);
         }
         assert_eq!(counter.total(), 2);
         counter.reset();
         assert!(counter.snapshot().is_empty());
+    }
+
+    /// The mark follows the call: one GetQueueAttributes made inside `made_by` is the stop
+    /// check's, one made outside is unmarked, and the per-operation totals hold both.
+    #[tokio::test]
+    async fn calls_are_counted_by_who_made_them() {
+        use aws_sdk_sqs::operation::get_queue_attributes::GetQueueAttributesOutput;
+        use aws_smithy_mocks::{RuleMode, mock, mock_client};
+        let counter = CallCounter::new();
+        let answer = || {
+            mock!(aws_sdk_sqs::Client::get_queue_attributes)
+                .then_output(|| GetQueueAttributesOutput::builder().build())
+        };
+        let (first, second) = (answer(), answer());
+        let sqs = mock_client!(
+            aws_sdk_sqs,
+            RuleMode::Sequential,
+            [&first, &second],
+            |conf| conf.interceptor(counter.clone())
+        );
+        let read = || sqs.get_queue_attributes().queue_url("q").send();
+        read().await.expect("answered");
+        made_by(Origin::LocalStopCheck, read())
+            .await
+            .expect("answered");
+        let operation = "SQS:GetQueueAttributes".to_owned();
+        assert_eq!(
+            counter.snapshot_by_origin(),
+            BTreeMap::from([
+                ((Origin::Unmarked, operation.clone()), 1),
+                ((Origin::LocalStopCheck, operation.clone()), 1),
+            ])
+        );
+        assert_eq!(counter.snapshot(), BTreeMap::from([(operation, 2)]));
     }
 }
