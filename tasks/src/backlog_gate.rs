@@ -145,25 +145,24 @@ pub async fn backlog(sqs: &Client, queue_url: &str) -> Result<u64, TaskError> {
     Ok(total)
 }
 
+/// The deferral queue mocked with aws-smithy-mocks, for this module's tests and the
+/// invalidate-cache task's.
 #[cfg(test)]
-mod tests {
+pub(crate) mod mocks {
     use super::*;
-    use crate::error::names;
     use aws_sdk_sqs::config::retry::RetryConfig;
-    use aws_sdk_sqs::operation::get_queue_attributes::{
-        GetQueueAttributesError, GetQueueAttributesOutput,
-    };
+    use aws_sdk_sqs::operation::get_queue_attributes::GetQueueAttributesOutput;
     use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
-    use aws_smithy_types::error::ErrorMetadata;
 
-    const QUEUE_URL: &str = "https://sqs.us-east-1.amazonaws.com/123456789012/purgeflow-deferred";
+    pub(crate) const QUEUE_URL: &str =
+        "https://sqs.us-east-1.amazonaws.com/123456789012/purgeflow-deferred";
 
-    fn client(rules: &[&Rule]) -> Client {
+    pub(crate) fn client(rules: &[&Rule]) -> Client {
         mock_client!(aws_sdk_sqs, RuleMode::Sequential, rules, |conf| conf
             .retry_config(RetryConfig::disabled()))
     }
 
-    fn gate(threshold: u32) -> BacklogGate {
+    pub(crate) fn gate(threshold: u32) -> BacklogGate {
         BacklogGate {
             queue_url: Some(QUEUE_URL.to_owned()),
             threshold,
@@ -171,7 +170,7 @@ mod tests {
     }
 
     /// GetQueueAttributes on the deferral queue, asking for the three counts, answering them.
-    fn counts(visible: u64, not_visible: u64, delayed: u64) -> Rule {
+    pub(crate) fn counts(visible: u64, not_visible: u64, delayed: u64) -> Rule {
         mock!(Client::get_queue_attributes)
             .match_requests(|r| {
                 r.queue_url() == Some(QUEUE_URL)
@@ -197,6 +196,18 @@ mod tests {
                     .build()
             })
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mocks::{QUEUE_URL, client, counts, gate};
+    use super::*;
+    use crate::error::names;
+    use aws_sdk_sqs::operation::get_queue_attributes::{
+        GetQueueAttributesError, GetQueueAttributesOutput,
+    };
+    use aws_smithy_mocks::mock;
+    use aws_smithy_types::error::ErrorMetadata;
 
     #[tokio::test]
     async fn the_backlog_is_waiting_plus_in_flight_plus_delayed() {

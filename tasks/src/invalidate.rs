@@ -495,42 +495,12 @@ mod tests {
     mod gated {
         use super::*;
         use crate::backlog_gate::BacklogGate;
-        use aws_sdk_sqs::operation::get_queue_attributes::{
-            GetQueueAttributesError, GetQueueAttributesOutput,
-        };
-        use aws_sdk_sqs::types::QueueAttributeName;
+        use crate::backlog_gate::mocks::{client as sqs, counts, gate};
+        use aws_sdk_sqs::operation::get_queue_attributes::GetQueueAttributesError;
 
-        const QUEUE_URL: &str =
-            "https://sqs.us-east-1.amazonaws.com/123456789012/purgeflow-deferred";
-
-        fn sqs(rules: &[&Rule]) -> aws_sdk_sqs::Client {
-            mock_client!(aws_sdk_sqs, RuleMode::Sequential, rules, |conf| conf
-                .retry_config(aws_sdk_sqs::config::retry::RetryConfig::disabled()))
-        }
-
+        /// The deferral queue's counts: `visible` waiting, `not_visible` in flight, none delayed.
         fn waiting(visible: u64, not_visible: u64) -> Rule {
-            mock!(aws_sdk_sqs::Client::get_queue_attributes)
-                .match_requests(|r| r.queue_url() == Some(QUEUE_URL))
-                .then_output(move || {
-                    GetQueueAttributesOutput::builder()
-                        .attributes(
-                            QueueAttributeName::ApproximateNumberOfMessages,
-                            visible.to_string(),
-                        )
-                        .attributes(
-                            QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
-                            not_visible.to_string(),
-                        )
-                        .attributes(QueueAttributeName::ApproximateNumberOfMessagesDelayed, "0")
-                        .build()
-                })
-        }
-
-        fn gate(threshold: u32) -> BacklogGate {
-            BacklogGate {
-                queue_url: Some(QUEUE_URL.to_owned()),
-                threshold,
-            }
+            counts(visible, not_visible, 0)
         }
 
         async fn run(

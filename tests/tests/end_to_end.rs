@@ -6,7 +6,7 @@
 use purgeflow_asl::ExecutionStatus;
 use purgeflow_tasks::contract::{DeferralCause, DeferredBatch};
 use purgeflow_tasks::paths::caller_reference;
-use purgeflow_tests::fake_aws::{FakeAws, InvalidationRequest};
+use purgeflow_tests::fake_aws::{FakeAws, InvalidationRequest, World};
 use purgeflow_tests::purge::{self, contract_violations, describe, largest_data};
 use purgeflow_tests::repo;
 use purgeflow_tests::samples::{
@@ -428,29 +428,15 @@ async fn a_full_distribution_gets_the_batch_deferred_as_planned_and_nothing_is_r
 
     // The deferral queue got one message: the DeferredBatch, as JSON text, holding the batch
     // exactly as it was sent the first time.
-    assert_eq!(world.deferred.len(), 1);
-    let (queue_url, body) = &world.deferred[0];
-    assert_eq!(
-        queue_url,
-        "https://sqs.us-east-1.amazonaws.com/000000000000/purgeflow-deferred"
-    );
-    let message: DeferredBatch = serde_json::from_str(body).expect("a DeferredBatch");
+    let message = the_one_deferred_message(&world);
     assert_eq!(message.error, DeferralCause::TooManyInvalidationsInProgress);
     assert_eq!(message.batch.paths, requests[0].paths);
     assert_eq!(message.batch.caller_reference, requests[0].caller_reference);
     assert_eq!(message.batch.distribution_id, requests[0].distribution_id);
     assert_eq!(Value::from(message.batch_id), input["batchId"]);
     assert_eq!(Value::from(message.execution_name), input["batchId"]);
-    purgeflow_tests::schemas::check(
-        "deferred-batch.schema.json",
-        &serde_json::from_str::<Value>(body).expect("JSON"),
-    )
-    .unwrap_or_else(|report| panic!("{report}"));
     assert_eq!(
-        result
-            .output
-            .as_ref()
-            .map(|o| (o["invalidations"].clone(), o["deferred"].clone())),
+        invalidated_and_deferred(&result),
         Some((json!(0), json!(1)))
     );
 }
@@ -458,6 +444,28 @@ async fn a_full_distribution_gets_the_batch_deferred_as_planned_and_nothing_is_r
 /// The deferral queue (as `purgeflow local` and the CDK stack configure it), for the backlog gate.
 const DEFERRAL_QUEUE_URL: &str =
     "https://sqs.us-east-1.amazonaws.com/000000000000/purgeflow-deferred";
+
+/// The one message the execution sent to the deferral queue: sent to that queue, and a
+/// DeferredBatch that matches its schema.
+fn the_one_deferred_message(world: &World) -> DeferredBatch {
+    assert_eq!(world.deferred.len(), 1, "{:?}", world.deferred);
+    let (queue_url, body) = &world.deferred[0];
+    assert_eq!(queue_url, DEFERRAL_QUEUE_URL);
+    purgeflow_tests::schemas::check(
+        "deferred-batch.schema.json",
+        &serde_json::from_str::<Value>(body).expect("JSON"),
+    )
+    .unwrap_or_else(|report| panic!("{report}"));
+    serde_json::from_str(body).expect("a DeferredBatch")
+}
+
+/// PurgeComplete's counts: (invalidations, deferred).
+fn invalidated_and_deferred(result: &purgeflow_asl::ExecutionResult) -> Option<(Value, Value)> {
+    result
+        .output
+        .as_ref()
+        .map(|o| (o["invalidations"].clone(), o["deferred"].clone()))
+}
 
 /// While batches wait on the deferral queue, the first attempt does not ask CloudFront: the
 /// batch is deferred (PurgeFlow.BacklogWaiting) with the others, and the execution succeeds.
@@ -485,22 +493,11 @@ async fn a_waiting_backlog_defers_the_batch_without_asking_cloudfront() {
         world.invalidation_requests
     );
     assert!(world.published.is_empty(), "{:?}", world.published);
-    assert_eq!(world.deferred.len(), 1);
-    let (queue_url, body) = &world.deferred[0];
-    assert_eq!(queue_url, DEFERRAL_QUEUE_URL);
-    let message: DeferredBatch = serde_json::from_str(body).expect("a DeferredBatch");
+    let message = the_one_deferred_message(&world);
     assert_eq!(message.error, DeferralCause::BacklogWaiting);
     assert_eq!(message.batch.paths, ["/p-20261101-0042.jpeg"]);
-    purgeflow_tests::schemas::check(
-        "deferred-batch.schema.json",
-        &serde_json::from_str::<Value>(body).expect("JSON"),
-    )
-    .unwrap_or_else(|report| panic!("{report}"));
     assert_eq!(
-        result
-            .output
-            .as_ref()
-            .map(|o| (o["invalidations"].clone(), o["deferred"].clone())),
+        invalidated_and_deferred(&result),
         Some((json!(0), json!(1)))
     );
 }
@@ -589,8 +586,7 @@ async fn a_throttled_invalidation_is_deferred_too() {
     assert_eq!(contract_violations(&recording), Vec::<String>::new());
     let world = aws.world();
     assert_eq!(world.invalidation_requests.len(), 1);
-    assert_eq!(world.deferred.len(), 1);
-    let message: DeferredBatch = serde_json::from_str(&world.deferred[0].1).expect("JSON");
+    let message = the_one_deferred_message(&world);
     assert_eq!(message.error, DeferralCause::Throttled);
     assert_eq!(message.batch.paths, world.invalidation_requests[0].paths);
 }
