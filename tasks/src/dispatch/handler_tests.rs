@@ -161,18 +161,21 @@ fn in_progress(id: &'static str, files: usize, wildcards: usize) -> Rule {
 }
 
 fn created() -> Rule {
-    mock!(aws_sdk_cloudfront::Client::create_invalidation).then_output(|| {
-        CreateInvalidationOutput::builder()
-            .invalidation(
-                Invalidation::builder()
-                    .id("IDISPATCHED")
-                    .status("InProgress")
-                    .create_time(SmithyTime::from_secs(now().timestamp()))
-                    .build()
-                    .expect("invalidation"),
-            )
-            .build()
-    })
+    mock!(aws_sdk_cloudfront::Client::create_invalidation).then_output(|| accepted("IDISPATCHED"))
+}
+
+/// CreateInvalidation's answer: invalidation `id`, in progress since now.
+fn accepted(id: &str) -> CreateInvalidationOutput {
+    CreateInvalidationOutput::builder()
+        .invalidation(
+            Invalidation::builder()
+                .id(id)
+                .status("InProgress")
+                .create_time(SmithyTime::from_secs(now().timestamp()))
+                .build()
+                .expect("invalidation"),
+        )
+        .build()
 }
 
 fn published() -> Rule {
@@ -205,18 +208,7 @@ async fn an_accepted_plan_deletes_the_messages_it_covers_across_executions() {
                 && paths == ["/a/1.jpg", "/a/2.jpg", "/b/1.jpg"]
                 && batch.caller_reference().starts_with("purgeflow-")
         })
-        .then_output(|| {
-            CreateInvalidationOutput::builder()
-                .invalidation(
-                    Invalidation::builder()
-                        .id("IDISPATCHED")
-                        .status("InProgress")
-                        .create_time(SmithyTime::from_secs(now().timestamp()))
-                        .build()
-                        .expect("invalidation"),
-                )
-                .build()
-        });
+        .then_output(|| accepted("IDISPATCHED"));
     let cf = cloudfront(&[&list, &create]);
     let publish = published();
     let sns = sns(&[&publish]);
@@ -263,18 +255,7 @@ async fn the_plan_fits_the_room_cloudfront_says_is_free() {
                 .and_then(|b| b.paths())
                 .is_some_and(|p| p.items() == ["/photos/u1/*"])
         })
-        .then_output(|| {
-            CreateInvalidationOutput::builder()
-                .invalidation(
-                    Invalidation::builder()
-                        .id("IFOLDED")
-                        .status("InProgress")
-                        .create_time(SmithyTime::from_secs(now().timestamp()))
-                        .build()
-                        .expect("invalidation"),
-                )
-                .build()
-        });
+        .then_output(|| accepted("IFOLDED"));
     let cf = cloudfront(&[&list, &busy1, &busy2, &create]);
     let sns = sns(&[]);
     let messages = vec![message(
@@ -404,18 +385,7 @@ async fn a_batch_the_backlog_gate_deferred_is_dispatched_like_a_refused_one() {
                 .and_then(|b| b.paths())
                 .is_some_and(|p| p.items() == ["/g/1.jpg", "/r/1.jpg"])
         })
-        .then_output(|| {
-            CreateInvalidationOutput::builder()
-                .invalidation(
-                    Invalidation::builder()
-                        .id("IBOTH")
-                        .status("InProgress")
-                        .create_time(SmithyTime::from_secs(now().timestamp()))
-                        .build()
-                        .expect("invalidation"),
-                )
-                .build()
-        });
+        .then_output(|| accepted("IBOTH"));
     let cf = cloudfront(&[&list, &create]);
     let sns_none = sns(&[]);
     let messages = vec![
@@ -660,18 +630,7 @@ mod beyond_the_event {
                     .unwrap_or_default();
                 paths == ["/a/1.jpg", "/b/2.jpg", "/c/3.jpg"]
             })
-            .then_output(|| {
-                CreateInvalidationOutput::builder()
-                    .invalidation(
-                        Invalidation::builder()
-                            .id("IDISPATCHED")
-                            .status("InProgress")
-                            .create_time(SmithyTime::from_secs(now().timestamp()))
-                            .build()
-                            .expect("invalidation"),
-                    )
-                    .build()
-            });
+            .then_output(|| accepted("IDISPATCHED"));
         let cf = cloudfront(&[&list, &create]);
         let sns = sns(&[]);
         let (first, dry) = receives(vec![
