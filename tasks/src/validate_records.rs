@@ -159,6 +159,22 @@ mod tests {
     use aws_sdk_dynamodb::operation::get_item::{GetItemError, GetItemOutput};
     use aws_sdk_dynamodb::types::AttributeValue;
     use aws_smithy_mocks::RuleMode;
+
+    /// ValidateRecords on an input with no MAC, allowed (`PURGE_ALLOW_UNSIGNED_INPUTS`), so a
+    /// test reaches the rules it is about; the signature's own tests are in `tests/signing.rs`.
+    async fn validate_unsigned(
+        input: ExecutionInput,
+        config: &Config,
+        dynamodb: Option<&aws_sdk_dynamodb::Client>,
+    ) -> Result<ValidationOutput, TaskError> {
+        validate_records(
+            input,
+            config,
+            &crate::signing::MacPolicy::unsigned_allowed(),
+            dynamodb,
+        )
+        .await
+    }
     use aws_smithy_mocks::mock;
     use aws_smithy_types::error::ErrorMetadata;
     use serde_json::{Value, json};
@@ -240,14 +256,9 @@ mod tests {
 
     #[tokio::test]
     async fn every_record_lands_in_exactly_one_list() {
-        let output = validate_records(
-            input(),
-            &config(false),
-            &crate::signing::MacPolicy::unsigned_allowed(),
-            None,
-        )
-        .await
-        .expect("validates");
+        let output = validate_unsigned(input(), &config(false), None)
+            .await
+            .expect("validates");
         check_schema(&output);
         let keys: Vec<&str> = output.targets.iter().map(|t| t.key.as_str()).collect();
         assert_eq!(keys, ["images/a.jpg", "images/c.jpg"]);
@@ -283,7 +294,7 @@ mod tests {
             reason: RejectionReason::UnsafeKey,
             detail: "longer than 1024 bytes".into(),
         }];
-        let output = validate_records(input, &config(false), &MacPolicy::unsigned_allowed(), None)
+        let output = validate_unsigned(input, &config(false), None)
             .await
             .expect("validates");
         check_schema(&output);
@@ -312,14 +323,9 @@ mod tests {
         );
         let rule = table.rule();
         let dynamodb = client_with_mode(RuleMode::MatchAny, &[&rule]);
-        let output = validate_records(
-            input(),
-            &config(true),
-            &crate::signing::MacPolicy::unsigned_allowed(),
-            Some(&dynamodb),
-        )
-        .await
-        .expect("validates");
+        let output = validate_unsigned(input(), &config(true), Some(&dynamodb))
+            .await
+            .expect("validates");
         check_schema(&output);
         assert_eq!(output.superseded.len(), 1);
         assert_eq!(output.superseded[0].key, "images/a.jpg");
@@ -343,14 +349,9 @@ mod tests {
         let mut input = input();
         input.records.truncate(1);
         // The Lambdas' own budget, sleeps included (at most 2.6 s).
-        let output = validate_records(
-            input,
-            &config(true),
-            &crate::signing::MacPolicy::unsigned_allowed(),
-            Some(&dynamodb),
-        )
-        .await
-        .expect("validates");
+        let output = validate_unsigned(input, &config(true), Some(&dynamodb))
+            .await
+            .expect("validates");
         check_schema(&output);
         assert!(output.targets.is_empty(), "{:?}", output.targets);
         assert_eq!(output.rejections.len(), 1);
@@ -378,14 +379,9 @@ mod tests {
             )
         });
         let dynamodb = client_with_mode(RuleMode::MatchAny, &[&throttled]);
-        let err = validate_records(
-            input(),
-            &config(true),
-            &crate::signing::MacPolicy::unsigned_allowed(),
-            Some(&dynamodb),
-        )
-        .await
-        .expect_err("throttled");
+        let err = validate_unsigned(input(), &config(true), Some(&dynamodb))
+            .await
+            .expect_err("throttled");
         assert!(err.is_retryable(), "{err:?}");
     }
 
@@ -411,14 +407,9 @@ mod tests {
         let table = FakeTable::new(Vec::new(), never);
         let gone = table.rule();
         let dynamodb = client_with_mode(RuleMode::MatchAny, &[&gone]);
-        let output = validate_records(
-            replay,
-            &config(true),
-            &crate::signing::MacPolicy::unsigned_allowed(),
-            Some(&dynamodb),
-        )
-        .await
-        .expect("one bad key rejects one target");
+        let output = validate_unsigned(replay, &config(true), Some(&dynamodb))
+            .await
+            .expect("one bad key rejects one target");
         check_schema(&output);
         let keys: Vec<&str> = output.targets.iter().map(|t| t.key.as_str()).collect();
         assert_eq!(keys, ["images/r1.jpg"]);
@@ -469,14 +460,9 @@ mod tests {
             )
         });
         let dynamodb = client_with_mode(RuleMode::MatchAny, &[&refused, &mismatch, &gone]);
-        let output = validate_records(
-            replay,
-            &config(true),
-            &crate::signing::MacPolicy::unsigned_allowed(),
-            Some(&dynamodb),
-        )
-        .await
-        .expect("a key schema mismatch rejects one target");
+        let output = validate_unsigned(replay, &config(true), Some(&dynamodb))
+            .await
+            .expect("a key schema mismatch rejects one target");
         check_schema(&output);
         assert_eq!(output.targets.len(), 1);
         assert_eq!(output.targets[0].event_id, "r1");
@@ -502,14 +488,9 @@ mod tests {
             )
         });
         let dynamodb = client_with_mode(RuleMode::MatchAny, &[&denied]);
-        let err = validate_records(
-            input(),
-            &config(true),
-            &crate::signing::MacPolicy::unsigned_allowed(),
-            Some(&dynamodb),
-        )
-        .await
-        .expect_err("denied");
+        let err = validate_unsigned(input(), &config(true), Some(&dynamodb))
+            .await
+            .expect_err("denied");
         assert_eq!(err.error_type(), crate::error::names::ACCESS_DENIED);
     }
 
@@ -531,14 +512,9 @@ mod tests {
         elsewhere.bucket = "someone-elses-bucket".into();
         elsewhere.event_id = "r2".into();
         replay.targets = vec![good, elsewhere];
-        let output = validate_records(
-            replay,
-            &config(false),
-            &crate::signing::MacPolicy::unsigned_allowed(),
-            None,
-        )
-        .await
-        .expect("validates");
+        let output = validate_unsigned(replay, &config(false), None)
+            .await
+            .expect("validates");
         check_schema(&output);
         assert_eq!(output.targets.len(), 1);
         assert_eq!(
@@ -555,14 +531,9 @@ mod tests {
     #[tokio::test]
     async fn missing_configuration_is_an_invalid_config_error() {
         let config = Config::from_lookup(|_| None).expect("defaults");
-        let err = validate_records(
-            input(),
-            &config,
-            &crate::signing::MacPolicy::unsigned_allowed(),
-            None,
-        )
-        .await
-        .expect_err("no bucket");
+        let err = validate_unsigned(input(), &config, None)
+            .await
+            .expect_err("no bucket");
         assert_eq!(err.error_type(), crate::error::names::INVALID_CONFIG);
         assert!(err.to_string().contains("PURGE_BUCKET"), "{err}");
     }
@@ -583,14 +554,9 @@ mod tests {
     async fn empty_batch_id_is_invalid_input() {
         let mut bad = input();
         bad.batch_id = String::new();
-        let err = validate_records(
-            bad,
-            &config(false),
-            &crate::signing::MacPolicy::unsigned_allowed(),
-            None,
-        )
-        .await
-        .expect_err("empty id");
+        let err = validate_unsigned(bad, &config(false), None)
+            .await
+            .expect_err("empty id");
         assert_eq!(err.error_type(), crate::error::names::INVALID_INPUT);
     }
 
