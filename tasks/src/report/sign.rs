@@ -252,6 +252,16 @@ mod tests {
         assert_eq!(generate.num_calls(), 0);
     }
 
+    /// The replay input's MAC verifies with the policy's key.
+    async fn assert_verifies(mac: &MacPolicy, replay: &ExecutionInput) {
+        mac.key
+            .as_ref()
+            .expect("key")
+            .verify(replay)
+            .await
+            .expect("verifies");
+    }
+
     #[tokio::test]
     async fn a_verified_original_is_replayed_with_a_fresh_mac_that_verifies() {
         let (generate, verify) = (fake::generate_rule(), fake::verify_rule());
@@ -260,12 +270,7 @@ mod tests {
         let replay = reports[0].replay_input.clone().expect("replayed whole");
         assert!(replay.mac.is_some());
         assert_eq!(reports[0].unsigned_replay, None);
-        mac.key
-            .as_ref()
-            .expect("key")
-            .verify(&replay)
-            .await
-            .expect("verifies");
+        assert_verifies(&mac, &replay).await;
     }
 
     #[tokio::test]
@@ -277,12 +282,7 @@ mod tests {
             .replay_input
             .clone()
             .expect("failed delete replayed");
-        mac.key
-            .as_ref()
-            .expect("key")
-            .verify(&replay)
-            .await
-            .expect("verifies");
+        assert_verifies(&mac, &replay).await;
 
         for signature in [Some(InputSignature::Unverified), None] {
             let reports = publish(&mac, &listed(signature)).await;

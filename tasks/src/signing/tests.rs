@@ -160,7 +160,7 @@ fn a_mac_field_fits_its_reserve() {
 pub(crate) mod fake {
     use super::*;
     use aws_sdk_kms::Client;
-    use aws_sdk_kms::operation::generate_mac::GenerateMacOutput;
+    use aws_sdk_kms::operation::generate_mac::{GenerateMacInput, GenerateMacOutput};
     use aws_sdk_kms::operation::verify_mac::{VerifyMacError, VerifyMacOutput};
     use aws_sdk_kms::primitives::Blob;
     use aws_sdk_kms::types::MacAlgorithmSpec;
@@ -174,18 +174,21 @@ pub(crate) mod fake {
         Sha256::digest([b"key".as_slice(), message].concat()).to_vec()
     }
 
+    /// GenerateMac's answer as KMS gives it: the fake MAC of the request's message.
+    pub fn generated(req: &GenerateMacInput) -> GenerateMacOutput {
+        GenerateMacOutput::builder()
+            .mac(Blob::new(fake_mac(
+                req.message().expect("message").as_ref(),
+            )))
+            .key_id(KEY)
+            .mac_algorithm(MacAlgorithmSpec::HmacSha256)
+            .build()
+    }
+
     pub fn generate_rule() -> Rule {
         mock!(Client::generate_mac)
             .match_requests(|req| req.key_id() == Some(KEY))
-            .then_compute_output(|req| {
-                GenerateMacOutput::builder()
-                    .mac(Blob::new(fake_mac(
-                        req.message().expect("message").as_ref(),
-                    )))
-                    .key_id(KEY)
-                    .mac_algorithm(MacAlgorithmSpec::HmacSha256)
-                    .build()
-            })
+            .then_compute_output(generated)
     }
 
     pub fn verify_rule() -> Rule {
@@ -229,13 +232,11 @@ pub(crate) mod fake {
 
 #[cfg(feature = "kms")]
 mod kms {
-    use super::fake::{KEY, fake_mac, key, verify_rule as verifying_rule};
+    use super::fake::{KEY, fake_mac, generated, key, verify_rule as verifying_rule};
     use super::*;
     use crate::error::names;
     use aws_sdk_kms::Client;
-    use aws_sdk_kms::operation::generate_mac::GenerateMacOutput;
     use aws_sdk_kms::operation::verify_mac::VerifyMacError;
-    use aws_sdk_kms::primitives::Blob;
     use aws_sdk_kms::types::MacAlgorithmSpec;
     use aws_smithy_mocks::mock;
     use aws_smithy_types::error::ErrorMetadata;
@@ -249,15 +250,7 @@ mod kms {
                     && req.mac_algorithm() == Some(&MacAlgorithmSpec::HmacSha256)
                     && req.message().map(|b| b.as_ref()) == Some(expected.as_slice())
             })
-            .then_compute_output(|req| {
-                GenerateMacOutput::builder()
-                    .mac(Blob::new(fake_mac(
-                        req.message().expect("message").as_ref(),
-                    )))
-                    .key_id(KEY)
-                    .mac_algorithm(MacAlgorithmSpec::HmacSha256)
-                    .build()
-            });
+            .then_compute_output(generated);
         let signed = key(&[&rule]).signed(input()).await.expect("signs");
         let mac = signed.mac.expect("a mac");
         assert_eq!(mac.version, 1);
