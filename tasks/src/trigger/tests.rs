@@ -817,6 +817,23 @@ mod with_sfn {
         })
     }
 
+    /// StartExecution answered for every input, each kept (parsed) in the returned list.
+    fn recording_starts() -> (Rule, Arc<Mutex<Vec<ExecutionInput>>>) {
+        let inputs = Arc::new(Mutex::new(Vec::new()));
+        let seen = inputs.clone();
+        let rule = mock!(Client::start_execution).then_compute_output(move |req| {
+            let input: ExecutionInput =
+                serde_json::from_str(req.input().unwrap_or_default()).expect("input");
+            seen.lock().expect("lock").push(input);
+            StartExecutionOutput::builder()
+                .execution_arn("arn:x")
+                .start_date(aws_smithy_types::DateTime::from_secs(0))
+                .build()
+                .expect("complete output")
+        });
+        (rule, inputs)
+    }
+
     fn config(max_records: &str) -> Config {
         let vars = HashMap::from([
             ("PURGE_KEY_TEMPLATE", "{image_key}"),
@@ -856,18 +873,7 @@ mod with_sfn {
     #[tokio::test]
     async fn every_input_is_started_with_a_mac_that_verifies() {
         use crate::signing::tests::fake;
-        let inputs = Arc::new(Mutex::new(Vec::new()));
-        let seen = inputs.clone();
-        let rule = mock!(Client::start_execution).then_compute_output(move |req| {
-            let input: ExecutionInput =
-                serde_json::from_str(req.input().unwrap_or_default()).expect("input");
-            seen.lock().expect("lock").push(input);
-            StartExecutionOutput::builder()
-                .execution_arn("arn:x")
-                .start_date(aws_smithy_types::DateTime::from_secs(0))
-                .build()
-                .expect("complete output")
-        });
+        let (rule, inputs) = recording_starts();
         let sfn = mock_client!(aws_sdk_sfn, RuleMode::MatchAny, &[&rule], |conf| conf
             .retry_config(RetryConfig::disabled()));
         let (generate, verify) = (fake::generate_rule(), fake::verify_rule());
@@ -943,18 +949,7 @@ mod with_sfn {
     /// rejection with the rest, and the stream retries nothing.
     #[tokio::test]
     async fn an_oversized_record_is_started_as_its_rejection_not_retried() {
-        let inputs = Arc::new(Mutex::new(Vec::new()));
-        let seen = inputs.clone();
-        let rule = mock!(Client::start_execution).then_compute_output(move |req| {
-            let input: ExecutionInput =
-                serde_json::from_str(req.input().unwrap_or_default()).expect("input");
-            seen.lock().expect("lock").push(input);
-            StartExecutionOutput::builder()
-                .execution_arn("arn:x")
-                .start_date(aws_smithy_types::DateTime::from_secs(0))
-                .build()
-                .expect("complete output")
-        });
+        let (rule, inputs) = recording_starts();
         let sfn = mock_client!(aws_sdk_sfn, RuleMode::MatchAny, &[&rule], |conf| conf
             .retry_config(RetryConfig::disabled()));
         let records = vec![
